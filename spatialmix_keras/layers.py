@@ -1,0 +1,284 @@
+"""Separable convolutions whose spatial or channel mixing can stay frozen.
+
+The paper (Cazenavette, Julin & Lucey) splits a convolution into a depthwise
+(spatial-mixing) and a pointwise (channel-mixing) part and learns only one of
+them. The three regimes are named here as in the paper:
+
+| `freeze`    | paper | depthwise kernel | pointwise kernel |
+| ----------- | ----- | ---------------- | ---------------- |
+| `"none"`    | Full  | learns           | learns           |
+| `"spatial"` | Chans | frozen           | learns           |
+| `"channel"` | Space | learns           | frozen           |
+
+Which weights learn is decided when each weight is created
+(`add_weight(..., trainable=False)`): a frozen kernel stays frozen even if a
+caller later sets `layer.trainable = True` on the layer or on the model.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from spatialmix_keras import initializers as fixed_initializers
+
+_PACKAGE = "spatialmix_keras"
+FREEZE_MODES = ("none", "spatial", "channel")
+
+
+def freeze_flags(freeze: str) -> tuple[bool, bool]:
+    """Maps a `freeze` mode to `(spatial_trainable, channel_trainable)`.
+
+    Args:
+        freeze: `"none"` (Full), `"spatial"` (Chans) or `"channel"` (Space).
+
+    Returns:
+        The pair of trainable flags for the depthwise and pointwise parts.
+
+    Example:
+
+    >>> freeze_flags("spatial")
+    (False, True)
+    """
+    if freeze not in FREEZE_MODES:
+        raise ValueError(
+            "Invalid value for argument `freeze`. Expected one of "
+            f"{FREEZE_MODES}. Received: freeze={freeze!r}"
+        )
+    return freeze != "spatial", freeze != "channel"
+
+
+def _check_flag(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected a bool. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+def _check_depth_multiplier(depth_multiplier):
+    if (
+        isinstance(depth_multiplier, bool)
+        or not isinstance(depth_multiplier, int)
+        or depth_multiplier < 1
+    ):
+        raise ValueError(
+            "Invalid value for argument `depth_multiplier`. Expected an "
+            f"integer >= 1. Received: depth_multiplier={depth_multiplier!r}"
+        )
+    return depth_multiplier
+
+
+class _FreezableWeightsMixin:
+    """Creates the weights named in `_frozen_weight_names` as non-trainable.
+
+    The stock `build` of each base layer stays in charge of shapes, names and
+    initializers; only the `trainable` flag of the chosen weights changes.
+    """
+
+    _frozen_weight_names: frozenset = frozenset()
+
+    def add_weight(self, *args, name=None, trainable=True, **kwargs):
+        if name in self._frozen_weight_names:
+            trainable = False
+        return super().add_weight(
+            *args, name=name, trainable=trainable, **kwargs
+        )
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SpatialSeparableConv2D(
+    _FreezableWeightsMixin, keras.layers.SeparableConv2D
+):
+    """2D separable convolution with freezable spatial and channel mixing.
+
+    A `keras.layers.SeparableConv2D` (depthwise k x k per input channel, then a
+    1x1 pointwise convolution) whose depthwise and pointwise kernels can each
+    be created non-trainable. With both flags on it computes exactly what the
+    stock layer computes; only the default depthwise initializer differs
+    (`"spatial_random"`, see `spatialmix_keras.initializers.SpatialRandom`).
+
+    The bias is added after the pointwise convolution, one value per output
+    channel, so it belongs to the channel-mixing part: it is frozen with the
+    pointwise kernel when `channel_trainable=False` and learns otherwise.
+
+    Trainable parameters (paper eq. 2), for `c_in` input channels, kernel k,
+    depth multiplier d and `c_out` filters: `c_in*k*k*d` depthwise (when
+    `spatial_trainable`) plus `c_in*d*c_out` pointwise and `c_out` bias (when
+    `channel_trainable`).
+
+    Args:
+        filters: number of output channels.
+        kernel_size: int or pair, the depthwise window.
+        spatial_trainable: whether the depthwise kernel learns.
+        channel_trainable: whether the pointwise kernel (and bias) learn.
+        depthwise_initializer: defaults to `"spatial_random"`; any name in
+            `spatialmix_keras.initializers.ALIASES` or any Keras initializer.
+        **kwargs: every other argument of `keras.layers.SeparableConv2D`
+            (`strides`, `padding`, `depth_multiplier`, `use_bias`, ...).
+
+    Input shape:
+        4D tensor `(batch, rows, cols, channels)` (channels_last) or
+        `(batch, channels, rows, cols)` (channels_first).
+
+    Output shape:
+        4D tensor with `filters` channels; rows and cols shrink with `strides`
+        and with `"valid"` padding, as in `SeparableConv2D`.
+
+    Example:
+
+    >>> layer = SpatialSeparableConv2D(
+    ...     8, 3, depth_multiplier=9, spatial_trainable=False, padding="same")
+    >>> y = layer(np.zeros((1, 16, 16, 4), "float32"))
+    >>> tuple(y.shape), len(layer.trainable_weights)
+    ((1, 16, 16, 8), 2)
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        spatial_trainable=True,
+        channel_trainable=True,
+        depthwise_initializer="spatial_random",
+        **kwargs,
+    ):
+        _check_depth_multiplier(kwargs.get("depth_multiplier", 1))
+        super().__init__(
+            filters,
+            kernel_size,
+            depthwise_initializer=fixed_initializers.get(depthwise_initializer),
+            **kwargs,
+        )
+        self.spatial_trainable = _check_flag(
+            "spatial_trainable", spatial_trainable
+        )
+        self.channel_trainable = _check_flag(
+            "channel_trainable", channel_trainable
+        )
+        frozen = set()
+        if not spatial_trainable:
+            frozen.add("depthwise_kernel")
+        if not channel_trainable:
+            frozen.update(("pointwise_kernel", "bias"))
+        self._frozen_weight_names = frozenset(frozen)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "spatial_trainable": self.spatial_trainable,
+                "channel_trainable": self.channel_trainable,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SpatialDepthwiseConv2D(
+    _FreezableWeightsMixin, keras.layers.DepthwiseConv2D
+):
+    """2D depthwise convolution (pure spatial mixing) that can stay frozen.
+
+    A `keras.layers.DepthwiseConv2D` whose kernel is created non-trainable
+    when `spatial_trainable=False` (ConvMixer's spatial mixer in the paper's
+    Chans models). The bias is added per channel right after the depthwise
+    filters and belongs to this layer's (spatial) part: it is frozen with the
+    kernel.
+
+    Args:
+        kernel_size: int or pair, the depthwise window.
+        spatial_trainable: whether the kernel (and bias) learn.
+        depthwise_initializer: defaults to `"spatial_random"`; any name in
+            `spatialmix_keras.initializers.ALIASES` or any Keras initializer.
+        **kwargs: every other argument of `keras.layers.DepthwiseConv2D`
+            (`strides`, `padding`, `depth_multiplier`, `use_bias`, ...).
+
+    Input shape:
+        4D tensor `(batch, rows, cols, channels)` (channels_last) or
+        `(batch, channels, rows, cols)` (channels_first).
+
+    Output shape:
+        4D tensor with `channels * depth_multiplier` channels.
+
+    Example:
+
+    >>> layer = SpatialDepthwiseConv2D(
+    ...     8, spatial_trainable=False, padding="same")
+    >>> y = layer(np.zeros((1, 16, 16, 4), "float32"))
+    >>> tuple(y.shape), len(layer.trainable_weights)
+    ((1, 16, 16, 4), 0)
+    """
+
+    def __init__(
+        self,
+        kernel_size,
+        spatial_trainable=True,
+        depthwise_initializer="spatial_random",
+        **kwargs,
+    ):
+        _check_depth_multiplier(kwargs.get("depth_multiplier", 1))
+        super().__init__(
+            kernel_size,
+            depthwise_initializer=fixed_initializers.get(depthwise_initializer),
+            **kwargs,
+        )
+        self.spatial_trainable = _check_flag(
+            "spatial_trainable", spatial_trainable
+        )
+        if not spatial_trainable:
+            self._frozen_weight_names = frozenset(("kernel", "bias"))
+
+    def get_config(self):
+        config = super().get_config()
+        config["spatial_trainable"] = self.spatial_trainable
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PointwiseConv2D(_FreezableWeightsMixin, keras.layers.Conv2D):
+    """1x1 convolution (pure channel mixing) that can stay frozen.
+
+    A `keras.layers.Conv2D` with `kernel_size=1` whose kernel and bias are
+    created non-trainable when `channel_trainable=False`: ConvMixer's
+    pointwise mixers and the ResNets' projection shortcuts, frozen in the
+    paper's Space models.
+
+    Args:
+        filters: number of output channels.
+        channel_trainable: whether the kernel (and bias) learn.
+        **kwargs: every other argument of `keras.layers.Conv2D` except
+            `kernel_size` (`strides`, `use_bias`, `kernel_initializer`, ...).
+
+    Input shape:
+        4D tensor `(batch, rows, cols, channels)` (channels_last).
+
+    Output shape:
+        4D tensor with `filters` channels.
+
+    Example:
+
+    >>> layer = PointwiseConv2D(6, channel_trainable=False)
+    >>> y = layer(np.zeros((2, 5, 5, 3), "float32"))
+    >>> tuple(y.shape), len(layer.non_trainable_weights)
+    ((2, 5, 5, 6), 2)
+    """
+
+    def __init__(self, filters, channel_trainable=True, **kwargs):
+        kernel_size = kwargs.pop("kernel_size", 1)
+        if kernel_size not in (1, (1, 1), [1, 1]):
+            raise ValueError(
+                "Invalid value for argument `kernel_size`. PointwiseConv2D is "
+                f"always 1x1. Received: kernel_size={kernel_size!r}"
+            )
+        super().__init__(filters, 1, **kwargs)
+        self.channel_trainable = _check_flag(
+            "channel_trainable", channel_trainable
+        )
+        if not channel_trainable:
+            self._frozen_weight_names = frozenset(("kernel", "bias"))
+
+    def get_config(self):
+        config = super().get_config()
+        config["channel_trainable"] = self.channel_trainable
+        return config
