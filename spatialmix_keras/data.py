@@ -32,7 +32,10 @@ class DatasetInfo:
 
 DATASETS = {
     "cifar10": DatasetInfo(
-        (32, 32, 3), 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
+        (32, 32, 3),
+        10,
+        (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616),
         "cifar10",
     ),
     "mnist": DatasetInfo((28, 28, 1), 10, (0.13066,), (0.30811,), "mnist"),
@@ -112,8 +115,7 @@ def load_npz(path: str, dataset: str, split: str):
             images, labels = npz[keys[0]], npz[keys[1]]
     except (zipfile.BadZipFile, EOFError, OSError) as error:
         raise ValueError(
-            f"{path}: not a readable .npz file (truncated or corrupt?): "
-            f"{error}"
+            f"{path}: not a readable .npz file (truncated or corrupt?): {error}"
         ) from error
     _check_arrays(path, images, labels, info, split)
     return images, labels.astype(np.int32)
@@ -126,8 +128,12 @@ def _load_tfds(dataset, split, tfds_data_dir):
     try:
         images, labels = tfds.as_numpy(
             tfds.load(
-                info.tfds_name, split=split, batch_size=-1, as_supervised=True,
-                data_dir=tfds_data_dir, download=False,
+                info.tfds_name,
+                split=split,
+                batch_size=-1,
+                as_supervised=True,
+                data_dir=tfds_data_dir,
+                download=False,
             )
         )
     except Exception as error:  # TFDS raises many types for "not prepared".

@@ -47,8 +47,9 @@ def test_seed_reproduces_and_config_round_trips(name):
     np.testing.assert_array_equal(_np(init(SHAPE)), _np(via_keras(SHAPE)))
 
 
-@pytest.mark.parametrize("cls", [inits.SpatialRandom, inits.SameRandom,
-                                 inits.Smoothed])
+@pytest.mark.parametrize(
+    "cls", [inits.SpatialRandom, inits.SameRandom, inits.Smoothed]
+)
 def test_different_seeds_give_different_filters(cls):
     a, b = _np(cls(seed=1)(SHAPE)), _np(cls(seed=2)(SHAPE))
     assert not np.allclose(a, b)
@@ -77,7 +78,9 @@ def test_box_filters_are_constant_at_either_energy():
 def test_identity_filter_passes_input_through(k):
     x = np.random.default_rng(0).uniform(size=(2, 9, 11, 3)).astype("f4")
     layer = SpatialDepthwiseConv2D(
-        k, padding="same", use_bias=False,
+        k,
+        padding="same",
+        use_bias=False,
         depthwise_initializer=inits.Identity(energy="natural"),
     )
     np.testing.assert_array_equal(_np(layer(x)), x)
@@ -96,9 +99,7 @@ def test_smoothed_filters_have_less_high_frequency_energy():
     assert _high_frequency_share(smooth) < 0.5 * _high_frequency_share(raw)
     assert _high_frequency_share(smoother) < _high_frequency_share(smooth)
     # Default energy matches the expected energy of the random filters.
-    np.testing.assert_allclose(
-        (smooth**2).sum(axis=(0, 1)), 1.0 / 3, rtol=1e-6
-    )
+    np.testing.assert_allclose((smooth**2).sum(axis=(0, 1)), 1.0 / 3, rtol=1e-6)
 
 
 def test_smoothed_natural_energy_is_the_blurred_random_filter():

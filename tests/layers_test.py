@@ -32,12 +32,15 @@ def numpy_depthwise(x, kernel, stride):
     out_h, top = _same_pad(h, k_h, stride)
     out_w, left = _same_pad(w, k_w, stride)
     padded = np.zeros((n, h + k_h + stride, w + k_w + stride, c))
-    padded[:, top:top + h, left:left + w] = x
+    padded[:, top : top + h, left : left + w] = x
     y = np.zeros((n, out_h, out_w, c, d))
     for i in range(k_h):
         for j in range(k_w):
-            patch = padded[:, i:i + stride * out_h:stride,
-                           j:j + stride * out_w:stride]
+            patch = padded[
+                :,
+                i : i + stride * out_h : stride,
+                j : j + stride * out_w : stride,
+            ]
             y += patch[..., None] * kernel[i, j]
     # Keras orders depthwise outputs channel-major: c0d0, c0d1, ..., c1d0.
     return y.reshape(n, out_h, out_w, c * d)
@@ -55,13 +58,20 @@ def test_separable_matches_numpy_reference(k, stride, multiplier):
     rng = np.random.default_rng(k * 10 + stride)
     x = rng.normal(size=(2, 11, 10, 4)).astype("float32")
     layer = SpatialSeparableConv2D(
-        5, k, strides=stride, padding="same", depth_multiplier=multiplier,
+        5,
+        k,
+        strides=stride,
+        padding="same",
+        depth_multiplier=multiplier,
         bias_initializer="random_normal",
     )
     y = _np(layer(x))
     expected = numpy_separable(
-        x, _np(layer.depthwise_kernel), _np(layer.pointwise_kernel),
-        _np(layer.bias), stride,
+        x,
+        _np(layer.depthwise_kernel),
+        _np(layer.pointwise_kernel),
+        _np(layer.bias),
+        stride,
     )
     np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
 
@@ -71,7 +81,10 @@ def test_separable_matches_numpy_reference(k, stride, multiplier):
 def test_depthwise_matches_numpy_reference(k, stride):
     x = np.random.default_rng(k).normal(size=(2, 9, 12, 3)).astype("float32")
     layer = SpatialDepthwiseConv2D(
-        k, strides=stride, padding="same", depth_multiplier=2,
+        k,
+        strides=stride,
+        padding="same",
+        depth_multiplier=2,
         bias_initializer="random_normal",
     )
     y = _np(layer(x))
@@ -82,8 +95,9 @@ def test_depthwise_matches_numpy_reference(k, stride):
 def test_both_flags_on_is_numerically_the_stock_layer():
     x = np.random.default_rng(0).normal(size=(3, 12, 12, 4)).astype("f4")
     ours = SpatialSeparableConv2D(6, 3, depth_multiplier=2, padding="same")
-    stock = keras.layers.SeparableConv2D(6, 3, depth_multiplier=2,
-                                         padding="same")
+    stock = keras.layers.SeparableConv2D(
+        6, 3, depth_multiplier=2, padding="same"
+    )
     ours.build(x.shape)
     stock.build(x.shape)
     for name in ("depthwise_kernel", "pointwise_kernel", "bias"):
@@ -93,8 +107,10 @@ def test_both_flags_on_is_numerically_the_stock_layer():
         tape.watch(tx)
         y_ours, y_stock = ours(tx), stock(tx)
     np.testing.assert_array_equal(_np(y_ours), _np(y_stock))
-    for a, b in [(ours.depthwise_kernel, stock.depthwise_kernel),
-                 (ours.pointwise_kernel, stock.pointwise_kernel)]:
+    for a, b in [
+        (ours.depthwise_kernel, stock.depthwise_kernel),
+        (ours.pointwise_kernel, stock.pointwise_kernel),
+    ]:
         np.testing.assert_array_equal(
             _np(tape.gradient(y_ours, a.value)),
             _np(tape.gradient(y_stock, b.value)),
@@ -104,8 +120,9 @@ def test_both_flags_on_is_numerically_the_stock_layer():
 @pytest.mark.parametrize("freeze", ["none", "spatial", "channel"])
 def test_frozen_kernels_stay_frozen_after_trainable_toggle(freeze):
     spatial, channel = freeze_flags(freeze)
-    layer = SpatialSeparableConv2D(4, 3, spatial_trainable=spatial,
-                                   channel_trainable=channel)
+    layer = SpatialSeparableConv2D(
+        4, 3, spatial_trainable=spatial, channel_trainable=channel
+    )
     layer.build((None, 8, 8, 2))
     layer.trainable = False
     assert layer.trainable_weights == []
@@ -131,7 +148,9 @@ def test_depthwise_and_pointwise_freeze_kernel_and_bias():
         layer.trainable = True
         assert layer.trainable_weights == []
         assert {w.name for w in layer.non_trainable_weights} == {
-            "kernel", "bias"}
+            "kernel",
+            "bias",
+        }
 
 
 def _trainable_count(layer):
@@ -148,14 +167,22 @@ def test_trainable_parameter_counts_follow_equations_1_to_3(c_in, c_out, k):
     for freeze in ("none", "spatial", "channel"):
         spatial, channel = freeze_flags(freeze)
         layer = SpatialSeparableConv2D(
-            c_out, k, depth_multiplier=d, use_bias=False,
-            spatial_trainable=spatial, channel_trainable=channel)
+            c_out,
+            k,
+            depth_multiplier=d,
+            use_bias=False,
+            spatial_trainable=spatial,
+            channel_trainable=channel,
+        )
         layer.build((None, 16, 16, c_in))
         counts[freeze] = _trainable_count(layer)
     conv = keras.layers.Conv2D(c_out, k, use_bias=False)
     conv.build((None, 16, 16, c_in))
-    assert counts == {"none": p_depth + p_point, "spatial": p_point,
-                      "channel": p_depth}
+    assert counts == {
+        "none": p_depth + p_point,
+        "spatial": p_point,
+        "channel": p_depth,
+    }
     assert _trainable_count(conv) == p_conv == counts["spatial"]
 
 
@@ -180,9 +207,14 @@ def test_bad_layer_arguments_name_argument_and_value():
 
 def _small_model():
     inputs = keras.Input((12, 12, 3))
-    x = SpatialSeparableConv2D(8, 3, depth_multiplier=2, padding="same",
-                               spatial_trainable=False,
-                               depthwise_initializer="smoothed")(inputs)
+    x = SpatialSeparableConv2D(
+        8,
+        3,
+        depth_multiplier=2,
+        padding="same",
+        spatial_trainable=False,
+        depthwise_initializer="smoothed",
+    )(inputs)
     x = SpatialDepthwiseConv2D(5, spatial_trainable=False, padding="same")(x)
     x = PointwiseConv2D(4, channel_trainable=False)(x)
     x = SpatialSeparableConv2D(6, 3, channel_trainable=False)(x)
@@ -201,7 +233,8 @@ def test_keras_file_round_trip_keeps_weights_flags_and_predictions(tmp_path):
         assert type(a) is type(b)
         assert a.get_config() == b.get_config()
         assert [w.name for w in a.trainable_weights] == [
-            w.name for w in b.trainable_weights]
+            w.name for w in b.trainable_weights
+        ]
         for wa, wb in zip(a.weights, b.weights, strict=True):
             np.testing.assert_array_equal(_np(wa), _np(wb))
     # A model rebuilt from its config alone has the same frozen filters:
@@ -220,6 +253,8 @@ def test_saved_model_export_reloads_and_predicts_the_same(tmp_path):
     model.export(export_dir, verbose=False)
     reloaded = tf.saved_model.load(export_dir)
     np.testing.assert_allclose(
-        reloaded.serve(tf.constant(x)).numpy(), _np(model(x)),
-        rtol=1e-5, atol=1e-6,
+        reloaded.serve(tf.constant(x)).numpy(),
+        _np(model(x)),
+        rtol=1e-5,
+        atol=1e-6,
     )

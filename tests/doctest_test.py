@@ -1,0 +1,21 @@
+"""Runs the `>>>` examples of the public modules' docstrings."""
+
+import doctest
+
+import numpy as np
+import pytest
+
+import spatialmix_keras
+from spatialmix_keras import initializers, layers, models
+
+
+@pytest.mark.parametrize("module", [initializers, layers, models])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(
+        module,
+        extraglobs={"np": np, "spatialmix_keras": spatialmix_keras},
+        optionflags=doctest.ELLIPSIS,
+        verbose=False,
+    )
+    assert result.attempted > 0
+    assert result.failed == 0
