@@ -15,6 +15,7 @@ import dataclasses
 import os
 import zipfile
 
+import ml_collections
 import numpy as np
 
 DATA_DIR_ENV = "SPATIALMIX_DATA_DIR"
@@ -42,7 +43,16 @@ DATASETS = {
     "fashion_mnist": DatasetInfo(
         (28, 28, 1), 10, (0.28604,), (0.35302,), "fashion_mnist"
     ),
+    # From TFDS only (manual download of the ILSVRC2012 tars, as TFDS says).
+    "imagenet2012": DatasetInfo(
+        (224, 224, 3),
+        1000,
+        (0.485, 0.456, 0.406),
+        (0.229, 0.224, 0.225),
+        "imagenet2012",
+    ),
 }
+TFDS_ONLY = ("imagenet2012",)
 SPLITS = ("train", "test")
 
 
@@ -164,6 +174,10 @@ def load_arrays(
         `(images, labels)`: uint8 `(N, H, W, C)` and int32 `(N,)`.
     """
     dataset_info(dataset)
+    if dataset in TFDS_ONLY:
+        raise ValueError(
+            f"Dataset {dataset!r} streams from TFDS: use `input_pipeline`."
+        )
     local_dir = resolve_data_dir(data_dir)
     filename = f"{dataset}_small.npz" if small else f"{dataset}.npz"
     if local_dir is not None:
@@ -192,3 +206,229 @@ def load_arrays(
             f"(`tfds build {dataset_info(dataset).tfds_name}` on a machine "
             "with internet) and pass --tfds_data_dir."
         ) from error
+
+
+def augment_config(**overrides) -> ml_collections.ConfigDict:
+    """Augmentation settings; every step is off unless switched on.
+
+    Fields:
+        crop_padding: pad by this many pixels and crop back at random (the
+            ResNet recipe uses 4; 0 = off).
+        flip: random horizontal flips.
+        rand_augment: Keras `RandAugment` (the ConvMixer recipe).
+        rand_augment_layers, rand_augment_magnitude: its settings.
+        mixup_alpha, cutmix_alpha: Beta parameters of Keras `MixUp` / `CutMix`
+            (0 = off); with both on, each batch gets one of them at random.
+        erasing_prob: probability of Keras `RandomErasing` per image (0 = off).
+    """
+    config = ml_collections.ConfigDict(
+        {
+            "crop_padding": 0,
+            "flip": False,
+            "rand_augment": False,
+            "rand_augment_layers": 2,
+            "rand_augment_magnitude": 0.5,
+            "mixup_alpha": 0.0,
+            "cutmix_alpha": 0.0,
+            "erasing_prob": 0.0,
+        }
+    )
+    config.update(overrides)
+    return config
+
+
+def _augmenter(augment, image_shape, num_classes, seed):
+    """Batch augmentation from Keras 3 core preprocessing layers.
+
+    Returns `fn(images, onehot_labels, batch_index) -> (images, labels)` on
+    float [0, 1] images, or None when nothing is switched on.
+    """
+    import keras
+    import tensorflow as tf
+
+    height, width, _ = image_shape
+    image_steps = []
+    if augment.crop_padding:
+        pad = int(augment.crop_padding)
+        crop = keras.layers.RandomCrop(height, width, seed=seed)
+        paddings = [[0, 0], [pad, pad], [pad, pad], [0, 0]]
+        # Zero padding, as torchvision's RandomCrop(32, padding=4).
+        image_steps.append(lambda x: crop(tf.pad(x, paddings)))
+    if augment.flip:
+        image_steps.append(keras.layers.RandomFlip("horizontal", seed=seed + 1))
+    if augment.rand_augment:
+        image_steps.append(
+            keras.layers.RandAugment(
+                value_range=(0, 1),
+                num_ops=augment.rand_augment_layers,
+                factor=augment.rand_augment_magnitude,
+                seed=seed + 2,
+            )
+        )
+    mixers = []
+    if augment.mixup_alpha:
+        mixers.append(
+            keras.layers.MixUp(alpha=augment.mixup_alpha, seed=seed + 3)
+        )
+    if augment.cutmix_alpha:
+        mixers.append(
+            keras.layers.CutMix(factor=augment.cutmix_alpha, seed=seed + 4)
+        )
+    erase = None
+    if augment.erasing_prob:
+        erase = keras.layers.RandomErasing(
+            factor=augment.erasing_prob, value_range=(0, 1), seed=seed + 5
+        )
+    if not (image_steps or mixers or erase):
+        return None
+
+    def mix(images, labels, mixer):
+        out = mixer({"images": images, "labels": labels})
+        return out["images"], out["labels"]
+
+    def apply(images, labels, batch_index):
+        for step in image_steps:
+            images = step(images)
+        if len(mixers) == 1:
+            images, labels = mix(images, labels, mixers[0])
+        elif len(mixers) == 2:
+            coin = tf.random.stateless_uniform(
+                (), seed=tf.stack([tf.cast(batch_index, tf.int32), seed])
+            )
+            images, labels = tf.cond(
+                coin < 0.5,
+                lambda: mix(images, labels, mixers[0]),
+                lambda: mix(images, labels, mixers[1]),
+            )
+        if erase is not None:
+            images = erase(images)
+        return tf.clip_by_value(images, 0.0, 1.0), labels
+
+    return apply
+
+
+def _imagenet_images(dataset, training, seed, image_size=224):
+    """Decoded ImageNet images: Inception crop and flip, or resize + centre."""
+    import tensorflow as tf
+
+    def train_map(index, example):
+        image = example["image"]
+        begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+            tf.shape(image),
+            tf.zeros((1, 0, 4)),
+            seed=tf.stack([tf.cast(index, tf.int32), seed]),
+            area_range=(0.08, 1.0),
+            aspect_ratio_range=(3 / 4, 4 / 3),
+            min_object_covered=0.0,
+            use_image_if_no_bounding_boxes=True,
+        )
+        image = tf.slice(image, begin, size)
+        image = tf.image.resize(image, (image_size, image_size))
+        return tf.cast(image, tf.float32) / 255.0, example["label"]
+
+    def eval_map(example):
+        image = example["image"]
+        shape = tf.cast(tf.shape(image)[:2], tf.float32)
+        scale = 256.0 / tf.reduce_min(shape)
+        image = tf.image.resize(image, tf.cast(shape * scale, tf.int32))
+        image = tf.image.resize_with_crop_or_pad(image, image_size, image_size)
+        return image / 255.0, example["label"]
+
+    if training:
+        return dataset.enumerate().map(
+            train_map, num_parallel_calls=tf.data.AUTOTUNE
+        )
+    return dataset.map(eval_map, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def input_pipeline(
+    dataset: str,
+    split: str,
+    batch_size: int,
+    training: bool,
+    augment: ml_collections.ConfigDict | None = None,
+    seed: int = 0,
+    data_dir: str | None = None,
+    small: bool = False,
+    tfds_data_dir: str | None = None,
+):
+    """A batched `tf.data.Dataset` of float [0, 1] images and labels.
+
+    Training pipelines shuffle (reshuffling every epoch, from `seed`), drop
+    the last partial batch, augment and yield one-hot (possibly mixed)
+    labels; evaluation pipelines keep every example in order and yield int
+    labels. Both prefetch. Data sharding for multi-worker runs is by example
+    (`AutoShardPolicy.DATA`), since in-memory datasets have no files.
+
+    Returns:
+        `(dataset, num_examples)`.
+    """
+    import tensorflow as tf
+
+    info = dataset_info(dataset)
+    if dataset in TFDS_ONLY:
+        import tensorflow_datasets as tfds
+
+        try:
+            ds, tfds_info = tfds.load(
+                info.tfds_name,
+                split="validation" if split == "test" else split,
+                data_dir=tfds_data_dir,
+                download=False,
+                with_info=True,
+            )
+        except Exception as error:
+            raise DataNotFoundError(
+                f"Cannot load {dataset!r} from TFDS ({error}). ImageNet needs "
+                "a manual download: put the ILSVRC2012 tars in "
+                "<tfds_data_dir>/downloads/manual, run `tfds build "
+                "imagenet2012 --data_dir=<tfds_data_dir>`, then pass "
+                "--tfds_data_dir."
+            ) from error
+        num_examples = tfds_info.splits[
+            "validation" if split == "test" else split
+        ].num_examples
+        if training:
+            ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+        ds = _imagenet_images(ds, training, seed)
+    else:
+        images, labels = load_arrays(
+            dataset, split, data_dir, small, tfds_data_dir
+        )
+        num_examples = len(images)
+        ds = tf.data.Dataset.from_tensor_slices((images, labels))
+        if training:
+            ds = ds.shuffle(
+                num_examples, seed=seed, reshuffle_each_iteration=True
+            )
+        ds = ds.map(
+            lambda x, y: (tf.cast(x, tf.float32) / 255.0, y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    if training and batch_size > num_examples:
+        raise ValueError(
+            f"Invalid value for argument `batch_size`: {batch_size} exceeds "
+            f"the {num_examples} training examples of {dataset!r}."
+        )
+    ds = ds.batch(
+        batch_size, drop_remainder=training, num_parallel_calls=tf.data.AUTOTUNE
+    )
+    if training:
+        ds = ds.map(lambda x, y: (x, tf.one_hot(y, info.num_classes)))
+        augment_fn = _augmenter(
+            augment or augment_config(),
+            info.image_shape,
+            info.num_classes,
+            seed,
+        )
+        if augment_fn is not None:
+            ds = ds.enumerate().map(
+                lambda i, batch: augment_fn(batch[0], batch[1], i),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    options.deterministic = True
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE), num_examples

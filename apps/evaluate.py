@@ -1,0 +1,80 @@
+r"""Evaluates exported models: accuracy and loss on a test split.
+
+    python -m apps.evaluate --model=saved_models/<run> --dataset=cifar10
+    python -m apps.evaluate --model=run.keras --dataset=mnist --json=out.json
+
+`--model` takes an export directory (its SavedModel is used), a SavedModel
+directory or a `.keras` file; repeat it to evaluate several. `.keras` files
+load in Keras' safe mode; a SavedModel is a program: load only trusted ones.
+"""
+
+import json
+
+from absl import app, flags
+
+from apps import common
+
+_MODELS = flags.DEFINE_multi_string(
+    "model", None, "Model(s) to evaluate.", required=True
+)
+_DATASET = flags.DEFINE_string("dataset", "cifar10", "Dataset.")
+_SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"], "Split.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory of .npz files.")
+_TFDS_DIR = flags.DEFINE_string("tfds_data_dir", None, "TFDS data dir.")
+_SMALL = flags.DEFINE_bool("small", False, "Use <dataset>_small.npz.")
+_BATCH = flags.DEFINE_integer("batch_size", 256, "Batch size.")
+_JSON = flags.DEFINE_string("json", None, "Also write the results here.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from spatialmix_keras import data, export
+
+    results = []
+    try:
+        if _BATCH.value < 1:
+            raise ValueError(
+                "Invalid value for argument `batch_size`. "
+                f"Expected >= 1. Received: {_BATCH.value}"
+            )
+        info = data.dataset_info(_DATASET.value)
+        loaded = [export.load_for_eval(p) for p in _MODELS.value]
+        for model in loaded:
+            export.check_input_shape(model, info.image_shape)
+        dataset, _ = data.input_pipeline(
+            _DATASET.value,
+            _SPLIT.value,
+            _BATCH.value,
+            training=False,
+            data_dir=_DATA_DIR.value,
+            small=_SMALL.value,
+            tfds_data_dir=_TFDS_DIR.value,
+        )
+        for model in loaded:
+            metrics = export.evaluate_loaded(model, dataset)
+            results.append(
+                {
+                    "model": model.path,
+                    "kind": model.kind,
+                    "dataset": _DATASET.value,
+                    "split": _SPLIT.value,
+                    **metrics,
+                }
+            )
+    except (ValueError, OSError, data.DataNotFoundError) as error:
+        common.fail("evaluate", error)
+    print(f"{'model':60s} {'accuracy':>9s} {'loss':>8s} {'n':>6s}")
+    for r in results:
+        print(
+            f"{r['model']:60s} {r['accuracy']:9.4f} {r['loss']:8.4f} "
+            f"{r['examples']:6d}"
+        )
+    print(json.dumps(results))
+    if _JSON.value:
+        with open(_JSON.value, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,199 @@
+"""Exporting trained models atomically, and loading them back to evaluate.
+
+An export is a directory `<export_dir>/<run_name>/` holding:
+
+- `saved_model/`: a TensorFlow SavedModel (`model.export`), endpoint `serve`
+  from float [0, 1] pixels to logits (or images, for the un-shuffler);
+- `model.keras`: the Keras file, loadable with `keras.models.load_model`
+  after `import spatialmix_keras`;
+- `config.json` (and any other JSON files passed in).
+
+It is written into a temporary sibling directory and renamed into place, so
+a crash, a kill or a full disk never leaves a half-written export, and an
+existing export is only replaced with `overwrite=True` (and survives any
+failure before the final rename).
+
+Security: `.keras` files load with Keras' safe mode on, which refuses
+embedded code (lambdas). A SavedModel, by contrast, is a TensorFlow program:
+load one only from a source you trust.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+SAVED_MODEL_DIR = "saved_model"
+KERAS_FILE = "model.keras"
+
+
+def check_export_target(export_dir: str, run_name: str, overwrite: bool) -> str:
+    """Fails early (before any training) if the export would be refused."""
+    if not run_name or os.sep in run_name or run_name.startswith("."):
+        raise ValueError(
+            "Invalid value for argument `run_name`. Expected a plain "
+            f"directory name. Received: run_name={run_name!r}"
+        )
+    target = os.path.join(export_dir, run_name)
+    if os.path.exists(target) and not overwrite:
+        raise FileExistsError(
+            f"Export directory {target} already exists; pass --overwrite to "
+            "replace it (the old export is kept until the new one is whole)."
+        )
+    return target
+
+
+def _write_json(path, payload):
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=2, sort_keys=True, default=str)
+
+
+def export_run(
+    model: keras.Model,
+    export_dir: str,
+    run_name: str,
+    files: dict[str, dict] | None = None,
+    overwrite: bool = False,
+) -> str:
+    """Writes the SavedModel, the `.keras` file and JSON files, atomically.
+
+    Args:
+        model: the trained model.
+        export_dir: parent directory, e.g. `saved_models`.
+        run_name: the export's directory name.
+        files: `{"config.json": {...}, ...}` written beside the model.
+        overwrite: replace an existing export once the new one is whole.
+
+    Returns:
+        The export's path.
+    """
+    target = check_export_target(export_dir, run_name, overwrite)
+    os.makedirs(export_dir, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{run_name}.partial-", dir=export_dir)
+    try:
+        model.export(os.path.join(staging, SAVED_MODEL_DIR), verbose=False)
+        model.save(os.path.join(staging, KERAS_FILE))
+        for name, payload in (files or {}).items():
+            _write_json(os.path.join(staging, name), payload)
+        if os.path.exists(target):
+            retired = tempfile.mkdtemp(
+                prefix=f".{run_name}.old-", dir=export_dir
+            )
+            os.rename(target, os.path.join(retired, run_name))
+            try:
+                os.rename(staging, target)
+            except OSError:
+                os.rename(os.path.join(retired, run_name), target)
+                raise
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+@dataclasses.dataclass
+class LoadedModel:
+    """A model loaded for evaluation: call it on float [0, 1] pixels."""
+
+    path: str
+    kind: str  # "saved_model" or "keras"
+    input_shape: tuple
+    fn: Callable
+    # Keeps the loaded object (and so its variables) alive as long as `fn`.
+    handle: object = None
+
+    def __call__(self, images):
+        return self.fn(tf.convert_to_tensor(images, tf.float32))
+
+
+def _saved_model_input_shape(loaded):
+    signature = loaded.signatures["serving_default"]
+    spec = next(iter(signature.structured_input_signature[1].values()))
+    return tuple(spec.shape)
+
+
+def load_for_eval(path: str) -> LoadedModel:
+    """Loads an export directory, a SavedModel or a `.keras` file.
+
+    An export directory (with `saved_model/`) is read as its SavedModel,
+    which needs nothing from this package; a `.keras` file (or a directory
+    with only `model.keras`) loads with `keras.models.load_model` in safe
+    mode.
+    """
+    if os.path.isdir(path):
+        if os.path.isdir(os.path.join(path, SAVED_MODEL_DIR)):
+            path = os.path.join(path, SAVED_MODEL_DIR)
+        elif os.path.isfile(os.path.join(path, KERAS_FILE)):
+            path = os.path.join(path, KERAS_FILE)
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        loaded = tf.saved_model.load(path)
+        if not hasattr(loaded, "serve"):
+            raise ValueError(
+                f"{path}: a SavedModel without a `serve` endpoint; export it "
+                "with `model.export(...)`."
+            )
+        return LoadedModel(
+            path,
+            "saved_model",
+            _saved_model_input_shape(loaded),
+            loaded.serve,
+            loaded,
+        )
+    if path.endswith(".keras") and os.path.isfile(path):
+        import spatialmix_keras  # noqa: F401  (registers the custom layers)
+
+        model = keras.models.load_model(path, safe_mode=True, compile=False)
+        return LoadedModel(
+            path,
+            "keras",
+            tuple(model.input_shape),
+            lambda x: model(x, training=False),
+            model,
+        )
+    raise ValueError(
+        f"Invalid value for argument `model`: {path!r} is not an export "
+        "directory, a SavedModel directory or a .keras file."
+    )
+
+
+def check_input_shape(model: LoadedModel, image_shape) -> None:
+    expected = tuple(model.input_shape[1:])
+    if expected != tuple(image_shape):
+        raise ValueError(
+            f"Model {model.path} takes images of shape {expected}, but the "
+            f"dataset's are {tuple(image_shape)}."
+        )
+
+
+def evaluate_loaded(model: LoadedModel, dataset) -> dict:
+    """Accuracy and mean cross-entropy of logits over a batched dataset."""
+    total = correct = loss_sum = 0.0
+    for images, labels in dataset:
+        logits = tf.cast(model(images), tf.float32)
+        loss_sum += float(
+            tf.reduce_sum(
+                keras.losses.sparse_categorical_crossentropy(
+                    labels, logits, from_logits=True
+                )
+            )
+        )
+        correct += float(
+            np.sum(np.argmax(logits.numpy(), axis=-1) == labels.numpy())
+        )
+        total += int(labels.shape[0])
+    return {
+        "accuracy": correct / total,
+        "loss": loss_sum / total,
+        "examples": int(total),
+    }

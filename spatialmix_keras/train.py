@@ -1,0 +1,565 @@
+"""The one training loop: `train_and_evaluate(config, workdir, strategy)`.
+
+Design: a custom step (`strategy.run` over a `tf.function` with
+`tf.GradientTape`, the Keras model and a Keras optimizer) serves every
+`tf.distribute` strategy: the default one on a CPU, `MirroredStrategy` over a
+host's GPUs, `MultiWorkerMirroredStrategy` over hosts and `TPUStrategy`.
+Keras 3's `model.fit` fails under `MultiWorkerMirroredStrategy`
+(keras-team/keras#20585), so a `fit`-based design would give multi-host runs
+fewer features; with one loop, progress logging, TensorBoard, resume and
+export are the same everywhere.
+
+Resume uses TensorFlow's `tf.train.CheckpointManager` (model, optimizer and
+epoch counter, saved at the end of every epoch into `<workdir>/checkpoints`):
+re-running the same command continues after the last completed epoch. A NaN
+loss stops the run with `FloatingPointError` before anything is saved, so the
+last good checkpoint stays.
+
+Batch size and learning rate in the config are *per replica*: with R
+replicas the global batch is `R * batch_size` and the peak learning rate
+`R * learning_rate` (linear scaling).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+import time
+
+import keras
+import ml_collections
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from ml_collections import config_dict
+
+from spatialmix_keras import data, distribute, export, models, summaries
+from spatialmix_keras import initializers as fixed_initializers
+from spatialmix_keras.schedules import SCHEDULES, make_schedule
+
+OPTIMIZERS = ("sgd", "adamw")
+PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
+JIT = ("auto", "on", "off")
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """Every field a training config has, at the paper's CIFAR-10 ResNet
+    recipe; `configs/*.py` start from this and change what they need."""
+    c = ml_collections.ConfigDict()
+    c.dataset = "cifar10"
+    c.data_dir = config_dict.placeholder(str)
+    c.tfds_data_dir = config_dict.placeholder(str)
+    c.small = False  # <dataset>_small.npz: 200 train / 50 test per class
+    c.model = "resnet20"
+    c.conv = "separable"  # ResNets only
+    c.freeze = "none"
+    c.spatial_initializer = "spatial_random"
+    c.smoothing_sigma = 1.0  # with spatial_initializer="smoothed"
+    c.model_kwargs = ml_collections.ConfigDict()  # e.g. dim, depth, kernel
+    c.epochs = 200
+    c.batch_size = 128  # per replica
+    c.steps_per_epoch = config_dict.placeholder(int)  # None: whole epoch
+    c.optimizer = ml_collections.ConfigDict(
+        {
+            "name": "sgd",
+            "learning_rate": 0.1,
+            "momentum": 0.9,
+            "nesterov": False,
+            "weight_decay": 5e-4,
+            "beta_1": 0.9,
+            "beta_2": 0.999,
+        }
+    )
+    c.schedule = ml_collections.ConfigDict(
+        {
+            "name": "cosine",
+            "warmup_epochs": 0.0,
+            "boundaries": (0.5, 0.75),
+            "factor": 0.1,
+        }
+    )
+    c.augment = data.augment_config(crop_padding=4, flip=True)
+    c.seed = 0
+    c.mixed_precision = "none"
+    c.jit_compile = "auto"  # on with a GPU/TPU, off on CPU (slower there)
+    c.strategy = "auto"
+    c.log_every_steps = 50
+    c.filter_images = 2  # depthwise layers shown in TensorBoard
+    c.run_name = config_dict.placeholder(str)  # default: derived
+    c.export_dir = "saved_models"
+    c.export = True
+    c.overwrite = False
+    return c
+
+
+def run_name(config) -> str:
+    if config.run_name:
+        return config.run_name
+    conv = f"_{config.conv}" if config.model.startswith("resnet") else ""
+    init = (
+        ""
+        if config.spatial_initializer == "spatial_random"
+        else f"_{config.spatial_initializer}"
+    )
+    return (
+        f"{config.model}{conv}_{config.freeze}{init}_{config.dataset}"
+        f"_s{config.seed}"
+    )
+
+
+def _positive(name, value, integer=False):
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and value > 0
+        and (not integer or float(value).is_integer())
+    )
+    if not ok:
+        kind = "an integer >= 1" if integer else "a finite number > 0"
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected {kind}. "
+            f"Received: {name}={value!r}"
+        )
+
+
+def _choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(
+            f"Invalid value for argument `{name}`. Expected one of "
+            f"{tuple(choices)}. Received: {name}={value!r}"
+        )
+
+
+def validate_config(config) -> None:
+    """Rejects a bad config before any data is read or model built."""
+    data.dataset_info(config.dataset)
+    _choice("model", config.model, tuple(models.VARIANTS))
+    if config.model.startswith("unshuffler"):
+        raise ValueError(
+            f"Model {config.model!r} is an un-shuffler, not a classifier: "
+            "train it with `python -m apps.unshuffle`."
+        )
+    _choice("freeze", config.freeze, ("none", "spatial", "channel"))
+    _choice("conv", config.conv, ("standard", "separable"))
+    _choice(
+        "spatial_initializer",
+        config.spatial_initializer,
+        tuple(fixed_initializers.ALIASES),
+    )
+    _positive("epochs", config.epochs, integer=True)
+    _positive("batch_size", config.batch_size, integer=True)
+    if config.steps_per_epoch is not None:
+        _positive("steps_per_epoch", config.steps_per_epoch, integer=True)
+    _positive("learning_rate", config.optimizer.learning_rate)
+    _choice("optimizer.name", config.optimizer.name, OPTIMIZERS)
+    _choice("schedule.name", config.schedule.name, SCHEDULES)
+    _choice("mixed_precision", config.mixed_precision, PRECISIONS)
+    _choice("jit_compile", config.jit_compile, JIT)
+    _choice("strategy", config.strategy, distribute.STRATEGIES)
+    wd = config.optimizer.weight_decay
+    if not (isinstance(wd, (int, float)) and math.isfinite(wd) and wd >= 0):
+        raise ValueError(
+            "Invalid value for argument `weight_decay`. Expected a finite "
+            f"number >= 0. Received: weight_decay={wd!r}"
+        )
+
+
+def build_model(config, info=None):
+    """The configured model for the configured dataset."""
+    info = info or data.dataset_info(config.dataset)
+    builder = models.VARIANTS[config.model]
+    params = inspect.signature(builder.func).parameters
+    kwargs = dict(config.model_kwargs)
+    if "conv" in params:
+        kwargs["conv"] = config.conv
+    if "num_classes" in params:
+        kwargs["num_classes"] = info.num_classes
+    if "mean" in params:
+        kwargs.update(mean=info.mean, std=info.std)
+    init = config.spatial_initializer
+    if init == "smoothed":
+        init = fixed_initializers.Smoothed(sigma=config.smoothing_sigma)
+    return models.get_model(
+        config.model,
+        freeze=config.freeze,
+        spatial_initializer=init,
+        input_shape=info.image_shape,
+        seed=config.seed,
+        **kwargs,
+    )
+
+
+def _make_optimizer(config, schedule):
+    opt = config.optimizer
+    if opt.name == "sgd":
+        # Weight decay enters the loss as L2 (PyTorch's coupled SGD decay).
+        optimizer = keras.optimizers.SGD(
+            schedule, momentum=opt.momentum, nesterov=opt.nesterov
+        )
+    else:
+        optimizer = keras.optimizers.AdamW(
+            schedule,
+            weight_decay=opt.weight_decay,
+            beta_1=opt.beta_1,
+            beta_2=opt.beta_2,
+        )
+        optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    if config.mixed_precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def count_params(model) -> dict:
+    def size(weights):
+        return int(sum(np.prod(w.shape) for w in weights))
+
+    kernels = [w for w in model.non_trainable_weights if "kernel" in w.name]
+    return {
+        "trainable_params": size(model.trainable_weights),
+        "frozen_params": size(kernels),
+    }
+
+
+def _flat_hparams(config):
+    flat = {}
+
+    def walk(prefix, node):
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, ml_collections.ConfigDict):
+                walk(f"{name}.", value)
+            elif isinstance(value, (bool, int, float, str)):
+                flat[name] = value
+
+    walk("", config)
+    return flat
+
+
+def _write_json(path, payload):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(payload, f, indent=2, sort_keys=True, default=str)
+    os.replace(tmp, path)
+
+
+class _Steps:
+    """The distributed train and eval steps of one run."""
+
+    def __init__(self, model, optimizer, strategy, config, global_batch):
+        self.model, self.optimizer, self.strategy = model, optimizer, strategy
+        self.global_batch = global_batch
+        self.l2 = (
+            config.optimizer.weight_decay
+            if config.optimizer.name == "sgd"
+            else 0.0
+        )
+        self.decayed = [
+            v for v in model.trainable_variables if "kernel" in v.name
+        ]
+        jit = config.jit_compile == "on" or (
+            config.jit_compile == "auto" and distribute.uses_accelerator()
+        )
+        # XLA wraps the per-replica step; on this CPU it makes depthwise
+        # convolutions 6-12x slower, hence "auto" leaves it off there.
+        self._replica_train = tf.function(
+            self._replica_train_fn, jit_compile=jit
+        )
+        self.train = tf.function(self._train)
+        self.evaluate = tf.function(self._eval)
+
+    def _replica_train_fn(self, images, labels):
+        with tf.GradientTape() as tape:
+            logits = tf.cast(self.model(images, training=True), tf.float32)
+            per_example = keras.losses.categorical_crossentropy(
+                labels, logits, from_logits=True
+            )
+            loss = tf.nn.compute_average_loss(
+                per_example, global_batch_size=self.global_batch
+            )
+            if self.l2:
+                replicas = self.strategy.num_replicas_in_sync
+                loss += (
+                    self.l2
+                    * tf.add_n([tf.nn.l2_loss(v) for v in self.decayed])
+                    / replicas
+                )
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, self.model.trainable_variables)
+        self.optimizer.apply_gradients(
+            zip(grads, self.model.trainable_variables, strict=True)
+        )
+        correct = tf.reduce_sum(
+            tf.cast(tf.argmax(logits, -1) == tf.argmax(labels, -1), tf.float32)
+        )
+        return tf.stack(
+            [
+                tf.reduce_sum(per_example),
+                correct,
+                tf.cast(tf.shape(labels)[0], tf.float32),
+            ]
+        )
+
+    def _train(self, iterator):
+        sums = self.strategy.run(self._replica_train, args=next(iterator))
+        return self.strategy.reduce("SUM", sums, axis=None)
+
+    def _eval(self, images, labels):
+        def replica(images, labels):
+            logits = tf.cast(self.model(images, training=False), tf.float32)
+            loss = keras.losses.sparse_categorical_crossentropy(
+                labels, logits, from_logits=True
+            )
+            correct = tf.cast(
+                tf.argmax(logits, -1, output_type=tf.int32)
+                == tf.cast(labels, tf.int32),
+                tf.float32,
+            )
+            return tf.stack(
+                [
+                    tf.reduce_sum(loss),
+                    tf.reduce_sum(correct),
+                    tf.cast(tf.shape(labels)[0], tf.float32),
+                ]
+            )
+
+        sums = self.strategy.run(replica, args=(images, labels))
+        return self.strategy.reduce("SUM", sums, axis=None)
+
+
+def evaluate(steps, dist_dataset) -> dict:
+    totals = np.zeros(3)
+    for images, labels in dist_dataset:
+        totals += steps.evaluate(images, labels).numpy()
+    return {"loss": totals[0] / totals[2], "accuracy": totals[1] / totals[2]}
+
+
+def _summaries_writer(workdir, chief):
+    if chief:
+        return tf.summary.create_file_writer(os.path.join(workdir, "tb"))
+    return tf.summary.create_noop_writer()
+
+
+def _write_filter_images(model, count, step):
+    for name, kernel in summaries.depthwise_kernels(model)[:count]:
+        grid = summaries.filter_grid(keras.ops.convert_to_numpy(kernel))
+        tf.summary.image(f"depthwise_filters/{name}", grid[None], step=step)
+
+
+def train_and_evaluate(
+    config: ml_collections.ConfigDict,
+    workdir: str,
+    strategy: tf.distribute.Strategy | None = None,
+) -> dict:
+    """Trains and evaluates a classifier; resumes from `workdir` if it can.
+
+    Writes into `workdir`: `config.json` (the resolved config),
+    `checkpoints/`, `tb/` (TensorBoard), `history.json` and `metrics.json`;
+    then, when `config.export`, the export `<export_dir>/<run_name>/`.
+
+    Returns:
+        The metrics dictionary written to `metrics.json`.
+    """
+    validate_config(config)
+    strategy = strategy or distribute.get_strategy(config.strategy)
+    chief = distribute.is_chief(strategy)
+    name = run_name(config)
+    if config.export and chief:
+        export.check_export_target(config.export_dir, name, config.overwrite)
+    os.makedirs(workdir, exist_ok=True)
+    if chief:
+        _write_json(os.path.join(workdir, "config.json"), config.to_dict())
+
+    keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision != "none":
+        keras.mixed_precision.set_global_policy(config.mixed_precision)
+    info = data.dataset_info(config.dataset)
+    replicas = strategy.num_replicas_in_sync
+    global_batch = config.batch_size * replicas
+    train_ds, num_train = data.input_pipeline(
+        config.dataset,
+        "train",
+        global_batch,
+        training=True,
+        augment=config.augment,
+        seed=config.seed,
+        data_dir=config.data_dir,
+        small=config.small,
+        tfds_data_dir=config.tfds_data_dir,
+    )
+    test_ds, num_test = data.input_pipeline(
+        config.dataset,
+        "test",
+        global_batch,
+        training=False,
+        data_dir=config.data_dir,
+        small=config.small,
+        tfds_data_dir=config.tfds_data_dir,
+    )
+    steps_per_epoch = num_train // global_batch
+    if config.steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.steps_per_epoch)
+    total_steps = steps_per_epoch * config.epochs
+    learning_rate = config.optimizer.learning_rate * replicas
+
+    with strategy.scope():
+        model = build_model(config, info)
+        schedule = make_schedule(
+            config.schedule, learning_rate, total_steps, steps_per_epoch
+        )
+        optimizer = _make_optimizer(config, schedule)
+        optimizer.build(model.trainable_variables)
+        epoch_var = tf.Variable(
+            0, dtype=tf.int64, trainable=False, name="epoch"
+        )
+        checkpoint = tf.train.Checkpoint(
+            model=model, optimizer=optimizer, epoch=epoch_var
+        )
+    ckpt_dir = distribute.worker_dir(
+        os.path.join(workdir, "checkpoints"), strategy
+    )
+    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=2)
+    if manager.latest_checkpoint:
+        checkpoint.restore(
+            manager.latest_checkpoint
+        ).assert_existing_objects_matched()
+        logging.info(
+            "Resumed from %s (epoch %d done).",
+            manager.latest_checkpoint,
+            int(epoch_var.numpy()),
+        )
+    start_epoch = int(epoch_var.numpy())
+
+    history_path = os.path.join(workdir, "history.json")
+    history = []
+    if os.path.exists(history_path):
+        with open(history_path) as f:
+            history = [h for h in json.load(f) if h["epoch"] <= start_epoch]
+
+    steps = _Steps(model, optimizer, strategy, config, global_batch)
+    dist_train = strategy.experimental_distribute_dataset(train_ds)
+    dist_test = strategy.experimental_distribute_dataset(test_ds)
+    params = count_params(model)
+    writer = _summaries_writer(workdir, chief)
+    with writer.as_default():
+        if start_epoch == 0:
+            from tensorboard.plugins.hparams import api as hp
+
+            hp.hparams(_flat_hparams(config), trial_id=name)
+            for key, value in params.items():
+                tf.summary.scalar(f"params/{key}", value, step=0)
+            _write_filter_images(model, config.filter_images, 0)
+
+    logging.info(
+        "%s: %d replicas, global batch %d, %d steps/epoch, %d epochs, "
+        "%d trainable / %d frozen params.",
+        name,
+        replicas,
+        global_batch,
+        steps_per_epoch,
+        config.epochs,
+        params["trainable_params"],
+        params["frozen_params"],
+    )
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        iterator = iter(dist_train)
+        totals = np.zeros(3)
+        start = time.perf_counter()
+        for step in range(1, steps_per_epoch + 1):
+            totals += steps.train(iterator).numpy()
+            if not np.isfinite(totals[0]):
+                raise FloatingPointError(
+                    f"Loss became NaN at epoch {epoch}, step {step}: stopped. "
+                    f"The last good checkpoint (epoch {epoch - 1}) is kept in "
+                    f"{ckpt_dir}."
+                )
+            if step % config.log_every_steps == 0:
+                logging.info(
+                    "epoch %d step %d/%d: loss %.4f acc %.4f",
+                    epoch,
+                    step,
+                    steps_per_epoch,
+                    totals[0] / totals[2],
+                    totals[1] / totals[2],
+                )
+        train_time = time.perf_counter() - start
+        test = evaluate(steps, dist_test)
+        epoch_var.assign(epoch)
+        manager.save(checkpoint_number=epoch)
+        record = {
+            "epoch": epoch,
+            "train_loss": totals[0] / totals[2],
+            "train_accuracy": totals[1] / totals[2],
+            "test_loss": test["loss"],
+            "test_accuracy": test["accuracy"],
+            "train_time_s": train_time,
+            "images_per_s": totals[2] / train_time,
+            "learning_rate": float(
+                keras.ops.convert_to_numpy(optimizer.learning_rate)
+            ),
+        }
+        history.append(record)
+        if chief:
+            _write_json(history_path, history)
+        with writer.as_default():
+            for key in (
+                "train_loss",
+                "train_accuracy",
+                "test_loss",
+                "test_accuracy",
+                "learning_rate",
+                "images_per_s",
+            ):
+                tf.summary.scalar(
+                    key.replace("_", "/", 1), record[key], step=epoch
+                )
+            tf.summary.scalar("time/epoch_s", train_time, step=epoch)
+            _write_filter_images(model, config.filter_images, epoch)
+        writer.flush()
+        logging.info(
+            "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f "
+            "| %.1f s, %.1f images/s",
+            epoch,
+            config.epochs,
+            record["train_loss"],
+            record["train_accuracy"],
+            test["loss"],
+            test["accuracy"],
+            train_time,
+            record["images_per_s"],
+        )
+
+    train_time = sum(h["train_time_s"] for h in history)
+    metrics = {
+        "run_name": name,
+        "final_test_accuracy": history[-1]["test_accuracy"],
+        "final_test_loss": history[-1]["test_loss"],
+        "best_test_accuracy": max(h["test_accuracy"] for h in history),
+        "epoch_train_time_s": [h["train_time_s"] for h in history],
+        "train_time_s": train_time,
+        "train_time_per_trainable_param_s": train_time
+        / max(params["trainable_params"], 1),
+        "epochs": len(history),
+        "num_train_examples": num_train,
+        "num_test_examples": num_test,
+        "num_replicas": replicas,
+        "global_batch_size": global_batch,
+        "strategy": type(strategy).__name__,
+        **params,
+    }
+    if chief:
+        _write_json(os.path.join(workdir, "metrics.json"), metrics)
+    if config.export:
+        target_dir = distribute.worker_dir(config.export_dir, strategy)
+        path = export.export_run(
+            model,
+            target_dir,
+            name,
+            files={"config.json": config.to_dict(), "metrics.json": metrics},
+            overwrite=config.overwrite or not chief,
+        )
+        metrics["export_path"] = path
+        logging.info("Exported to %s", path)
+    return metrics
