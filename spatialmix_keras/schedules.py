@@ -67,7 +67,11 @@ def make_schedule(
     name = schedule.name
     warmup = int(schedule.get("warmup_epochs", 0) * steps_per_epoch)
     if name == "constant":
-        return learning_rate
+        # A schedule, not a float: Keras stores a float rate as an optimizer
+        # variable, which a resumed checkpoint would silently restore.
+        return keras.optimizers.schedules.PiecewiseConstantDecay(
+            [1], [learning_rate, learning_rate]
+        )
     if name == "step":
         boundaries = [max(1, int(f * total_steps)) for f in schedule.boundaries]
         values = [

@@ -422,9 +422,16 @@ def train_and_evaluate(
     )
     manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=2)
     if manager.latest_checkpoint:
-        checkpoint.restore(
-            manager.latest_checkpoint
-        ).assert_existing_objects_matched()
+        try:
+            checkpoint.restore(
+                manager.latest_checkpoint
+            ).assert_existing_objects_matched()
+        except (ValueError, AssertionError) as error:
+            raise ValueError(
+                f"The checkpoint {manager.latest_checkpoint} does not fit "
+                "this config (another model or optimizer?). Resume with the "
+                f"config it was made with, or use a new workdir. ({error})"
+            ) from error
         logging.info(
             "Resumed from %s (epoch %d done).",
             manager.latest_checkpoint,

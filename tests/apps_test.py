@@ -1,0 +1,169 @@
+"""End-to-end tests of the apps, each in a subprocess as a user runs them."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _env(data_dir):
+    return {
+        **os.environ,
+        "SPATIALMIX_DATA_DIR": data_dir,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def run_app(app, *args, data_dir, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", f"apps.{app}", *args],
+        cwd=REPO,
+        env=_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def smoke_args(tmp_path, *extra):
+    return (
+        "--config=configs/resnet_cifar10.py:smoke",
+        f"--workdir={tmp_path / 'run'}",
+        f"--export_dir={tmp_path / 'saved_models'}",
+        *extra,
+    )
+
+
+def test_classify_then_evaluate_gives_the_recorded_accuracy(data_dir, tmp_path):
+    result = run_app(
+        "classify",
+        *smoke_args(tmp_path, "--freeze=spatial", "--run_name=chans"),
+        data_dir=data_dir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    export = tmp_path / "saved_models" / "chans"
+    with open(export / "metrics.json") as f:
+        recorded = json.load(f)["final_test_accuracy"]
+    out = tmp_path / "eval.json"
+    result = run_app(
+        "evaluate",
+        f"--model={export}",
+        f"--model={export / 'model.keras'}",
+        "--small",
+        f"--json={out}",
+        data_dir=data_dir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(out) as f:
+        results = json.load(f)
+    assert [r["kind"] for r in results] == ["saved_model", "keras"]
+    for r in results:
+        assert r["examples"] == 500
+        assert r["accuracy"] == pytest.approx(recorded, abs=1e-9)
+
+
+def test_run_killed_mid_training_resumes_without_repeating_epochs(
+    data_dir, tmp_path
+):
+    args = smoke_args(
+        tmp_path,
+        "--epochs=3",
+        "--steps_per_epoch=25",
+        "--config.log_every_steps=5",
+    )
+    history = tmp_path / "run" / "history.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "apps.classify", *args],
+        cwd=REPO,
+        env=_env(data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 240
+        while not history.exists() and time.time() < deadline:
+            assert proc.poll() is None, "finished before it could be killed"
+            time.sleep(0.2)
+        assert history.exists()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with open(history) as f:
+        done = [h["epoch"] for h in json.load(f)]
+    assert done and done[-1] < 3
+    result = run_app("classify", *args, data_dir=data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"(epoch {done[-1]} done)" in result.stderr
+    with open(history) as f:
+        assert [h["epoch"] for h in json.load(f)] == [1, 2, 3]
+    for epoch in range(1, done[-1] + 1):  # finished epochs did not rerun
+        assert f"epoch {epoch}/3:" not in result.stderr
+    assert os.path.isdir(tmp_path / "saved_models")
+
+
+def _corrupt_dir(tmp_path):
+    bad = tmp_path / "bad_data"
+    bad.mkdir()
+    (bad / "cifar10_small.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    return bad
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["dataset", "model", "epochs", "missing", "corrupt", "export_exists"],
+)
+def test_bad_input_exits_nonzero_naming_the_problem(case, data_dir, tmp_path):
+    args = list(smoke_args(tmp_path))
+    data = data_dir
+    expected = {
+        "dataset": "Received: dataset='cifar100'",
+        "model": "Received: model='resnet21'",
+        "epochs": "Received: epochs=0",
+        "missing": "cifar10_small.npz does not exist",
+        "corrupt": "truncated or corrupt",
+        "export_exists": "already exists; pass --overwrite",
+    }[case]
+    if case == "dataset":
+        args.append("--dataset=cifar100")
+    elif case == "model":
+        args.append("--model=resnet21")
+    elif case == "epochs":
+        args.append("--epochs=0")
+    elif case == "missing":
+        data = str(tmp_path / "empty")
+        os.makedirs(data)
+    elif case == "corrupt":
+        data = str(_corrupt_dir(tmp_path))
+    elif case == "export_exists":
+        target = tmp_path / "saved_models" / "taken"
+        target.mkdir(parents=True)
+        (target / "model.keras").write_bytes(b"old model")
+        args.append("--run_name=taken")
+    result = run_app("classify", *args, data_dir=data)
+    assert result.returncode != 0
+    assert expected in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    if case == "corrupt":
+        assert (
+            tmp_path / "bad_data" / "cifar10_small.npz"
+        ).read_bytes() == b"PK\x03\x04 not really a zip"
+    if case == "export_exists":
+        assert (target / "model.keras").read_bytes() == b"old model"
+        assert os.listdir(target) == ["model.keras"]
+
+
+def test_evaluate_refuses_what_is_not_a_model(data_dir, tmp_path):
+    result = run_app(
+        "evaluate", f"--model={tmp_path}", "--small", data_dir=data_dir
+    )
+    assert result.returncode != 0
+    assert "is not an export directory" in result.stderr

@@ -1,0 +1,168 @@
+import os
+
+import numpy as np
+import pytest
+
+from spatialmix_keras import data
+
+
+def _write(path, **arrays):
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def _valid_arrays(n=20):
+    rng = np.random.default_rng(0)
+    return {
+        "x_train": rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8),
+        "y_train": (np.arange(n) % 10).astype(np.uint8),
+        "x_test": rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8),
+        "y_test": (np.arange(n) % 10).astype(np.uint8),
+    }
+
+
+def test_small_file_matches_its_documented_layout(data_dir):
+    images, labels = data.load_arrays("cifar10", "train", data_dir, small=True)
+    assert images.shape == (2000, 32, 32, 3) and images.dtype == np.uint8
+    # 200 training images of each class (shared/data/README.md).
+    np.testing.assert_array_equal(np.bincount(labels), [200] * 10)
+
+
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (
+            lambda a: a.update(x_train=a["x_train"].astype(np.float32)),
+            "expected uint8 images",
+        ),
+        (
+            lambda a: a.update(x_train=a["x_train"][..., 0]),
+            r"expected images of shape \(N, 28, 28, 1\)",
+        ),
+        (lambda a: a.update(y_train=a["y_train"] + 5), r"labels must lie in"),
+        (lambda a: a.update(y_train=a["y_train"][:-1]), "one label per image"),
+        (lambda a: a.pop("y_train"), r"missing arrays \['y_train'\]"),
+        (
+            lambda a: a.update(
+                x_train=a["x_train"][:0], y_train=a["y_train"][:0]
+            ),
+            "the split is empty",
+        ),
+    ],
+)
+def test_bad_npz_files_are_refused_naming_the_file(tmp_path, mutate, message):
+    arrays = _valid_arrays()
+    mutate(arrays)
+    path = _write(tmp_path / "mnist.npz", **arrays)
+    with pytest.raises(ValueError, match=message) as info:
+        data.load_arrays("mnist", "train", str(tmp_path))
+    assert path in str(info.value)
+
+
+def test_object_arrays_are_never_unpickled(tmp_path):
+    arrays = _valid_arrays()
+    arrays["x_train"] = np.array([object()] * 3, dtype=object)
+    _write(tmp_path / "mnist.npz", **arrays)
+    with pytest.raises(ValueError, match="not a readable .npz|pickle"):
+        data.load_arrays("mnist", "train", str(tmp_path))
+
+
+def test_truncated_file_is_refused_and_left_alone(tmp_path, data_dir):
+    with open(os.path.join(data_dir, "mnist_small.npz"), "rb") as f:
+        content = f.read()[:5000]
+    path = tmp_path / "mnist.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        data.load_arrays("mnist", "train", str(tmp_path))
+    assert path.read_bytes() == content
+
+
+def test_missing_data_says_both_ways_to_provide_it(tmp_path):
+    with pytest.raises(data.DataNotFoundError) as info:
+        data.load_arrays(
+            "fashion_mnist",
+            "test",
+            str(tmp_path),
+            tfds_data_dir=str(tmp_path / "tfds"),
+        )
+    message = str(info.value)
+    assert "fashion_mnist.npz" in message and "--data_dir" in message
+    assert data.DATA_DIR_ENV in message and "tfds" in message.lower()
+
+
+def _batches(ds):
+    return [tuple(np.asarray(t) for t in batch) for batch in ds]
+
+
+def test_train_pipeline_is_deterministic_for_a_seed(data_dir):
+    augment = data.augment_config(crop_padding=4, flip=True)
+
+    def run(seed):
+        ds, _ = data.input_pipeline(
+            "cifar10",
+            "train",
+            64,
+            training=True,
+            augment=augment,
+            seed=seed,
+            data_dir=data_dir,
+            small=True,
+        )
+        return _batches(ds.take(3))
+
+    a, b, c = run(1), run(1), run(2)
+    for (xa, ya), (xb, yb) in zip(a, b, strict=True):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    assert not np.array_equal(a[0][0], c[0][0])
+    x, y = a[0]
+    assert x.shape == (64, 32, 32, 3) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    np.testing.assert_array_equal(y.sum(axis=1), 1.0)  # one-hot
+
+
+def test_eval_pipeline_keeps_every_example_in_order(data_dir):
+    images, labels = data.load_arrays("mnist", "test", data_dir, small=True)
+    ds, n = data.input_pipeline(
+        "mnist", "test", 64, training=False, data_dir=data_dir, small=True
+    )
+    got = _batches(ds)
+    assert n == len(images) == sum(len(b[1]) for b in got)
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in got]), labels)
+    np.testing.assert_allclose(
+        np.concatenate([b[0] for b in got]), images / 255.0, rtol=1e-6
+    )
+
+
+def test_convmixer_augmentations_run_and_mix_labels(data_dir):
+    augment = data.augment_config(
+        flip=True,
+        rand_augment=True,
+        mixup_alpha=0.8,
+        cutmix_alpha=1.0,
+        erasing_prob=0.25,
+    )
+    ds, _ = data.input_pipeline(
+        "cifar10",
+        "train",
+        32,
+        training=True,
+        augment=augment,
+        seed=0,
+        data_dir=data_dir,
+        small=True,
+    )
+    batches = _batches(ds.take(4))
+    for x, y in batches:
+        assert x.shape == (32, 32, 32, 3)
+        assert 0.0 <= x.min() and x.max() <= 1.0
+        np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    # MixUp/CutMix produce soft labels somewhere in a few batches.
+    assert any(np.any((y > 0.01) & (y < 0.99)) for _, y in batches)
+
+
+def test_batch_larger_than_the_split_is_refused(data_dir):
+    with pytest.raises(ValueError, match=r"`batch_size`: 4096 exceeds"):
+        data.input_pipeline(
+            "mnist", "train", 4096, training=True, data_dir=data_dir, small=True
+        )

@@ -1,0 +1,187 @@
+import glob
+import json
+import os
+
+import keras
+import ml_collections
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from spatialmix_keras import schedules, train
+
+
+def tiny_config(data_dir, tmp_path, **overrides):
+    config = train.base_config()
+    config.data_dir = data_dir
+    config.small = True
+    config.model = "convmixer_tiny"
+    config.epochs = 2
+    config.batch_size = 32
+    config.steps_per_epoch = 3
+    config.optimizer.name = "adamw"
+    config.optimizer.learning_rate = 0.01
+    config.optimizer.weight_decay = 0.0
+    config.schedule.name = "constant"
+    config.export_dir = str(tmp_path / "saved_models")
+    config.update(overrides)
+    return config
+
+
+def test_piecewise_linear_matches_numpy_interp():
+    knots, values = [0, 40, 80, 100], [0.0, 1.0, 0.05, 0.0]
+    schedule = schedules.PiecewiseLinear(knots, values)
+    steps = np.arange(0, 120, 7)
+    got = [float(schedule(s)) for s in steps]
+    np.testing.assert_allclose(
+        got, np.interp(steps, knots, values), rtol=1e-6, atol=1e-7
+    )
+
+
+def test_step_and_cosine_schedules_hit_their_knots():
+    config = ml_collections.ConfigDict(
+        {
+            "name": "step",
+            "boundaries": (0.5, 0.75),
+            "factor": 0.1,
+            "warmup_epochs": 0.0,
+        }
+    )
+    step = schedules.make_schedule(
+        config, 0.1, total_steps=100, steps_per_epoch=10
+    )
+    np.testing.assert_allclose(
+        [float(step(s)) for s in (0, 50, 51, 76)],
+        [0.1, 0.1, 0.01, 0.001],
+        rtol=1e-6,
+    )
+    config.name = "cosine"
+    config.warmup_epochs = 1.0
+    cosine = schedules.make_schedule(config, 0.1, 100, 10)
+    np.testing.assert_allclose(float(cosine(5)), 0.05, rtol=1e-5)
+    np.testing.assert_allclose(float(cosine(10)), 0.1, rtol=1e-5)
+    np.testing.assert_allclose(float(cosine(55)), 0.05, rtol=1e-4)
+    assert float(cosine(100)) < 1e-6
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("epochs", 0, "Received: epochs=0"),
+        ("batch_size", -3, "Received: batch_size=-3"),
+        ("freeze", "spatal", "Received: freeze='spatal'"),
+        ("model", "resnet21", "Received: model='resnet21'"),
+        ("dataset", "cifar100", "Received: dataset='cifar100'"),
+        ("model", "unshuffler_tiny", "apps.unshuffle"),
+        ("optimizer.learning_rate", float("nan"), "learning_rate=nan"),
+        ("optimizer.learning_rate", -0.1, "learning_rate=-0.1"),
+    ],
+)
+def test_bad_config_is_refused_before_training(tmp_path, field, value, message):
+    config = train.base_config()
+    node, leaf = config, field
+    if "." in field:
+        parent, leaf = field.split(".")
+        node = config[parent]
+    node[leaf] = value
+    with pytest.raises(ValueError, match=message):
+        train.train_and_evaluate(config, str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path / "run")
+
+
+def _event_tags(logdir):
+    tags = set()
+    for path in glob.glob(os.path.join(logdir, "events.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                tags.add(value.tag)
+    return tags
+
+
+def test_train_writes_metrics_tensorboard_and_export(data_dir, tmp_path):
+    config = tiny_config(data_dir, tmp_path, freeze="spatial")
+    workdir = str(tmp_path / "run")
+    metrics = train.train_and_evaluate(config, workdir)
+    with open(os.path.join(workdir, "metrics.json")) as f:
+        on_disk = json.load(f)
+    assert on_disk["epochs"] == 2 and len(on_disk["epoch_train_time_s"]) == 2
+    assert 0.0 <= on_disk["final_test_accuracy"] <= 1.0
+    assert on_disk["best_test_accuracy"] >= on_disk["final_test_accuracy"]
+    assert on_disk["trainable_params"] > 0 and on_disk["frozen_params"] > 0
+    np.testing.assert_allclose(
+        on_disk["train_time_per_trainable_param_s"],
+        on_disk["train_time_s"] / on_disk["trainable_params"],
+    )
+    with open(os.path.join(workdir, "config.json")) as f:
+        assert json.load(f)["freeze"] == "spatial"
+    tags = _event_tags(os.path.join(workdir, "tb"))
+    for tag in (
+        "train/loss",
+        "train/accuracy",
+        "test/accuracy",
+        "learning/rate",
+        "images/per_s",
+        "time/epoch_s",
+        "params/trainable_params",
+        "params/frozen_params",
+    ):
+        assert tag in tags, (tag, tags)
+    assert any(t.startswith("depthwise_filters/") for t in tags)
+    # The export reloads and reproduces the recorded test accuracy.
+    export_path = metrics["export_path"]
+    assert sorted(os.listdir(export_path)) == [
+        "config.json",
+        "metrics.json",
+        "model.keras",
+        "saved_model",
+    ]
+    loaded = keras.models.load_model(os.path.join(export_path, "model.keras"))
+    frozen = [w for w in loaded.non_trainable_weights if "kernel" in w.name]
+    assert frozen and all("depthwise" in w.path for w in frozen)
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
+    data_dir, tmp_path, monkeypatch
+):
+    workdir = str(tmp_path / "run")
+    config = tiny_config(data_dir, tmp_path, epochs=1, export=False)
+    train.train_and_evaluate(config, workdir)
+    ckpt_dir = os.path.join(workdir, "checkpoints")
+    before = sorted(os.listdir(ckpt_dir))
+
+    def nan_loss(labels, logits, from_logits):
+        return tf.reduce_sum(logits, axis=-1) * float("nan")
+
+    # Fault injection: every training loss of the resumed run is NaN.
+    monkeypatch.setattr(
+        train.keras.losses, "categorical_crossentropy", nan_loss
+    )
+    config = tiny_config(data_dir, tmp_path, epochs=2, export=False)
+    with pytest.raises(FloatingPointError, match=r"NaN at epoch 2.*epoch 1"):
+        train.train_and_evaluate(config, workdir)
+    assert sorted(os.listdir(ckpt_dir)) == before
+    assert tf.train.latest_checkpoint(ckpt_dir).endswith("ckpt-1")
+    with open(os.path.join(workdir, "history.json")) as f:
+        assert [h["epoch"] for h in json.load(f)] == [1]
+
+
+def test_existing_export_is_refused_before_training(data_dir, tmp_path):
+    config = tiny_config(data_dir, tmp_path)
+    existing = tmp_path / "saved_models" / train.run_name(config)
+    existing.mkdir(parents=True)
+    (existing / "keep.txt").write_text("precious")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        train.train_and_evaluate(config, str(tmp_path / "run"))
+    assert (existing / "keep.txt").read_text() == "precious"
+    assert not os.path.exists(tmp_path / "run")
+
+
+def test_resuming_with_another_optimizer_is_a_clear_error(data_dir, tmp_path):
+    workdir = str(tmp_path / "run")
+    train.train_and_evaluate(
+        tiny_config(data_dir, tmp_path, epochs=1, export=False), workdir
+    )
+    config = tiny_config(data_dir, tmp_path, epochs=2, export=False)
+    config.optimizer.name = "sgd"
+    with pytest.raises(ValueError, match="does not fit this config"):
+        train.train_and_evaluate(config, workdir)
