@@ -373,8 +373,16 @@ def train_and_evaluate(
         _write_json(os.path.join(workdir, "config.json"), config.to_dict())
 
     keras.utils.set_random_seed(config.seed)
+    previous_policy = keras.mixed_precision.global_policy()
     if config.mixed_precision != "none":
         keras.mixed_precision.set_global_policy(config.mixed_precision)
+    try:
+        return _train_and_evaluate(config, workdir, strategy, chief, name)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train_and_evaluate(config, workdir, strategy, chief, name):
     info = data.dataset_info(config.dataset)
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size * replicas

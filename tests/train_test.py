@@ -185,3 +185,18 @@ def test_resuming_with_another_optimizer_is_a_clear_error(data_dir, tmp_path):
     config.optimizer.name = "sgd"
     with pytest.raises(ValueError, match="does not fit this config"):
         train.train_and_evaluate(config, workdir)
+
+
+def test_mixed_precision_trains_and_restores_the_global_policy(
+    data_dir, tmp_path
+):
+    config = tiny_config(
+        data_dir,
+        tmp_path,
+        epochs=1,
+        export=False,
+        mixed_precision="mixed_float16",
+    )
+    metrics = train.train_and_evaluate(config, str(tmp_path / "run"))
+    assert np.isfinite(metrics["final_test_loss"])
+    assert keras.mixed_precision.global_policy().name == "float32"
