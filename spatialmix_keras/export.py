@@ -102,7 +102,7 @@ def export_run(
     return target
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class LoadedModel:
     """A model loaded for evaluation: call it on float [0, 1] pixels."""
 

@@ -1,0 +1,186 @@
+r"""Adversarial accuracy against epsilon for exported models (Figs. 8, 9).
+
+    python -m apps.fgsm --model=saved_models/full --model=saved_models/chans \
+        --dataset=cifar10 --eps=0,0.5/255,1/255,2/255,4/255,8/255 \
+        --attack=fgsm,pgd --output_dir=runs/fgsm
+
+Each `--model` is an export directory (its SavedModel; gradients flow through
+the loaded function), a SavedModel or a `.keras` file. Prints a table and
+writes `results.json`, `results.csv` and `accuracy_vs_eps.png` into
+`--output_dir` (refusing to replace earlier results without `--overwrite`).
+Epsilon is on pixels scaled to [0, 1]; `a/b` fractions are accepted.
+"""
+
+import csv
+import json
+import os
+import tempfile
+
+from absl import app, flags
+
+from apps import common
+
+_MODELS = flags.DEFINE_multi_string(
+    "model", None, "Model(s) to attack.", required=True
+)
+_LABELS = flags.DEFINE_multi_string(
+    "label",
+    None,
+    "Legend label per model (default: the model's directory name).",
+)
+_DATASET = flags.DEFINE_string("dataset", "cifar10", "Dataset.")
+_SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"], "Split.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory of .npz files.")
+_TFDS_DIR = flags.DEFINE_string("tfds_data_dir", None, "TFDS data dir.")
+_SMALL = flags.DEFINE_bool("small", False, "Use <dataset>_small.npz.")
+_EPS = flags.DEFINE_string(
+    "eps",
+    "0,0.5/255,1/255,2/255,4/255,8/255",
+    "Comma-separated epsilons on [0, 1] pixels.",
+)
+_ATTACKS = flags.DEFINE_list("attack", ["fgsm"], "fgsm and/or pgd.")
+_PGD_STEPS = flags.DEFINE_integer("pgd_steps", 10, "PGD steps.")
+_BATCH = flags.DEFINE_integer("batch_size", 256, "Batch size.")
+_MAX = flags.DEFINE_integer("max_examples", None, "Attack only the first N.")
+_OUT = flags.DEFINE_string("output_dir", "runs/fgsm", "Where results go.")
+_OVERWRITE = flags.DEFINE_bool(
+    "overwrite", False, "Replace results already in --output_dir."
+)
+_SEED = flags.DEFINE_integer("seed", 0, "PGD random start seed.")
+
+OUTPUTS = ("results.json", "results.csv", "accuracy_vs_eps.png")
+
+
+def parse_eps(text: str) -> list[float]:
+    """`"0,1/255,0.01"` -> floats; each must lie in [0, 1]."""
+    from spatialmix_keras import attacks
+
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            if "/" in item:
+                numerator, denominator = item.split("/")
+                value = float(numerator) / float(denominator)
+            else:
+                value = float(item)
+        except (ValueError, ZeroDivisionError) as error:
+            raise ValueError(
+                "Invalid value for argument `eps`. Expected numbers or a/b "
+                f"fractions. Received: eps={item!r}"
+            ) from error
+        values.append(attacks.check_eps(value))
+    return values
+
+
+def _atomic_write(path, write):
+    directory = os.path.dirname(os.path.abspath(path))
+    suffix = os.path.splitext(path)[1]  # matplotlib picks the format by it
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from spatialmix_keras import attacks, data, export, plots
+
+    try:
+        eps_values = parse_eps(_EPS.value)
+        for attack in _ATTACKS.value:
+            if attack not in attacks.ATTACKS:
+                raise ValueError(
+                    "Invalid value for argument `attack`. Expected "
+                    f"{attacks.ATTACKS}. Received: attack={attack!r}"
+                )
+        labels = _LABELS.value or [
+            os.path.basename(os.path.normpath(p)) for p in _MODELS.value
+        ]
+        if len(labels) != len(_MODELS.value):
+            raise ValueError("Give one --label per --model, or none.")
+        existing = [
+            f for f in OUTPUTS if os.path.exists(os.path.join(_OUT.value, f))
+        ]
+        if existing and not _OVERWRITE.value:
+            raise FileExistsError(
+                f"{_OUT.value} already holds {existing}; pass --overwrite or "
+                "choose another --output_dir."
+            )
+        info = data.dataset_info(_DATASET.value)
+        loaded = [export.load_for_eval(p) for p in _MODELS.value]
+        for model in loaded:
+            export.check_input_shape(model, info.image_shape)
+        dataset, _ = data.input_pipeline(
+            _DATASET.value,
+            _SPLIT.value,
+            _BATCH.value,
+            training=False,
+            data_dir=_DATA_DIR.value,
+            small=_SMALL.value,
+            tfds_data_dir=_TFDS_DIR.value,
+        )
+        if _MAX.value:
+            dataset = dataset.unbatch().take(_MAX.value).batch(_BATCH.value)
+        os.makedirs(_OUT.value, exist_ok=True)
+        curves = []
+        for label, model in zip(labels, loaded, strict=True):
+            for attack in _ATTACKS.value:
+                result = attacks.eps_sweep(
+                    model,
+                    dataset,
+                    eps_values,
+                    attack=attack,
+                    pgd_steps=_PGD_STEPS.value,
+                    seed=_SEED.value,
+                )
+                curves.append({"label": label, "model": model.path, **result})
+    except (ValueError, OSError, data.DataNotFoundError) as error:
+        common.fail("fgsm", error)
+
+    header = "".join(f"{255 * e:>9.2f}" for e in eps_values)
+    print(f"{'model':24s} {'attack':6s}{header}   (eps x 1/255)")
+    for c in curves:
+        row = "".join(f"{a:9.4f}" for a in c["accuracy"])
+        print(f"{c['label'][:24]:24s} {c['attack']:6s}{row}")
+        for warning in c["warnings"]:
+            print(f"  WARNING ({c['label']}, {c['attack']}): {warning}")
+
+    def write_json(path):
+        with open(path, "w") as f:
+            json.dump(
+                {
+                    "dataset": _DATASET.value,
+                    "split": _SPLIT.value,
+                    "curves": curves,
+                },
+                f,
+                indent=2,
+            )
+
+    def write_csv(path):
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["label", "attack", "eps", "accuracy"])
+            for c in curves:
+                for eps, acc in zip(c["eps"], c["accuracy"], strict=True):
+                    writer.writerow([c["label"], c["attack"], eps, acc])
+
+    _atomic_write(os.path.join(_OUT.value, "results.json"), write_json)
+    _atomic_write(os.path.join(_OUT.value, "results.csv"), write_csv)
+    _atomic_write(
+        os.path.join(_OUT.value, "accuracy_vs_eps.png"),
+        lambda path: plots.plot_eps_sweep(
+            curves, path, f"{_DATASET.value} ({_SPLIT.value})"
+        ),
+    )
+    print(f"Wrote {', '.join(OUTPUTS)} to {_OUT.value}")
+
+
+if __name__ == "__main__":
+    app.run(main)
