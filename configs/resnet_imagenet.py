@@ -41,5 +41,8 @@ def get_config(arg: str | None = None):
         config.steps_per_epoch = 5
         config.log_every_steps = 5
     elif arg:
-        raise ValueError(f"Unknown config argument {arg!r}; use 'smoke'.")
+        raise ValueError(
+            "Invalid config argument. Expected 'smoke' or none. "
+            f"Received: {arg!r}"
+        )
     return config

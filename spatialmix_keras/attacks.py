@@ -361,7 +361,8 @@ def eps_sweep(
         warnings.append(
             "The logits of an image depend on the other images of its batch:"
             " the model runs in training mode (BatchNorm on batch "
-            "statistics), so the evaluation is invalid.")
+            "statistics), so the evaluation is invalid."
+        )
     after = attacker.predict(probe).numpy()
     variables_after = _batch_variables(model)
     changed = not np.allclose(after, probe_out, rtol=1e-5, atol=1e-6) or (

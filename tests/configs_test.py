@@ -1,0 +1,58 @@
+"""Every config builds, and its smoke variant is small."""
+
+import glob
+import importlib
+import os
+
+import pytest
+
+from spatialmix_keras import initializers, train
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(
+    os.path.splitext(os.path.basename(p))[0]
+    for p in glob.glob(os.path.join(REPO, "configs", "*.py"))
+    if not p.endswith("__init__.py")
+)
+ARGS = {"convmixer_smoothing": "sigma=1.0"}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_config_and_its_smoke_variant_validate(name):
+    module = importlib.import_module(f"configs.{name}")
+    assert "python -m apps." in module.__doc__  # says how to run it
+    arg = ARGS.get(name)
+    full = module.get_config(arg)
+    smoke = module.get_config(f"smoke,{arg}" if arg else "smoke")
+    for config in (full, smoke):
+        if set(config.keys()) >= set(train.base_config().keys()):
+            train.validate_config(config)
+    assert smoke.epochs * (smoke.steps_per_epoch or 10**9) <= 20
+    with pytest.raises(ValueError, match="Received"):
+        module.get_config("smok")
+
+
+@pytest.mark.parametrize("sigma", ["none", "0.5", "2.0"])
+def test_smoothing_config_builds_chans_models_with_that_sigma(sigma):
+    from configs import convmixer_smoothing
+
+    config = convmixer_smoothing.get_config(f"smoke,sigma={sigma}")
+    model = train.build_model(config)
+    inits = [
+        layer.depthwise_initializer
+        for layer in model.layers
+        if hasattr(layer, "spatial_trainable")
+    ]
+    assert inits and all(
+        not layer.spatial_trainable
+        for layer in model.layers
+        if hasattr(layer, "spatial_trainable")
+    )
+    if sigma == "none":
+        assert all(type(i) is initializers.SpatialRandom for i in inits)
+    else:
+        assert all(
+            isinstance(i, initializers.Smoothed) and i.sigma == float(sigma)
+            for i in inits
+        )
+    assert config.run_name == f"smoothing_smoke_sigma_{sigma}"
