@@ -137,11 +137,6 @@ def validate_config(config) -> None:
     """Rejects a bad config before any data is read or model built."""
     data.dataset_info(config.dataset)
     _choice("model", config.model, tuple(models.VARIANTS))
-    if config.model.startswith("unshuffler"):
-        raise ValueError(
-            f"Model {config.model!r} is an un-shuffler, not a classifier: "
-            "train it with `python -m apps.unshuffle`."
-        )
     _choice("freeze", config.freeze, ("none", "spatial", "channel"))
     _choice("conv", config.conv, ("standard", "separable"))
     _choice(
@@ -245,11 +240,80 @@ def _write_json(path, payload):
     os.replace(tmp, path)
 
 
+class ClassificationTask:
+    """Image classification: cross-entropy on logits, accuracy."""
+
+    metric = "accuracy"
+
+    def validate(self, config):
+        if config.model.startswith("unshuffler"):
+            raise ValueError(
+                f"Model {config.model!r} is an un-shuffler, not a "
+                "classifier: train it with `python -m apps.unshuffle`."
+            )
+
+    def datasets(self, config, global_batch):
+        """`(train_ds, num_train, test_ds, num_test)`, batched globally."""
+        train_ds, num_train = data.input_pipeline(
+            config.dataset,
+            "train",
+            global_batch,
+            training=True,
+            augment=config.augment,
+            seed=config.seed,
+            data_dir=config.data_dir,
+            small=config.small,
+            tfds_data_dir=config.tfds_data_dir,
+        )
+        test_ds, num_test = data.input_pipeline(
+            config.dataset,
+            "test",
+            global_batch,
+            training=False,
+            data_dir=config.data_dir,
+            small=config.small,
+            tfds_data_dir=config.tfds_data_dir,
+        )
+        return train_ds, num_train, test_ds, num_test
+
+    def build_model(self, config):
+        return build_model(config)
+
+    def train_terms(self, targets, outputs):
+        """Per-example loss and metric on a training batch (one-hot)."""
+        loss = keras.losses.categorical_crossentropy(
+            targets, outputs, from_logits=True
+        )
+        correct = tf.cast(
+            tf.argmax(outputs, -1) == tf.argmax(targets, -1), tf.float32
+        )
+        return loss, correct
+
+    def eval_terms(self, targets, outputs):
+        """Per-example loss and metric on an evaluation batch (int ids)."""
+        loss = keras.losses.sparse_categorical_crossentropy(
+            targets, outputs, from_logits=True
+        )
+        correct = tf.cast(
+            tf.argmax(outputs, -1, output_type=tf.int32)
+            == tf.cast(targets, tf.int32),
+            tf.float32,
+        )
+        return loss, correct
+
+    def export_files(self, config) -> dict:
+        return {}
+
+    def write_summaries(self, model, test_ds, step):
+        """Extra TensorBoard summaries, called inside the writer."""
+
+
 class _Steps:
     """The distributed train and eval steps of one run."""
 
-    def __init__(self, model, optimizer, strategy, config, global_batch):
-        self.model, self.optimizer, self.strategy = model, optimizer, strategy
+    def __init__(self, task, model, optimizer, strategy, config, global_batch):
+        self.task, self.model = task, model
+        self.optimizer, self.strategy = optimizer, strategy
         self.global_batch = global_batch
         self.l2 = (
             config.optimizer.weight_decay
@@ -270,12 +334,10 @@ class _Steps:
         self.train = tf.function(self._train)
         self.evaluate = tf.function(self._eval)
 
-    def _replica_train_fn(self, images, labels):
+    def _replica_train_fn(self, inputs, targets):
         with tf.GradientTape() as tape:
-            logits = tf.cast(self.model(images, training=True), tf.float32)
-            per_example = keras.losses.categorical_crossentropy(
-                labels, logits, from_logits=True
-            )
+            outputs = tf.cast(self.model(inputs, training=True), tf.float32)
+            per_example, metric = self.task.train_terms(targets, outputs)
             loss = tf.nn.compute_average_loss(
                 per_example, global_batch_size=self.global_batch
             )
@@ -291,14 +353,11 @@ class _Steps:
         self.optimizer.apply_gradients(
             zip(grads, self.model.trainable_variables, strict=True)
         )
-        correct = tf.reduce_sum(
-            tf.cast(tf.argmax(logits, -1) == tf.argmax(labels, -1), tf.float32)
-        )
         return tf.stack(
             [
                 tf.reduce_sum(per_example),
-                correct,
-                tf.cast(tf.shape(labels)[0], tf.float32),
+                tf.reduce_sum(metric),
+                tf.cast(tf.shape(per_example)[0], tf.float32),
             ]
         )
 
@@ -306,34 +365,31 @@ class _Steps:
         sums = self.strategy.run(self._replica_train, args=next(iterator))
         return self.strategy.reduce("SUM", sums, axis=None)
 
-    def _eval(self, images, labels):
-        def replica(images, labels):
-            logits = tf.cast(self.model(images, training=False), tf.float32)
-            loss = keras.losses.sparse_categorical_crossentropy(
-                labels, logits, from_logits=True
-            )
-            correct = tf.cast(
-                tf.argmax(logits, -1, output_type=tf.int32)
-                == tf.cast(labels, tf.int32),
-                tf.float32,
-            )
+    def _eval(self, inputs, targets):
+        def replica(inputs, targets):
+            outputs = tf.cast(self.model(inputs, training=False), tf.float32)
+            loss, metric = self.task.eval_terms(targets, outputs)
             return tf.stack(
                 [
                     tf.reduce_sum(loss),
-                    tf.reduce_sum(correct),
-                    tf.cast(tf.shape(labels)[0], tf.float32),
+                    tf.reduce_sum(metric),
+                    tf.cast(tf.shape(loss)[0], tf.float32),
                 ]
             )
 
-        sums = self.strategy.run(replica, args=(images, labels))
+        sums = self.strategy.run(replica, args=(inputs, targets))
         return self.strategy.reduce("SUM", sums, axis=None)
 
 
 def evaluate(steps, dist_dataset) -> dict:
+    """Mean loss and metric over a distributed evaluation dataset."""
     totals = np.zeros(3)
-    for images, labels in dist_dataset:
-        totals += steps.evaluate(images, labels).numpy()
-    return {"loss": totals[0] / totals[2], "accuracy": totals[1] / totals[2]}
+    for inputs, targets in dist_dataset:
+        totals += steps.evaluate(inputs, targets).numpy()
+    return {
+        "loss": totals[0] / totals[2],
+        steps.task.metric: totals[1] / totals[2],
+    }
 
 
 def _summaries_writer(workdir, chief):
@@ -352,8 +408,13 @@ def train_and_evaluate(
     config: ml_collections.ConfigDict,
     workdir: str,
     strategy: tf.distribute.Strategy | None = None,
+    task=None,
 ) -> dict:
-    """Trains and evaluates a classifier; resumes from `workdir` if it can.
+    """Trains and evaluates a model; resumes from `workdir` if it can.
+
+    `task` says what is learnt: `ClassificationTask()` (the default) or
+    `spatialmix_keras.unshuffle.UnshuffleTask(...)`; every task gets the
+    same distribution, logging, resume and export.
 
     Writes into `workdir`: `config.json` (the resolved config),
     `checkpoints/`, `tb/` (TensorBoard), `history.json` and `metrics.json`;
@@ -362,7 +423,9 @@ def train_and_evaluate(
     Returns:
         The metrics dictionary written to `metrics.json`.
     """
+    task = task or ClassificationTask()
     validate_config(config)
+    task.validate(config)
     strategy = strategy or distribute.get_strategy(config.strategy)
     chief = distribute.is_chief(strategy)
     name = run_name(config)
@@ -377,35 +440,15 @@ def train_and_evaluate(
     if config.mixed_precision != "none":
         keras.mixed_precision.set_global_policy(config.mixed_precision)
     try:
-        return _train_and_evaluate(config, workdir, strategy, chief, name)
+        return _train_and_evaluate(config, workdir, strategy, chief, name, task)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _train_and_evaluate(config, workdir, strategy, chief, name):
-    info = data.dataset_info(config.dataset)
+def _train_and_evaluate(config, workdir, strategy, chief, name, task):
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size * replicas
-    train_ds, num_train = data.input_pipeline(
-        config.dataset,
-        "train",
-        global_batch,
-        training=True,
-        augment=config.augment,
-        seed=config.seed,
-        data_dir=config.data_dir,
-        small=config.small,
-        tfds_data_dir=config.tfds_data_dir,
-    )
-    test_ds, num_test = data.input_pipeline(
-        config.dataset,
-        "test",
-        global_batch,
-        training=False,
-        data_dir=config.data_dir,
-        small=config.small,
-        tfds_data_dir=config.tfds_data_dir,
-    )
+    train_ds, num_train, test_ds, num_test = task.datasets(config, global_batch)
     steps_per_epoch = num_train // global_batch
     if config.steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.steps_per_epoch)
@@ -413,7 +456,7 @@ def _train_and_evaluate(config, workdir, strategy, chief, name):
     learning_rate = config.optimizer.learning_rate * replicas
 
     with strategy.scope():
-        model = build_model(config, info)
+        model = task.build_model(config)
         schedule = make_schedule(
             config.schedule, learning_rate, total_steps, steps_per_epoch
         )
@@ -453,7 +496,8 @@ def _train_and_evaluate(config, workdir, strategy, chief, name):
         with open(history_path) as f:
             history = [h for h in json.load(f) if h["epoch"] <= start_epoch]
 
-    steps = _Steps(model, optimizer, strategy, config, global_batch)
+    steps = _Steps(task, model, optimizer, strategy, config, global_batch)
+    metric = task.metric
     dist_train = strategy.experimental_distribute_dataset(train_ds)
     dist_test = strategy.experimental_distribute_dataset(test_ds)
     params = count_params(model)
@@ -466,6 +510,7 @@ def _train_and_evaluate(config, workdir, strategy, chief, name):
             for key, value in params.items():
                 tf.summary.scalar(f"params/{key}", value, step=0)
             _write_filter_images(model, config.filter_images, 0)
+            task.write_summaries(model, test_ds, 0)
 
     logging.info(
         "%s: %d replicas, global batch %d, %d steps/epoch, %d epochs, "
@@ -492,11 +537,12 @@ def _train_and_evaluate(config, workdir, strategy, chief, name):
                 )
             if step % config.log_every_steps == 0:
                 logging.info(
-                    "epoch %d step %d/%d: loss %.4f acc %.4f",
+                    "epoch %d step %d/%d: loss %.4f %s %.4f",
                     epoch,
                     step,
                     steps_per_epoch,
                     totals[0] / totals[2],
+                    metric,
                     totals[1] / totals[2],
                 )
         train_time = time.perf_counter() - start
@@ -506,9 +552,9 @@ def _train_and_evaluate(config, workdir, strategy, chief, name):
         record = {
             "epoch": epoch,
             "train_loss": totals[0] / totals[2],
-            "train_accuracy": totals[1] / totals[2],
+            f"train_{metric}": totals[1] / totals[2],
             "test_loss": test["loss"],
-            "test_accuracy": test["accuracy"],
+            f"test_{metric}": test[metric],
             "train_time_s": train_time,
             "images_per_s": totals[2] / train_time,
             "learning_rate": float(
@@ -521,9 +567,9 @@ def _train_and_evaluate(config, workdir, strategy, chief, name):
         with writer.as_default():
             for key in (
                 "train_loss",
-                "train_accuracy",
+                f"train_{metric}",
                 "test_loss",
-                "test_accuracy",
+                f"test_{metric}",
                 "learning_rate",
                 "images_per_s",
             ):
@@ -532,16 +578,19 @@ def _train_and_evaluate(config, workdir, strategy, chief, name):
                 )
             tf.summary.scalar("time/epoch_s", train_time, step=epoch)
             _write_filter_images(model, config.filter_images, epoch)
+            task.write_summaries(model, test_ds, epoch)
         writer.flush()
         logging.info(
-            "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f "
+            "epoch %d/%d: train loss %.4f %s %.4f | test loss %.4f %s %.4f "
             "| %.1f s, %.1f images/s",
             epoch,
             config.epochs,
             record["train_loss"],
-            record["train_accuracy"],
+            metric,
+            record[f"train_{metric}"],
             test["loss"],
-            test["accuracy"],
+            metric,
+            test[metric],
             train_time,
             record["images_per_s"],
         )
@@ -549,9 +598,9 @@ def _train_and_evaluate(config, workdir, strategy, chief, name):
     train_time = sum(h["train_time_s"] for h in history)
     metrics = {
         "run_name": name,
-        "final_test_accuracy": history[-1]["test_accuracy"],
+        f"final_test_{metric}": history[-1][f"test_{metric}"],
         "final_test_loss": history[-1]["test_loss"],
-        "best_test_accuracy": max(h["test_accuracy"] for h in history),
+        f"best_test_{metric}": max(h[f"test_{metric}"] for h in history),
         "epoch_train_time_s": [h["train_time_s"] for h in history],
         "train_time_s": train_time,
         "train_time_per_trainable_param_s": train_time
@@ -572,7 +621,11 @@ def _train_and_evaluate(config, workdir, strategy, chief, name):
             model,
             target_dir,
             name,
-            files={"config.json": config.to_dict(), "metrics.json": metrics},
+            files={
+                "config.json": config.to_dict(),
+                "metrics.json": metrics,
+                **task.export_files(config),
+            },
             overwrite=config.overwrite or not chief,
         )
         metrics["export_path"] = path

@@ -1,0 +1,194 @@
+r"""Pixel un-shuffling: train (`--freeze=spatial` for Chans) or compare.
+
+Train, as `apps.classify` (TensorBoard, resume, atomic export):
+
+    python -m apps.unshuffle --dataset=mnist --freeze=spatial
+    python -m apps.unshuffle --config=configs/unshuffle_cifar10.py:d=8
+
+At the end the workdir holds `metrics.json` (test PSNR, and the PSNR of the
+shuffled input and of the mean image for comparison) and
+`reconstructions.png` (original, shuffled, reconstruction); the export
+(`saved_models/<run>/`) holds the SavedModel, the `.keras` file and the
+permutation.
+
+Compare exported models, one row per model (Full and Chans side by side):
+
+    python -m apps.unshuffle --compare=saved_models/a --compare=saved_models/b
+"""
+
+import json
+import os
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from apps import common
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config",
+    common.config_path("unshuffle_mnist.py"),
+    "Experiment config file (ml_collections).",
+    lock_config=True,
+)
+flags.DEFINE_enum(
+    "freeze",
+    None,
+    ["none", "spatial", "channel"],
+    "Full (none), Chans (spatial frozen), Space (channel frozen).",
+)
+flags.DEFINE_string("model", None, "Un-shuffler variant.")
+flags.DEFINE_string("dataset", None, "mnist, fashion_mnist or cifar10.")
+flags.DEFINE_integer("epochs", None, "Training epochs.")
+flags.DEFINE_integer("batch_size", None, "Batch size per replica.")
+flags.DEFINE_float("learning_rate", None, "Peak learning rate per replica.")
+flags.DEFINE_integer("seed", None, "Random seed (data order, filters).")
+flags.DEFINE_integer("permutation_seed", None, "Seed of the pixel shuffle.")
+flags.DEFINE_integer("image_size", None, "Downsample images to this size.")
+flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch.")
+flags.DEFINE_string("data_dir", None, "Directory of <dataset>.npz files.")
+flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
+flags.DEFINE_bool("small", None, "Use <dataset>_small.npz.")
+flags.DEFINE_string("workdir", None, "Run directory (default runs/<run>).")
+flags.DEFINE_string("export_dir", None, "Parent of the export.")
+flags.DEFINE_string("run_name", None, "Name of the run and its export.")
+flags.DEFINE_bool("overwrite", None, "Replace an existing export.")
+flags.DEFINE_enum(
+    "strategy",
+    None,
+    ["auto", "default", "mirrored", "multi_worker", "tpu"],
+    "tf.distribute strategy.",
+)
+_COMPARE = flags.DEFINE_multi_string(
+    "compare",
+    None,
+    "Exported un-shufflers to evaluate and draw side by side (no training).",
+)
+_OUTPUT = flags.DEFINE_string(
+    "output",
+    None,
+    "PNG of --compare's grid (default runs/unshuffle_compare.png).",
+)
+_IMAGES = flags.DEFINE_integer("grid_images", 8, "Images in the grid.")
+
+OVERRIDES = {
+    "freeze": "freeze",
+    "model": "model",
+    "dataset": "dataset",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "learning_rate": "optimizer.learning_rate",
+    "seed": "seed",
+    "permutation_seed": "unshuffle.permutation_seed",
+    "image_size": "unshuffle.image_size",
+    "steps_per_epoch": "steps_per_epoch",
+    "data_dir": "data_dir",
+    "tfds_data_dir": "tfds_data_dir",
+    "small": "small",
+    "export_dir": "export_dir",
+    "run_name": "run_name",
+    "overwrite": "overwrite",
+    "strategy": "strategy",
+}
+
+
+def _train(config, workdir):
+    import numpy as np
+
+    from spatialmix_keras import plots, train, unshuffle
+
+    task = unshuffle.UnshuffleTask(config)
+    metrics = train.train_and_evaluate(config, workdir, task=task)
+    test_ds, _ = unshuffle.pipeline(
+        config, "test", 256, False, task.permutation
+    )
+    mean_image = unshuffle.train_mean_image(config, task.permutation)
+    metrics.update(unshuffle.baselines(test_ds, mean_image))
+    with open(os.path.join(workdir, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2, sort_keys=True, default=str)
+    if "export_path" in metrics:
+        model, _, _ = unshuffle.load_export(metrics["export_path"])
+        shuffled, original = unshuffle.sample_images(test_ds, 8, config.seed)
+        plots.plot_reconstructions(
+            original,
+            shuffled,
+            [(config.freeze, np.asarray(model(shuffled)))],
+            os.path.join(workdir, "reconstructions.png"),
+            f"{train.run_name(config)}: test PSNR "
+            f"{metrics['final_test_psnr']:.2f} dB",
+        )
+    logging.info(
+        "Done: test PSNR %.2f dB (shuffled input %.2f, mean image %.2f), "
+        "workdir %s",
+        metrics["final_test_psnr"],
+        metrics["shuffled_psnr"],
+        metrics["mean_image_psnr"],
+        workdir,
+    )
+
+
+def _compare(paths):
+    import numpy as np
+
+    from spatialmix_keras import plots, unshuffle
+
+    flags_ = flags.FLAGS
+    loaded = [unshuffle.load_export(p) for p in paths]
+    permutation, first_config = loaded[0][1], loaded[0][2]
+    for path, (_, other, _) in zip(paths, loaded, strict=True):
+        if other != permutation:
+            raise ValueError(
+                f"{path} was trained with another permutation (seed "
+                f"{other.seed}) than {paths[0]} (seed {permutation.seed}); "
+                "compare models of one experiment."
+            )
+    config = unshuffle.config_for_export(
+        first_config, flags_.data_dir, bool(flags_.small), flags_.tfds_data_dir
+    )
+    if flags_.dataset:
+        config.dataset = flags_.dataset
+    test_ds, _ = unshuffle.pipeline(config, "test", 256, False, permutation)
+    shuffled, original = unshuffle.sample_images(test_ds, _IMAGES.value, 0)
+    rows, results = [], []
+    for path, (model, _, export_config) in zip(paths, loaded, strict=True):
+        result = unshuffle.evaluate(model, test_ds)
+        label = f"{export_config['freeze']}\n{result['psnr']:.1f} dB"
+        rows.append((label, np.asarray(model(shuffled))))
+        results.append(
+            {"model": path, "freeze": export_config["freeze"], **result}
+        )
+    output = _OUTPUT.value or "runs/unshuffle_compare.png"
+    plots.plot_reconstructions(
+        original, shuffled, rows, output, f"{config.dataset} test images"
+    )
+    for r in results:
+        print(f"{r['model']:60s} {r['freeze']:8s} PSNR {r['psnr']:.2f} dB")
+    print(json.dumps(results))
+    print(f"Wrote {output}")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from spatialmix_keras import data, train
+
+    try:
+        if _COMPARE.value:
+            _compare(_COMPARE.value)
+            return
+        config = _CONFIG.value
+        common.apply_flag_overrides(config, OVERRIDES)
+        train.validate_config(config)
+        workdir = flags.FLAGS.workdir or f"runs/{train.run_name(config)}"
+        _train(config, workdir)
+    except (
+        ValueError,
+        FileExistsError,
+        FloatingPointError,
+        data.DataNotFoundError,
+        PermissionError,
+    ) as error:
+        common.fail("unshuffle", error)
+
+
+if __name__ == "__main__":
+    app.run(main)
