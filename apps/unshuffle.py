@@ -99,7 +99,7 @@ def _train(config, workdir):
     task = unshuffle.UnshuffleTask(config)
     metrics = train.train_and_evaluate(config, workdir, task=task)
     test_ds, _ = unshuffle.pipeline(
-        config, "test", 256, False, task.permutation
+        config, "test", 256, False, task.permutation, config.test_examples
     )
     mean_image = unshuffle.train_mean_image(config, task.permutation)
     metrics.update(unshuffle.baselines(test_ds, mean_image))
@@ -129,7 +129,7 @@ def _train(config, workdir):
 def _compare(paths):
     import numpy as np
 
-    from spatialmix_keras import plots, unshuffle
+    from spatialmix_keras import export, plots, unshuffle
 
     flags_ = flags.FLAGS
     loaded = [unshuffle.load_export(p) for p in paths]
@@ -146,6 +146,12 @@ def _compare(paths):
     )
     if flags_.dataset:
         config.dataset = flags_.dataset
+    if flags_.image_size:
+        config.unshuffle.image_size = flags_.image_size
+    shape = unshuffle.image_shape(config)
+    permutation.check_shape(shape[:2])
+    for model, _, _ in loaded:
+        export.check_input_shape(model, shape)
     test_ds, _ = unshuffle.pipeline(config, "test", 256, False, permutation)
     shuffled, original = unshuffle.sample_images(test_ds, _IMAGES.value, 0)
     rows, results = [], []

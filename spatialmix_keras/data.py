@@ -351,6 +351,7 @@ def input_pipeline(
     data_dir: str | None = None,
     small: bool = False,
     tfds_data_dir: str | None = None,
+    max_examples: int | None = None,
 ):
     """A batched `tf.data.Dataset` of float [0, 1] images and labels.
 
@@ -359,6 +360,9 @@ def input_pipeline(
     labels; evaluation pipelines keep every example in order and yield int
     labels. Both prefetch. Data sharding for multi-worker runs is by example
     (`AutoShardPolicy.DATA`), since in-memory datasets have no files.
+
+    `max_examples` keeps only the first examples of the split (quick
+    evaluations).
 
     Returns:
         `(dataset, num_examples)`.
@@ -405,6 +409,8 @@ def input_pipeline(
             lambda x, y: (tf.cast(x, tf.float32) / 255.0, y),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
+    if max_examples is not None and max_examples < num_examples:
+        ds, num_examples = ds.take(max_examples), max_examples
     if training and batch_size > num_examples:
         raise ValueError(
             f"Invalid value for argument `batch_size`: {batch_size} exceeds "

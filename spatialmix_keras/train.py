@@ -61,6 +61,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.epochs = 200
     c.batch_size = 128  # per replica
     c.steps_per_epoch = config_dict.placeholder(int)  # None: whole epoch
+    c.test_examples = config_dict.placeholder(int)  # None: whole test split
     c.optimizer = ml_collections.ConfigDict(
         {
             "name": "sgd",
@@ -146,8 +147,9 @@ def validate_config(config) -> None:
     )
     _positive("epochs", config.epochs, integer=True)
     _positive("batch_size", config.batch_size, integer=True)
-    if config.steps_per_epoch is not None:
-        _positive("steps_per_epoch", config.steps_per_epoch, integer=True)
+    for field in ("steps_per_epoch", "test_examples"):
+        if config[field] is not None:
+            _positive(field, config[field], integer=True)
     _positive("learning_rate", config.optimizer.learning_rate)
     _choice("optimizer.name", config.optimizer.name, OPTIMIZERS)
     _choice("schedule.name", config.schedule.name, SCHEDULES)
@@ -273,6 +275,7 @@ class ClassificationTask:
             data_dir=config.data_dir,
             small=config.small,
             tfds_data_dir=config.tfds_data_dir,
+            max_examples=config.test_examples,
         )
         return train_ds, num_train, test_ds, num_test
 

@@ -161,6 +161,7 @@ def pipeline(
     batch_size: int,
     training: bool,
     permutation: Permutation,
+    max_examples: int | None = None,
 ):
     """`(shuffled, original)` float [0, 1] image batches, and their count.
 
@@ -175,6 +176,7 @@ def pipeline(
         data_dir=config.data_dir,
         small=config.small,
         tfds_data_dir=config.tfds_data_dir,
+        max_examples=max_examples,
     )
     if training and batch_size > count:
         raise ValueError(
@@ -246,7 +248,12 @@ class UnshuffleTask:
             config, "train", global_batch, True, self.permutation
         )
         test_ds, num_test = pipeline(
-            config, "test", global_batch, False, self.permutation
+            config,
+            "test",
+            global_batch,
+            False,
+            self.permutation,
+            config.test_examples,
         )
         return train_ds, num_train, test_ds, num_test
 

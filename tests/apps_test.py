@@ -167,3 +167,66 @@ def test_evaluate_refuses_what_is_not_a_model(data_dir, tmp_path):
     )
     assert result.returncode != 0
     assert "is not an export directory" in result.stderr
+
+
+def test_unshuffle_app_trains_exports_and_compares(data_dir, tmp_path):
+    args = (
+        "--config=configs/unshuffle_mnist.py:smoke",
+        f"--export_dir={tmp_path / 'saved_models'}",
+    )
+    for freeze in ("none", "spatial"):
+        result = run_app(
+            "unshuffle",
+            *args,
+            f"--freeze={freeze}",
+            f"--workdir={tmp_path / freeze}",
+            f"--run_name={freeze}",
+            data_dir=data_dir,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        with open(tmp_path / freeze / "metrics.json") as f:
+            metrics = json.load(f)
+        for key in ("final_test_psnr", "shuffled_psnr", "mean_image_psnr"):
+            assert 0 < metrics[key] < 100
+        assert (tmp_path / freeze / "reconstructions.png").exists()
+        export = tmp_path / "saved_models" / freeze
+        assert (export / "permutation.json").exists()
+        assert (export / "saved_model").is_dir()
+    grid = tmp_path / "grid.png"
+    exports = [tmp_path / "saved_models" / f for f in ("none", "spatial")]
+    result = run_app(
+        "unshuffle",
+        *(f"--compare={e}" for e in exports),
+        "--small",
+        f"--output={grid}",
+        data_dir=data_dir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(result.stdout.strip().splitlines()[-2])
+    assert [r["freeze"] for r in rows] == ["none", "spatial"]
+    with open(tmp_path / "none" / "metrics.json") as f:
+        recorded = json.load(f)["final_test_psnr"]
+    assert rows[0]["psnr"] == pytest.approx(recorded, abs=1e-3)
+    assert grid.read_bytes()[:4] == b"\x89PNG"
+    # A dataset whose image shape differs from the stored permutation's.
+    result = run_app(
+        "unshuffle",
+        f"--compare={exports[0]}",
+        "--small",
+        "--dataset=cifar10",
+        f"--output={tmp_path / 'x.png'}",
+        data_dir=data_dir,
+    )
+    assert result.returncode != 0
+    assert "takes images of shape (14, 14, 1)" in result.stderr
+    result = run_app(
+        "unshuffle",
+        f"--compare={exports[0]}",
+        "--small",
+        "--image_size=28",
+        f"--output={tmp_path / 'x.png'}",
+        data_dir=data_dir,
+    )
+    assert result.returncode != 0
+    assert "but the stored permutation shuffles (14, 14)" in result.stderr
+    assert not (tmp_path / "x.png").exists()

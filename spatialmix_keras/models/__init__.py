@@ -54,6 +54,14 @@ VARIANTS = {
     "unshuffler_tiny": functools.partial(
         convmixer_unshuffler, dim=16, depth=2, kernel_size=5
     ),
+    # Receptive field 1 + 5 * 6 = 31 covers a 14x14 image from any pixel.
+    "unshuffler_64_5": functools.partial(
+        convmixer_unshuffler,
+        dim=64,
+        depth=5,
+        kernel_size=7,
+        input_shape=(14, 14, 1),
+    ),
     "unshuffler_128_8": functools.partial(
         convmixer_unshuffler, dim=128, depth=8
     ),
