@@ -96,8 +96,18 @@ def base_config() -> ml_collections.ConfigDict:
 
 
 def run_name(config) -> str:
+    """`config.run_name` (which may use `{freeze}`, `{seed}`, `{dataset}`,
+    `{model}`), or a name derived from the config."""
     if config.run_name:
-        return config.run_name
+        fields = {k: config[k] for k in ("freeze", "seed", "dataset", "model")}
+        try:
+            return config.run_name.format(**fields)
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(
+                "Invalid value for argument `run_name`. It may use the "
+                f"fields {tuple(fields)} in braces. Received: "
+                f"run_name={config.run_name!r}"
+            ) from error
     conv = f"_{config.conv}" if config.model.startswith("resnet") else ""
     init = (
         ""

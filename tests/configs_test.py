@@ -14,7 +14,7 @@ CONFIGS = sorted(
     for p in glob.glob(os.path.join(REPO, "configs", "*.py"))
     if not p.endswith("__init__.py")
 )
-ARGS = {"convmixer_smoothing": "sigma=1.0"}
+ARGS = {"convmixer_smoothing": "sigma=1.0", "unshuffle_cifar10": "d=4"}
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -56,3 +56,23 @@ def test_smoothing_config_builds_chans_models_with_that_sigma(sigma):
             for i in inits
         )
     assert config.run_name == f"smoothing_smoke_sigma_{sigma}"
+
+
+def test_unshuffle_cifar10_config_names_its_sweep_point():
+    from configs import unshuffle_cifar10
+    from spatialmix_keras import unshuffle
+
+    config = unshuffle_cifar10.get_config("d=4,w=32,k=5")
+    config.freeze = "spatial"
+    assert train.run_name(config) == "unshuffle_cifar10_d4_w32_k5_spatial"
+    model = unshuffle.UnshuffleTask(config).build_model(config)
+    assert model.input_shape == (None, 32, 32, 3)
+    assert model.output_shape == (None, 32, 32, 3)
+    depthwise = [
+        layer for layer in model.layers if hasattr(layer, "spatial_trainable")
+    ]
+    assert len(depthwise) == 4
+    assert depthwise[0].kernel_size == (5, 5)
+    assert not depthwise[0].spatial_trainable
+    with pytest.raises(ValueError, match="Received: 'd=0'"):
+        unshuffle_cifar10.get_config("d=0")
