@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable
 
 import keras
@@ -153,7 +154,18 @@ def load_for_eval(path: str) -> LoadedModel:
     if path.endswith(".keras") and os.path.isfile(path):
         import spatialmix_keras  # noqa: F401  (registers the custom layers)
 
-        model = keras.models.load_model(path, safe_mode=True, compile=False)
+        try:
+            # Safe mode stays on: it refuses embedded code (lambdas), layers
+            # that load other programs (TFSMLayer) and non-Keras classes.
+            model = keras.models.load_model(path, safe_mode=True, compile=False)
+        except (ValueError, TypeError, OSError, zipfile.BadZipFile) as error:
+            reason = str(error).strip().splitlines()[0]
+            raise ValueError(
+                f"Refused to load {path}: it does not load as a plain Keras "
+                f"model in Keras' safe mode ({reason}). This package never "
+                "turns safe mode off; load only models from sources you "
+                "trust."
+            ) from error
         return LoadedModel(
             path,
             "keras",
