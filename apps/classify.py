@@ -102,7 +102,7 @@ OVERRIDES = {
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from spatialmix_keras import data, train
+    from spatialmix_keras import train
 
     config = _CONFIG.value
     common.apply_flag_overrides(config, OVERRIDES)
@@ -111,13 +111,7 @@ def main(argv):
         train.validate_config(config)
         workdir = workdir or f"runs/{train.run_name(config)}"
         metrics = train.train_and_evaluate(config, workdir)
-    except (
-        ValueError,
-        FileExistsError,
-        FloatingPointError,
-        data.DataNotFoundError,
-        PermissionError,
-    ) as error:
+    except (ValueError, OSError, FloatingPointError) as error:
         common.fail("classify", error)
     logging.info(
         "Done: final test accuracy %.4f (best %.4f), workdir %s",

@@ -175,7 +175,7 @@ def _compare(paths):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from spatialmix_keras import data, train
+    from spatialmix_keras import train
 
     try:
         if _COMPARE.value:
@@ -186,13 +186,7 @@ def main(argv):
         train.validate_config(config)
         workdir = flags.FLAGS.workdir or f"runs/{train.run_name(config)}"
         _train(config, workdir)
-    except (
-        ValueError,
-        FileExistsError,
-        FloatingPointError,
-        data.DataNotFoundError,
-        PermissionError,
-    ) as error:
+    except (ValueError, OSError, FloatingPointError) as error:
         common.fail("unshuffle", error)
 
 

@@ -21,6 +21,7 @@ load one only from a source you trust.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import os
 import shutil
@@ -34,6 +35,10 @@ import tensorflow as tf
 
 SAVED_MODEL_DIR = "saved_model"
 KERAS_FILE = "model.keras"
+
+
+class ExportError(OSError):
+    """An export could not be written (full disk, permissions...)."""
 
 
 def check_export_target(export_dir: str, run_name: str, overwrite: bool) -> str:
@@ -78,6 +83,9 @@ def export_run(
     """
     target = check_export_target(export_dir, run_name, overwrite)
     os.makedirs(export_dir, exist_ok=True)
+    # Staging directories of this run left by a killed earlier export.
+    for stale in glob.glob(os.path.join(export_dir, f".{run_name}.partial-*")):
+        shutil.rmtree(stale, ignore_errors=True)
     staging = tempfile.mkdtemp(prefix=f".{run_name}.partial-", dir=export_dir)
     try:
         model.export(os.path.join(staging, SAVED_MODEL_DIR), verbose=False)
@@ -97,6 +105,18 @@ def export_run(
             shutil.rmtree(retired, ignore_errors=True)
         else:
             os.rename(staging, target)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        kept = (
+            "the previous export there is unchanged"
+            if os.path.exists(target)
+            else "nothing was written there"
+        )
+        raise ExportError(
+            error.errno,
+            f"Writing the export {target} failed "
+            f"({error.strerror or error}); {kept}.",
+        ) from error
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

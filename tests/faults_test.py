@@ -1,0 +1,188 @@
+"""Injected faults: a full disk during export, a kill during export."""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from spatialmix_keras import export, get_model
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _tree(path):
+    """Every file under `path` with its bytes."""
+    found = {}
+    for root, _, files in os.walk(path):
+        for name in files:
+            full = os.path.join(root, name)
+            with open(full, "rb") as f:
+                found[os.path.relpath(full, path)] = f.read()
+    return found
+
+
+def test_full_disk_during_export_keeps_the_previous_export(
+    tmp_path, monkeypatch
+):
+    model = get_model("convmixer_tiny", input_shape=(8, 8, 3), seed=0)
+    target = export.export_run(
+        model, str(tmp_path), "run", files={"config.json": {"v": 1}}
+    )
+    before = _tree(target)
+
+    def full_disk(self, filepath, *args, **kwargs):
+        with open(filepath, "wb") as f:  # a partial write, then ENOSPC
+            f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save", full_disk)
+    with pytest.raises(export.ExportError) as info:
+        export.export_run(
+            model,
+            str(tmp_path),
+            "run",
+            files={"config.json": {"v": 2}},
+            overwrite=True,
+        )
+    assert info.value.errno == errno.ENOSPC
+    assert "No space left on device" in str(info.value)
+    assert "previous export there is unchanged" in str(info.value)
+    assert _tree(target) == before
+    assert os.listdir(tmp_path) == ["run"]  # no staging left behind
+
+
+SITE_FULL_DISK = """
+import errno
+import keras
+def _full(self, *args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+keras.Model.save = _full
+"""
+
+
+def test_classify_on_a_full_disk_exits_nonzero_and_keeps_the_export(
+    data_dir, tmp_path
+):
+    exports = tmp_path / "saved_models"
+    old = exports / "run"
+    old.mkdir(parents=True)
+    (old / "model.keras").write_bytes(b"previous model")
+    # Fault injection in the child process only, through sitecustomize.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITE_FULL_DISK)
+    env = {
+        **os.environ,
+        "SPATIALMIX_DATA_DIR": data_dir,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONPATH": f"{site}{os.pathsep}{REPO}",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "apps.classify",
+            "--config=configs/resnet_cifar10.py:smoke",
+            "--epochs=1",
+            f"--workdir={tmp_path / 'work'}",
+            f"--export_dir={exports}",
+            "--run_name=run",
+            "--overwrite",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert "No space left on device" in result.stderr
+    assert "previous export there is unchanged" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _tree(old) == {"model.keras": b"previous model"}
+    assert sorted(os.listdir(exports)) == ["run"]
+
+
+SITE_SLOW_EXPORT = """
+import os, time
+import keras
+_save = keras.Model.save
+def _slow(self, *args, **kwargs):
+    open(os.environ["EXPORT_STARTED"], "w").close()
+    time.sleep(60)
+    return _save(self, *args, **kwargs)
+keras.Model.save = _slow
+"""
+
+
+def test_kill_during_export_leaves_no_partial_export_and_rerun_completes(
+    data_dir, tmp_path
+):
+    exports = tmp_path / "saved_models"
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITE_SLOW_EXPORT)
+    started = tmp_path / "export_started"
+    args = [
+        sys.executable,
+        "-m",
+        "apps.classify",
+        "--config=configs/resnet_cifar10.py:smoke",
+        f"--workdir={tmp_path / 'work'}",
+        f"--export_dir={exports}",
+        "--run_name=run",
+    ]
+    env = {
+        **os.environ,
+        "SPATIALMIX_DATA_DIR": data_dir,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "EXPORT_STARTED": str(started),
+    }
+    proc = subprocess.Popen(
+        args,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**env, "PYTHONPATH": f"{site}{os.pathsep}{REPO}"},
+    )
+    try:
+        deadline = time.time() + 240
+        while not started.exists() and time.time() < deadline:
+            assert proc.poll() is None
+            time.sleep(0.2)
+        assert started.exists()
+        proc.send_signal(signal.SIGKILL)  # mid-export: SavedModel written
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # No export appeared under its final name; only a staging directory.
+    assert not (exports / "run").exists()
+    # Re-running resumes after the last epoch and writes a whole export.
+    result = subprocess.run(
+        args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "(epoch 2 done)" in result.stderr
+    assert os.listdir(exports) == ["run"]  # the killed staging is gone
+    assert sorted(os.listdir(exports / "run")) == [
+        "config.json",
+        "metrics.json",
+        "model.keras",
+        "saved_model",
+    ]
+    with open(tmp_path / "work" / "history.json") as f:
+        assert [h["epoch"] for h in json.load(f)] == [1, 2]
+    loaded = export.load_for_eval(str(exports / "run" / "model.keras"))
+    x = np.zeros((1, 32, 32, 3), "float32")
+    sm = export.load_for_eval(str(exports / "run"))
+    np.testing.assert_allclose(
+        np.asarray(loaded(x)), np.asarray(sm(x)), rtol=1e-5, atol=1e-6
+    )
