@@ -12,6 +12,7 @@ variable `SPATIALMIX_DATA_DIR`; when it does not hold the file, TFDS is tried
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import zipfile
 
@@ -101,12 +102,30 @@ def _check_arrays(path, images, labels, info, split):
         )
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The data seed of one epoch: a resumed run sees, in every epoch, the
+    same order and augmentation as an uninterrupted one."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0] >> 1)
+
+
 def load_npz(path: str, dataset: str, split: str):
     """Reads and checks one split of a local `.npz` file.
+
+    Results are cached per file version (path, size, modification time), so
+    rebuilding a pipeline every epoch reads the file once; the arrays are
+    read-only.
 
     Returns:
         `(images, labels)`: uint8 `(N, H, W, C)` and int32 `(N,)`.
     """
+    stat = os.stat(path)
+    return _load_npz_cached(
+        path, dataset, split, stat.st_size, stat.st_mtime_ns
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _load_npz_cached(path, dataset, split, size, mtime_ns):
     info = dataset_info(dataset)
     if split not in SPLITS:
         raise ValueError(
@@ -128,7 +147,10 @@ def load_npz(path: str, dataset: str, split: str):
             f"{path}: not a readable .npz file (truncated or corrupt?): {error}"
         ) from error
     _check_arrays(path, images, labels, info, split)
-    return images, labels.astype(np.int32)
+    labels = labels.astype(np.int32)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
 
 
 def _load_tfds(dataset, split, tfds_data_dir):

@@ -84,6 +84,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.augment = data.augment_config(crop_padding=4, flip=True)
     c.seed = 0
     c.mixed_precision = "none"
+    # Bit-identical reruns (tf.config.experimental.enable_op_determinism,
+    # process-wide); off by default, see README for its cost.
+    c.deterministic = False
     c.jit_compile = "auto"  # on with a GPU/TPU, off on CPU (slower there)
     c.strategy = "auto"
     c.log_every_steps = 50
@@ -264,15 +267,16 @@ class ClassificationTask:
                 "classifier: train it with `python -m apps.unshuffle`."
             )
 
-    def datasets(self, config, global_batch):
-        """`(train_ds, num_train, test_ds, num_test)`, batched globally."""
+    def datasets(self, config, global_batch, epoch=1):
+        """`(train_ds, num_train, test_ds, num_test)`, batched globally;
+        the training order and augmentation are seeded by the epoch."""
         train_ds, num_train = data.input_pipeline(
             config.dataset,
             "train",
             global_batch,
             training=True,
             augment=config.augment,
-            seed=config.seed,
+            seed=data.epoch_seed(config.seed, epoch),
             data_dir=config.data_dir,
             small=config.small,
             tfds_data_dir=config.tfds_data_dir,
@@ -449,6 +453,8 @@ def train_and_evaluate(
         _write_json(os.path.join(workdir, "config.json"), config.to_dict())
 
     keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     previous_policy = keras.mixed_precision.global_policy()
     if config.mixed_precision != "none":
         keras.mixed_precision.set_global_policy(config.mixed_precision)
@@ -511,7 +517,6 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task):
 
     steps = _Steps(task, model, optimizer, strategy, config, global_batch)
     metric = task.metric
-    dist_train = strategy.experimental_distribute_dataset(train_ds)
     dist_test = strategy.experimental_distribute_dataset(test_ds)
     params = count_params(model)
     writer = _summaries_writer(workdir, chief)
@@ -537,7 +542,9 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task):
         params["frozen_params"],
     )
     for epoch in range(start_epoch + 1, config.epochs + 1):
-        iterator = iter(dist_train)
+        # A pipeline per epoch, seeded by it: resuming changes nothing.
+        train_ds = task.datasets(config, global_batch, epoch)[0]
+        iterator = iter(strategy.experimental_distribute_dataset(train_ds))
         totals = np.zeros(3)
         start = time.perf_counter()
         for step in range(1, steps_per_epoch + 1):

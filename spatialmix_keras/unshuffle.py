@@ -162,6 +162,7 @@ def pipeline(
     training: bool,
     permutation: Permutation,
     max_examples: int | None = None,
+    seed: int = 0,
 ):
     """`(shuffled, original)` float [0, 1] image batches, and their count.
 
@@ -196,7 +197,7 @@ def pipeline(
 
     ds = ds.unbatch()
     if training:
-        ds = ds.shuffle(count, seed=config.seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=training).map(
         to_pair, num_parallel_calls=tf.data.AUTOTUNE
     )
@@ -243,9 +244,14 @@ class UnshuffleTask:
                 f"un-shuffler {choices}. Received: model={config.model!r}"
             )
 
-    def datasets(self, config, global_batch):
+    def datasets(self, config, global_batch, epoch=1):
         train_ds, num_train = pipeline(
-            config, "train", global_batch, True, self.permutation
+            config,
+            "train",
+            global_batch,
+            True,
+            self.permutation,
+            seed=data.epoch_seed(config.seed, epoch),
         )
         test_ds, num_test = pipeline(
             config,
