@@ -44,6 +44,18 @@ PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
 JIT = ("auto", "on", "off")
 
 
+def _check_apart(export_path, backup_dir):
+    """An export must never land in (or hold) the checkpoint directory: the
+    atomic rename of one would replace the other."""
+    a, b = os.path.realpath(export_path), os.path.realpath(backup_dir)
+    if a == b or a.startswith(b + os.sep) or b.startswith(a + os.sep):
+        raise ValueError(
+            f"The export directory {export_path} and the checkpoint (backup) "
+            f"directory {backup_dir} overlap; choose another --export_dir or "
+            "--workdir."
+        )
+
+
 def base_config() -> ml_collections.ConfigDict:
     """Every field a training config has, at the paper's CIFAR-10 ResNet
     recipe; `configs/*.py` start from this and change what they need."""
@@ -448,6 +460,10 @@ def train_and_evaluate(
     name = run_name(config)
     if config.export and chief:
         export.check_export_target(config.export_dir, name, config.overwrite)
+        _check_apart(
+            os.path.join(config.export_dir, name),
+            os.path.join(workdir, "checkpoints"),
+        )
     os.makedirs(workdir, exist_ok=True)
     if chief:
         _write_json(os.path.join(workdir, "config.json"), config.to_dict())

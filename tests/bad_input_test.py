@@ -1,0 +1,226 @@
+"""Bad input to every app: a non-zero exit, a message naming the problem,
+no traceback, and no existing file changed."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _mutated(name, change):
+    def write(src_dir, dst_dir):
+        with np.load(os.path.join(src_dir, name)) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        change(arrays)
+        np.savez(os.path.join(dst_dir, name), **arrays)
+
+    return write
+
+
+def _truncated(name):
+    def write(src_dir, dst_dir):
+        with open(os.path.join(src_dir, name), "rb") as f:
+            content = f.read()
+        with open(os.path.join(dst_dir, name), "wb") as f:
+            f.write(content[: len(content) // 3])
+
+    return write
+
+
+def _nan_pixels(a):
+    x = a["x_train"].astype(np.float32)
+    x[0, 0, 0, 0] = np.nan
+    a["x_train"] = x
+
+
+CIFAR, MNIST = "cifar10_small.npz", "mnist_small.npz"
+CLASSIFY = (
+    "classify",
+    "--config=configs/resnet_cifar10.py:smoke",
+    "--epochs=1",
+)
+UNSHUFFLE = (
+    "unshuffle",
+    "--config=configs/unshuffle_mnist.py:smoke",
+    "--epochs=1",
+)
+CASES = {
+    "truncated_npz": (CLASSIFY, (), _truncated(CIFAR), "truncated or corrupt"),
+    "object_dtype_npz": (
+        CLASSIFY,
+        (),
+        _mutated(
+            CIFAR,
+            lambda a: a.update(x_train=np.array([object()] * 3, dtype=object)),
+        ),
+        "Object arrays cannot be loaded",
+    ),
+    "wrong_rank": (
+        CLASSIFY,
+        (),
+        _mutated(CIFAR, lambda a: a.update(x_train=a["x_train"][..., 0])),
+        "expected images of shape",
+    ),
+    "float_pixels_out_of_range": (
+        CLASSIFY,
+        (),
+        _mutated(CIFAR, lambda a: a.update(x_train=a["x_train"] * 300.0)),
+        "expected uint8 images",
+    ),
+    "nan_pixels": (
+        CLASSIFY,
+        (),
+        _mutated(CIFAR, _nan_pixels),
+        "expected uint8 images",
+    ),
+    "labels_out_of_range": (
+        CLASSIFY,
+        (),
+        _mutated(CIFAR, lambda a: a.update(y_train=a["y_train"] + 10)),
+        "labels must lie in [0, 9]",
+    ),
+    "empty_split": (
+        CLASSIFY,
+        (),
+        _mutated(
+            CIFAR,
+            lambda a: a.update(x_test=a["x_test"][:0], y_test=a["y_test"][:0]),
+        ),
+        "the split is empty",
+    ),
+    "learning_rate_nan": (
+        CLASSIFY,
+        ("--learning_rate=nan",),
+        None,
+        "learning_rate=nan",
+    ),
+    "learning_rate_negative": (
+        CLASSIFY,
+        ("--learning_rate=-0.1",),
+        None,
+        "learning_rate=-0.1",
+    ),
+    "unwritable_workdir": (
+        CLASSIFY,
+        ("--workdir={tmp}/a_file/run",),
+        None,
+        "Not a directory",
+    ),
+    "export_dir_is_backup_dir": (
+        CLASSIFY,
+        (
+            "--workdir={tmp}/work",
+            "--export_dir={tmp}/work",
+            "--run_name=checkpoints",
+        ),
+        None,
+        "overlap",
+    ),
+    "evaluate_corrupt_data": (
+        ("evaluate", "--model={tmp}/model.keras", "--small"),
+        (),
+        _truncated(CIFAR),
+        "truncated or corrupt",
+    ),
+    "fgsm_eps_nan": (
+        (
+            "fgsm",
+            "--model={tmp}/model.keras",
+            "--small",
+            "--eps=0,nan",
+            "--output_dir={tmp}/fgsm",
+        ),
+        (),
+        None,
+        "eps=nan",
+    ),
+    "fgsm_labels_out_of_range": (
+        (
+            "fgsm",
+            "--model={tmp}/model.keras",
+            "--small",
+            "--output_dir={tmp}/fgsm",
+        ),
+        (),
+        _mutated(CIFAR, lambda a: a.update(y_test=a["y_test"] + 10)),
+        "labels must lie in [0, 9]",
+    ),
+    "unshuffle_truncated_npz": (
+        UNSHUFFLE,
+        (),
+        _truncated(MNIST),
+        "truncated or corrupt",
+    ),
+    "unshuffle_learning_rate_negative": (
+        UNSHUFFLE,
+        ("--learning_rate=-1",),
+        None,
+        "learning_rate=-1",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def keras_model_file(tmp_path_factory):
+    from spatialmix_keras import get_model
+
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    get_model("convmixer_tiny", seed=0).save(path)
+    return path
+
+
+def _snapshot(root):
+    files = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as f:
+                files[path] = f.read()
+    return files
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_fails_cleanly_and_changes_nothing(
+    case, data_dir, tmp_path, keras_model_file
+):
+    (app, *app_args), extra, write_data, expected = CASES[case]
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in (CIFAR, MNIST):
+        shutil.copy(os.path.join(data_dir, name), data / name)
+    if write_data:
+        write_data(data_dir, str(data))
+    shutil.copy(keras_model_file, tmp_path / "model.keras")
+    (tmp_path / "a_file").write_text("not a directory")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "keep.txt").write_text("precious")
+    args = [a.format(tmp=tmp_path) for a in (*app_args, *extra)]
+    if app in ("classify", "unshuffle"):
+        if not any(a.startswith("--workdir") for a in args):
+            args.append(f"--workdir={tmp_path}/work")
+        if not any(a.startswith("--export_dir") for a in args):
+            args.append(f"--export_dir={tmp_path}/exports")
+    before = _snapshot(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", f"apps.{app}", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "SPATIALMIX_DATA_DIR": str(data),
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        },
+    )
+    assert result.returncode != 0
+    assert expected in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    after = _snapshot(tmp_path)
+    for path, content in before.items():
+        assert after.get(path) == content, f"{path} changed or vanished"
