@@ -186,3 +186,59 @@ def test_kill_during_export_leaves_no_partial_export_and_rerun_completes(
     np.testing.assert_allclose(
         np.asarray(loaded(x)), np.asarray(sm(x)), rtol=1e-5, atol=1e-6
     )
+
+
+def test_unshuffle_killed_mid_training_resumes_to_a_whole_export(
+    data_dir, tmp_path
+):
+    args = [
+        sys.executable,
+        "-m",
+        "apps.unshuffle",
+        "--config=configs/unshuffle_mnist.py:smoke",
+        "--epochs=3",
+        "--steps_per_epoch=25",
+        f"--workdir={tmp_path / 'work'}",
+        f"--export_dir={tmp_path / 'exports'}",
+        "--run_name=u",
+    ]
+    env = {
+        **os.environ,
+        "SPATIALMIX_DATA_DIR": data_dir,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    history = tmp_path / "work" / "history.json"
+    proc = subprocess.Popen(
+        args,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 240
+        while not history.exists() and time.time() < deadline:
+            assert proc.poll() is None, "finished before it was killed"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with open(history) as f:
+        done = [h["epoch"] for h in json.load(f)]
+    assert done[-1] < 3
+    result = subprocess.run(
+        args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"(epoch {done[-1]} done)" in result.stderr
+    with open(history) as f:
+        assert [h["epoch"] for h in json.load(f)] == [1, 2, 3]
+    assert sorted(os.listdir(tmp_path / "exports" / "u")) == [
+        "config.json",
+        "metrics.json",
+        "model.keras",
+        "permutation.json",
+        "saved_model",
+    ]
