@@ -26,7 +26,10 @@ from spatialmix_keras import data, train
 def get_config(arg: str | None = None):
     config = train.base_config()
     config.model = "convmixer_128_8"
+    config.model_kwargs.dim = 128
     config.model_kwargs.depth = 8
+    config.model_kwargs.kernel_size = 8
+    config.model_kwargs.patch_size = 1
     config.epochs = 25
     config.batch_size = 128
     config.optimizer.name = "adamw"
@@ -42,7 +45,7 @@ def get_config(arg: str | None = None):
     if arg == "smoke":
         config.small = True
         config.model = "convmixer_tiny"
-        config.model_kwargs.depth = 2
+        config.model_kwargs.update(dim=16, depth=2, kernel_size=3, patch_size=2)
         config.epochs = 2
         config.batch_size = 32
         config.steps_per_epoch = 5

@@ -29,6 +29,7 @@ def get_config(arg: str | None = None):
     config = unshuffle.base_config()
     config.dataset = "mnist"
     config.model = "unshuffler_64_5"
+    config.model_kwargs.update(dim=64, depth=5, kernel_size=7)
     config.unshuffle.image_size = 14
     config.epochs = 4
     config.batch_size = 64
@@ -38,6 +39,7 @@ def get_config(arg: str | None = None):
     config.schedule.name = "cosine"
     config.schedule.warmup_epochs = 0.3
     if arg == "smoke":
+        config.model_kwargs.update(dim=16, depth=2, kernel_size=5)
         config.small = True
         config.epochs = 2
         config.steps_per_epoch = 5

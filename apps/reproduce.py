@@ -1,0 +1,96 @@
+r"""Reproduces a figure of the paper: runs its sweep, then draws it.
+
+    python -m apps.reproduce --figure=fig2 --scale=cpu
+    python -m apps.reproduce --figure=fig2 --scale=paper --print_commands
+    python -m apps.reproduce --figure=fig2 --scale=paper \
+        --run_index=$SLURM_ARRAY_TASK_ID
+    python -m apps.reproduce --figure=fig2 --scale=paper --report_only
+
+Figures: fig2 (separable ResNet accuracy against depth), fig3 (its train
+time and time per trainable parameter), fig4 (ConvMixer accuracy against
+depth), fig5 (filter types), fig6 (ConvMixer train time), fig7 (learned
+depthwise filters), fig8 (FGSM on Full/Chans/Space), fig9 (smoothed
+filters), fig12 (un-shuffling PSNR against depth, width, kernel),
+fig10_11_13 (reconstruction grids); `all` for every one. Scales: smoke
+(minutes on a CPU), cpu (~2 hours a figure on 2 cores), paper (GPUs).
+
+Finished runs are skipped and interrupted ones resume, so re-running the
+command continues a sweep. Outputs: `<workdir>/<sweep>/<figure>.png` and
+`<figure>.md` (the numbers, scale, hardware and wall time).
+"""
+
+import shlex
+
+from absl import app, flags
+
+from apps import common
+
+_FIGURE = flags.DEFINE_string(
+    "figure", None, "Figure name, or all.", required=True
+)
+_SCALE = flags.DEFINE_enum(
+    "scale", "smoke", ["smoke", "cpu", "paper"], "Size of the runs."
+)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Where runs go (default runs/reproduce/<scale>)."
+)
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory of .npz files.")
+_PRINT = flags.DEFINE_bool(
+    "print_commands", False, "Print one shell command per run and stop."
+)
+_INDEX = flags.DEFINE_integer(
+    "run_index", None, "Run only the i-th run (0-based), e.g. from a job array."
+)
+_REPORT_ONLY = flags.DEFINE_bool(
+    "report_only", False, "Draw from finished runs; run nothing."
+)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from spatialmix_keras import reproduce
+
+    workdir = _WORKDIR.value or f"runs/reproduce/{_SCALE.value}"
+    figures = (
+        list(reproduce.FIGURES) if _FIGURE.value == "all" else [_FIGURE.value]
+    )
+    printed = set()  # figures share runs: print each command once
+    try:
+        for figure in figures:
+            runs = reproduce.figure_runs(figure, _SCALE.value, workdir)
+            fig_dir = reproduce.figure_dir(workdir, figure)
+            if _PRINT.value:
+                for run in runs:
+                    line = shlex.join(
+                        reproduce.command(fig_dir, run, _DATA_DIR.value)
+                    )
+                    if line not in printed:
+                        printed.add(line)
+                        print(line)
+                continue
+            if _INDEX.value is not None:
+                if not 0 <= _INDEX.value < len(runs):
+                    raise ValueError(
+                        f"Invalid value for argument `run_index`. {figure} "
+                        f"has {len(runs)} runs. Received: {_INDEX.value}"
+                    )
+                runs = [runs[_INDEX.value]]
+            if not _REPORT_ONLY.value:
+                for run in runs:
+                    ran = reproduce.execute(fig_dir, run, _DATA_DIR.value)
+                    print(
+                        f"{figure}: {run.name}: "
+                        f"{'done' if ran else 'already done, skipped'}"
+                    )
+            if _INDEX.value is None:
+                png, rows = reproduce.report(figure, _SCALE.value, workdir)
+                print(
+                    f"{figure}: wrote {png} ({len(rows)} rows) and {figure}.md"
+                )
+    except (ValueError, RuntimeError, OSError) as error:
+        common.fail("reproduce", error)
+
+
+if __name__ == "__main__":
+    app.run(main)
