@@ -17,7 +17,11 @@ by `--permutation_seed` (default 0) and saved with the export.
 Smoke (~20 s on a CPU, mnist_small.npz):
 `--config=configs/unshuffle_mnist.py:smoke`.
 
-What it reaches: CPU_RESULTS
+What it reaches (2-core dev CPU, full MNIST train split at 14x14, 4 epochs,
+test PSNR of the exported models over all 10,000 test images): Full 22.86 dB
+in 16 min of training, Chans 20.78 dB in 20 min (the CPU was shared with
+other jobs, so the times are rough), against 13.06 dB for the mean training
+image and 8.44 dB for the shuffled input.
 Be warned that the task is slow to start: PSNR sits below the mean image
 (~13.2 dB at 14x14) for the first ~20k images before routing is learnt.
 """

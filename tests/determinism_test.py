@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from spatialmix_keras import export
 
@@ -59,6 +60,7 @@ def _run(tmp_path, name, data_dir):
     return result
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_weights_and_resume_matches(
     data_dir, tmp_path
 ):

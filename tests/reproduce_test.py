@@ -83,6 +83,7 @@ def _check_report(figure, markdown):
     assert checked, figure
 
 
+@pytest.mark.slow
 def test_smoke_scale_reproduces_every_figure_and_resumes(data_dir, tmp_path):
     workdir = str(tmp_path / "rep")
     printed = _run(

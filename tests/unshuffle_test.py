@@ -149,6 +149,7 @@ def test_reloaded_export_keeps_its_permutation(tmp_path):
         Permutation.load(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_unshuffler_learns_beyond_shuffled_input_and_mean_image(
     data_dir, tmp_path
 ):
