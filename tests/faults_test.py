@@ -122,8 +122,16 @@ keras.Model.save = _slow
 """
 
 
+CONFIG = {
+    "classify": "--config=configs/resnet_cifar10.py:smoke",
+    "unshuffle": "--config=configs/unshuffle_mnist.py:smoke",
+}
+INPUT = {"classify": (32, 32, 3), "unshuffle": (14, 14, 1)}
+
+
+@pytest.mark.parametrize("app", ["classify", "unshuffle"])
 def test_kill_during_export_leaves_no_partial_export_and_rerun_completes(
-    data_dir, tmp_path
+    app, data_dir, tmp_path
 ):
     exports = tmp_path / "saved_models"
     site = tmp_path / "site"
@@ -133,8 +141,8 @@ def test_kill_during_export_leaves_no_partial_export_and_rerun_completes(
     args = [
         sys.executable,
         "-m",
-        "apps.classify",
-        "--config=configs/resnet_cifar10.py:smoke",
+        f"apps.{app}",
+        CONFIG[app],
         f"--workdir={tmp_path / 'work'}",
         f"--export_dir={exports}",
         "--run_name=run",
@@ -172,16 +180,14 @@ def test_kill_during_export_leaves_no_partial_export_and_rerun_completes(
     assert result.returncode == 0, result.stderr[-3000:]
     assert "(epoch 2 done)" in result.stderr
     assert os.listdir(exports) == ["run"]  # the killed staging is gone
-    assert sorted(os.listdir(exports / "run")) == [
-        "config.json",
-        "metrics.json",
-        "model.keras",
-        "saved_model",
-    ]
+    expected = ["config.json", "metrics.json", "model.keras", "saved_model"]
+    if app == "unshuffle":
+        expected.insert(3, "permutation.json")
+    assert sorted(os.listdir(exports / "run")) == expected
     with open(tmp_path / "work" / "history.json") as f:
         assert [h["epoch"] for h in json.load(f)] == [1, 2]
     loaded = export.load_for_eval(str(exports / "run" / "model.keras"))
-    x = np.zeros((1, 32, 32, 3), "float32")
+    x = np.zeros((1, *INPUT[app]), "float32")
     sm = export.load_for_eval(str(exports / "run"))
     np.testing.assert_allclose(
         np.asarray(loaded(x)), np.asarray(sm(x)), rtol=1e-5, atol=1e-6
