@@ -2,12 +2,11 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
+from killing import kill_when_exists
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -79,24 +78,12 @@ def test_run_killed_mid_training_resumes_without_repeating_epochs(
         "--config.log_every_steps=5",
     )
     history = tmp_path / "run" / "history.json"
-    proc = subprocess.Popen(
+    kill_when_exists(
         [sys.executable, "-m", "apps.classify", *args],
+        history,
         cwd=REPO,
         env=_env(data_dir),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
     )
-    try:
-        deadline = time.time() + 240
-        while not history.exists() and time.time() < deadline:
-            assert proc.poll() is None, "finished before it could be killed"
-            time.sleep(0.2)
-        assert history.exists()
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     with open(history) as f:
         done = [h["epoch"] for h in json.load(f)]
     assert done and done[-1] < 3

@@ -3,13 +3,12 @@ uninterrupted one does."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
+from killing import kill_when_exists
 
 from spatialmix_keras import export
 
@@ -73,23 +72,9 @@ def test_same_seed_gives_identical_weights_and_resume_matches(
 
     # Kill run "c" after its first epoch, then re-run the same command.
     history = tmp_path / "c" / "history.json"
-    proc = subprocess.Popen(
-        _args(tmp_path, "c"),
-        cwd=REPO,
-        env=_env(data_dir),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    kill_when_exists(
+        _args(tmp_path, "c"), history, cwd=REPO, env=_env(data_dir)
     )
-    try:
-        deadline = time.time() + 240
-        while not history.exists() and time.time() < deadline:
-            assert proc.poll() is None, "finished before it was killed"
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     with open(history) as f:
         assert [h["epoch"] for h in json.load(f)][-1] < 3
     result = _run(tmp_path, "c", data_dir)

@@ -3,14 +3,13 @@
 import errno
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
 import pytest
+from killing import kill_when_exists
 
 from spatialmix_keras import export, get_model
 
@@ -153,24 +152,13 @@ def test_kill_during_export_leaves_no_partial_export_and_rerun_completes(
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "EXPORT_STARTED": str(started),
     }
-    proc = subprocess.Popen(
+    # Killed mid-export: the SavedModel is written, the .keras file not.
+    kill_when_exists(
         args,
+        started,
         cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
         env={**env, "PYTHONPATH": f"{site}{os.pathsep}{REPO}"},
     )
-    try:
-        deadline = time.time() + 240
-        while not started.exists() and time.time() < deadline:
-            assert proc.poll() is None
-            time.sleep(0.2)
-        assert started.exists()
-        proc.send_signal(signal.SIGKILL)  # mid-export: SavedModel written
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     # No export appeared under its final name; only a staging directory.
     assert not (exports / "run").exists()
     # Re-running resumes after the last epoch and writes a whole export.
@@ -214,23 +202,7 @@ def test_unshuffle_killed_mid_training_resumes_to_a_whole_export(
         "TF_CPP_MIN_LOG_LEVEL": "3",
     }
     history = tmp_path / "work" / "history.json"
-    proc = subprocess.Popen(
-        args,
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.time() + 240
-        while not history.exists() and time.time() < deadline:
-            assert proc.poll() is None, "finished before it was killed"
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_when_exists(args, history, cwd=REPO, env=env)
     with open(history) as f:
         done = [h["epoch"] for h in json.load(f)]
     assert done[-1] < 3
