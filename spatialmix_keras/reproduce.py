@@ -428,8 +428,7 @@ def _metrics(fig_dir, run):
     path = os.path.join(run_dir(fig_dir, run), "metrics.json")
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        return json.load(f)
+    return _read_json(path)
 
 
 def _hardware():
@@ -442,6 +441,35 @@ def _hardware():
     )
 
 
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _training_summary(fig_dir):
+    """How the figure's runs were trained, from their config and metrics."""
+    settings = set()
+    runs = os.path.join(fig_dir, "runs")
+    for name in sorted(os.listdir(runs)) if os.path.isdir(runs) else ():
+        paths = [
+            os.path.join(runs, name, f"{f}.json") for f in ("config", "metrics")
+        ]
+        if not all(os.path.exists(p) for p in paths):
+            continue
+        config, metrics = (_read_json(p) for p in paths)
+        batch = metrics["global_batch_size"]
+        steps = metrics["num_train_examples"] // batch
+        if config.get("steps_per_epoch"):
+            steps = min(steps, config["steps_per_epoch"])
+        settings.add(
+            f"{config['dataset']} ({metrics['num_train_examples']} train, "
+            f"{metrics['num_test_examples']} test images), "
+            f"{metrics['epochs']} epochs of {steps} steps of {batch} images "
+            f"({metrics['epochs'] * steps * batch} images seen)"
+        )
+    return "; ".join(sorted(settings))
+
+
 def _write_report(fig_dir, figure, scale, header, rows, wall_s, notes=""):
     path = os.path.join(fig_dir, f"{figure}.md")
     lines = [
@@ -451,6 +479,9 @@ def _write_report(fig_dir, figure, scale, header, rows, wall_s, notes=""):
         f"{wall_s / 60:.1f} min.",
         "",
     ]
+    training = _training_summary(fig_dir)
+    if training:
+        lines += [f"Training: {training}.", ""]
     if notes:
         lines += [notes, ""]
     lines += [

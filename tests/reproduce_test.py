@@ -1,3 +1,4 @@
+import inspect
 import os
 import subprocess
 import sys
@@ -5,9 +6,12 @@ import sys
 import numpy as np
 import pytest
 
-from spatialmix_keras import reproduce
+from spatialmix_keras import models, reproduce
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_BUILDER_ARGS = set(inspect.signature(models.convmixer).parameters) | set(
+    inspect.signature(models.convmixer_unshuffler).parameters
+)
 
 
 @pytest.mark.parametrize("scale", reproduce.SCALES)
@@ -23,6 +27,11 @@ def test_every_figure_has_runs_with_unique_names_and_real_configs(scale):
                 if arg.startswith("--config="):
                     path = arg.split("=", 1)[1].split(":")[0]
                     assert os.path.exists(os.path.join(REPO, path)), arg
+                if arg.startswith("--model=") and run.app == "classify":
+                    assert arg[len("--model=") :] in models.VARIANTS, arg
+                if arg.startswith("--config.model_kwargs."):
+                    key = arg.split("=")[0].rsplit(".", 1)[1]
+                    assert key in _BUILDER_ARGS, arg
 
 
 def test_bad_figure_or_scale_is_refused():
@@ -110,6 +119,8 @@ def test_smoke_scale_reproduces_every_figure_and_resumes(data_dir, tmp_path):
             markdown = f.read()
         assert "smoke scale" in markdown and "Hardware:" in markdown
         _check_report(figure, markdown)
+        if figure == "fig2":  # configs/resnet_cifar10.py:smoke: 2 x 5 x 32
+            assert "2 epochs of 5 steps of 32 images (320 images" in markdown
         png = (
             os.path.join(fig_dir, f"{figure}.png")
             if figure != "fig10_11_13"

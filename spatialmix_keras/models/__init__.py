@@ -24,8 +24,10 @@ VARIANTS = {
         preact_resnet, depth_n=1, depth_multiplier=2
     ),
     "resnet8": functools.partial(preact_resnet, depth_n=1),
+    "resnet14": functools.partial(preact_resnet, depth_n=2),
     "resnet20": functools.partial(preact_resnet, depth_n=3),
     "resnet32": functools.partial(preact_resnet, depth_n=5),
+    "resnet44": functools.partial(preact_resnet, depth_n=7),
     "resnet56": functools.partial(preact_resnet, depth_n=9),
     "resnet110": functools.partial(preact_resnet, depth_n=18),
     # ImageNet (8n+2 layers).

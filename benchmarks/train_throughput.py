@@ -1,0 +1,279 @@
+"""Training throughput in every freeze mode, against stock Keras layers.
+
+For each network, times a training step (AdamW, `train_on_batch`, one fixed
+batch) of the package's model in Full / Chans / Space and of the same
+network rebuilt from stock layers (`DepthwiseConv2D` + 1x1 `Conv2D`,
+`trainable=False` where frozen, same initial weights), all interleaved in
+one process. A large float32 matmul is timed in the same run, before and
+after, so the step's arithmetic rate (`spatialmix_keras.flops.step_flops`
+per second) is reported as a share of what the machine's matmul reaches.
+
+Prints JSON: images/s of every candidate, ratios against stock Full and
+against our Full, and `matmul_share`. Only ratios within one run compare.
+
+    python -m benchmarks.train_throughput                  # convmixer k8
+    python -m benchmarks.train_throughput --networks=all   # ~1 h, 2 cores
+    python -m benchmarks.train_throughput --networks=resnet20 --batch_size=64
+    python -m benchmarks.train_throughput --jit_compile=both   # XLA on/off
+    python -m benchmarks.train_throughput --mixed_precision    # GPUs only
+
+On CPU, XLA is off by default: it made depthwise convolutions 6-12x slower
+on the 2-core dev machine. `--jit_compile=both` adds XLA candidates so that
+can be measured again.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from benchmarks import common
+from spatialmix_keras import flops, get_model
+from spatialmix_keras.layers import (
+    PointwiseConv2D,
+    SpatialDepthwiseConv2D,
+    SpatialSeparableConv2D,
+)
+
+NETWORKS = {
+    # name: (variant, overrides, input shape, loss)
+    "convmixer_256_8_k8": ("convmixer_256_8", {"kernel_size": 8}, (32, 32, 3)),
+    "convmixer_256_8_k5": ("convmixer_256_8", {"kernel_size": 5}, (32, 32, 3)),
+    "resnet20": ("resnet20", {}, (32, 32, 3)),
+    "resnet56": ("resnet56", {}, (32, 32, 3)),
+    "unshuffler_64_5": ("unshuffler_64_5", {}, (14, 14, 1)),
+}
+MODES = {"none": "full", "spatial": "chans", "channel": "space"}
+
+_NETWORKS = flags.DEFINE_list(
+    "networks",
+    ["convmixer_256_8_k8"],
+    f"Networks to time, or `all`: {', '.join(NETWORKS)}.",
+)
+_BATCH = flags.DEFINE_integer("batch_size", 128, "Images per step.")
+_WINDOWS = flags.DEFINE_integer("windows", 5, "Timed windows per candidate.")
+_STEPS = flags.DEFINE_integer("steps", 3, "Steps per window.")
+_STOCK = flags.DEFINE_bool(
+    "stock", True, "Also time the stock-layer network in each mode."
+)
+_JIT = flags.DEFINE_enum(
+    "jit_compile",
+    "off",
+    ["off", "on", "both"],
+    "XLA for our candidates (`both`: with and without).",
+)
+_MIXED = flags.DEFINE_bool(
+    "mixed_precision", False, "mixed_float16 (for GPUs; slow on CPUs)."
+)
+_MATMUL = flags.DEFINE_integer(
+    "matmul_size", 2048, "n of the n x n x n float32 reference matmul."
+)
+_PROFILE = flags.DEFINE_string(
+    "profile_dir",
+    None,
+    "Write a tf.profiler trace of a few steps of each candidate here (view "
+    "with TensorBoard's profile plugin).",
+)
+
+
+# ----------------------------------------------------------------- stock
+def _stock_layer(layer):
+    """The stock-layer equivalent of one of our layers (else a copy)."""
+    config = layer.get_config()
+    if isinstance(layer, SpatialSeparableConv2D):
+        return keras.Sequential(
+            [
+                keras.layers.DepthwiseConv2D(
+                    layer.kernel_size,
+                    strides=layer.strides,
+                    padding=layer.padding,
+                    depth_multiplier=layer.depth_multiplier,
+                    use_bias=False,
+                    trainable=layer.spatial_trainable,
+                    name=f"{layer.name}_depthwise",
+                ),
+                keras.layers.Conv2D(
+                    layer.filters,
+                    1,
+                    use_bias=layer.use_bias,
+                    trainable=layer.channel_trainable,
+                    name=f"{layer.name}_pointwise",
+                ),
+            ],
+            name=layer.name,
+        )
+    if isinstance(layer, SpatialDepthwiseConv2D):
+        trainable = config.pop("spatial_trainable")
+        config.pop("depthwise_initializer")
+        config["trainable"] = trainable
+        return keras.layers.DepthwiseConv2D.from_config(config)
+    if isinstance(layer, PointwiseConv2D):
+        trainable = config.pop("channel_trainable")
+        config["trainable"] = trainable
+        return keras.layers.Conv2D.from_config(config)
+    return layer.__class__.from_config(config)
+
+
+def _by_name(weights):
+    return {w.path.split("/")[-1]: w for w in weights}
+
+
+def stock_clone(model: keras.Model) -> keras.Model:
+    """`model` rebuilt from stock Keras layers, with the same weights."""
+    clone = keras.models.clone_model(model, clone_function=_stock_layer)
+    for layer in model.layers:
+        source = _by_name(layer.weights)
+        target = clone.get_layer(layer.name)
+        if isinstance(layer, SpatialSeparableConv2D):
+            depthwise, pointwise = target.layers
+            pairs = [
+                (depthwise.kernel, source.pop("depthwise_kernel")),
+                (pointwise.kernel, source.pop("pointwise_kernel")),
+            ]
+            if layer.use_bias:
+                pairs.append((pointwise.bias, source.pop("bias")))
+        else:
+            names = _by_name(target.weights)
+            pairs = [(names[n], w) for n, w in source.items()]
+        for t, s in pairs:
+            t.assign(s)
+    return clone
+
+
+def _check_equivalent(ours, stock, x):
+    """The stock clone must compute what ours computes (inference)."""
+    a = keras.ops.convert_to_numpy(ours(x[:4], training=False))
+    b = keras.ops.convert_to_numpy(stock(x[:4], training=False))
+    if not np.allclose(a, b, rtol=1e-4, atol=1e-4):
+        raise AssertionError(
+            f"stock clone differs: max |diff| {np.abs(a - b).max()}"
+        )
+
+
+# ---------------------------------------------------------------- timing
+def matmul_flops_per_s(n, repeats=5):
+    """FLOP/s of an n x n x n float32 matmul (median of `repeats`)."""
+    a = tf.random.stateless_uniform((n, n), (1, 2))
+    b = tf.random.stateless_uniform((n, n), (3, 4))
+    matmul = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)))
+    matmul(a, b).numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matmul(a, b).numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / statistics.median(times)
+
+
+def _compile(model, loss, jit):
+    model.compile(
+        optimizer=keras.optimizers.AdamW(1e-3),
+        loss=loss,
+        jit_compile=jit,
+    )
+    return model
+
+
+def _candidates(network, batch):
+    variant, overrides, input_shape = NETWORKS[network]
+    regression = variant.startswith("unshuffler")
+    loss = (
+        keras.losses.MeanSquaredError()
+        if regression
+        else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    jits = {"off": [False], "on": [True], "both": [False, True]}[_JIT.value]
+    models, step_flops = {}, {}
+    for freeze, label in MODES.items():
+        ours = get_model(variant, freeze=freeze, seed=0, **overrides)
+        for jit in jits:
+            name = f"ours_{label}" + ("_xla" if jit else "")
+            model = ours if not jit else keras.models.clone_model(ours)
+            models[name] = _compile(model, loss, jit)
+            step_flops[name] = flops.step_flops(ours)
+        if _STOCK.value:
+            stock = stock_clone(ours)
+            _check_equivalent(ours, stock, batch[0])
+            models[f"stock_{label}"] = _compile(stock, loss, False)
+            step_flops[f"stock_{label}"] = flops.step_flops(stock)
+    return models, step_flops
+
+
+def _batch(network, size):
+    variant, _, input_shape = NETWORKS[network]
+    if variant.startswith("unshuffler"):
+        x, _ = common.random_batch(size, input_shape)
+        return x, x
+    return common.random_batch(size, input_shape)
+
+
+def _profile(models, batch, logdir):
+    for name, model in models.items():
+        model.train_on_batch(*batch)
+        tf.profiler.experimental.start(f"{logdir}/{name}")
+        for _ in range(3):
+            model.train_on_batch(*batch)
+        tf.profiler.experimental.stop()
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    networks = list(NETWORKS) if _NETWORKS.value == ["all"] else _NETWORKS.value
+    unknown = [n for n in networks if n not in NETWORKS]
+    if unknown:
+        raise app.UsageError(
+            f"Invalid value for flag `--networks`. Expected names from "
+            f"{list(NETWORKS)} or `all`. Received: {unknown}"
+        )
+    if _MIXED.value:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    matmul = [matmul_flops_per_s(_MATMUL.value)]
+    results = {}
+    for network in networks:
+        batch = _batch(network, _BATCH.value)
+        models, step_flops = _candidates(network, batch)
+        times = common.interleaved_step_times(
+            models, batch, windows=_WINDOWS.value, steps=_STEPS.value
+        )
+        if _PROFILE.value:
+            _profile(models, batch, f"{_PROFILE.value}/{network}")
+        matmul.append(matmul_flops_per_s(_MATMUL.value))
+        reference = statistics.median(matmul)
+        rows = {}
+        for name, seconds in times.items():
+            rate = step_flops[name] * _BATCH.value / seconds
+            rows[name] = {
+                "images_per_s": _BATCH.value / seconds,
+                "step_gflop": step_flops[name] * _BATCH.value / 1e9,
+                "gflop_per_s": rate / 1e9,
+                "matmul_share": rate / reference,
+            }
+            for base in ("stock_full", "ours_full"):
+                if base in times:
+                    rows[name][f"over_{base}"] = times[base] / seconds
+        results[network] = rows
+        keras.backend.clear_session()
+    common.emit(
+        {
+            "benchmark": "train_throughput",
+            "batch_size": _BATCH.value,
+            "jit_compile": _JIT.value,
+            "mixed_precision": _MIXED.value,
+            "matmul": {
+                "n": _MATMUL.value,
+                "gflop_per_s_samples": [m / 1e9 for m in matmul],
+            },
+            "machine": common.machine(),
+            "results": results,
+        }
+    )
+
+
+if __name__ == "__main__":
+    app.run(main)
