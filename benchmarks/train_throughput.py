@@ -34,11 +34,13 @@ from absl import app, flags
 
 from benchmarks import common
 from spatialmix_keras import flops, get_model
+from spatialmix_keras.activations import gelu
 from spatialmix_keras.layers import (
     PointwiseConv2D,
     SpatialDepthwiseConv2D,
     SpatialSeparableConv2D,
 )
+from spatialmix_keras.normalization import FusedBatchNormalization
 
 NETWORKS = {
     # name: (variant, overrides, input shape, loss)
@@ -112,10 +114,14 @@ def _stock_layer(layer):
         config.pop("depthwise_initializer")
         config["trainable"] = trainable
         return keras.layers.DepthwiseConv2D.from_config(config)
+    if isinstance(layer, FusedBatchNormalization):
+        return keras.layers.BatchNormalization.from_config(config)
     if isinstance(layer, PointwiseConv2D):
         trainable = config.pop("channel_trainable")
         config["trainable"] = trainable
         return keras.layers.Conv2D.from_config(config)
+    if isinstance(layer, keras.layers.Activation) and layer.activation is gelu:
+        return keras.layers.Activation("gelu", name=layer.name)
     return layer.__class__.from_config(config)
 
 

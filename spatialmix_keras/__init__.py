@@ -4,7 +4,13 @@ Importing the package registers every custom layer and initializer, so a
 `.keras` file made with them loads with a plain `keras.models.load_model`.
 """
 
-from spatialmix_keras import initializers, layers, models
+from spatialmix_keras import (
+    activations,
+    initializers,
+    layers,
+    models,
+    normalization,
+)
 from spatialmix_keras.layers import (
     PointwiseConv2D,
     SpatialDepthwiseConv2D,
@@ -16,6 +22,7 @@ from spatialmix_keras.models import get_model
 __version__ = "0.1.0"
 
 __all__ = [
+    "activations",
     "PointwiseConv2D",
     "SpatialDepthwiseConv2D",
     "SpatialSeparableConv2D",
@@ -24,4 +31,5 @@ __all__ = [
     "initializers",
     "layers",
     "models",
+    "normalization",
 ]

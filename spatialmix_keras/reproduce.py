@@ -71,8 +71,21 @@ def _smoke_flag(scale):
 
 
 # ----------------------------------------------------------------- figures
-def _resnet_runs(scale):
-    """Separable ResNets, Full / Chans / Space, against depth (Figs. 2, 3)."""
+# The data each scale trains on, as the figures label it.
+_PANEL = {
+    "smoke": "CIFAR-10 (small)",
+    "cpu": "Fashion-MNIST",
+    "paper": "CIFAR-10",
+}
+
+
+def _resnet_runs(scale, imagenet=False):
+    """Separable ResNets, Full / Chans / Space, against depth (Figs. 2, 3).
+
+    With `imagenet` (Fig. 2 at paper scale only: ImageNet comes from a
+    prepared TFDS copy, see `configs/resnet_imagenet.py`), the ImageNet
+    ResNets (8n+2 layers) join the CIFAR ones.
+    """
     depths = {"smoke": (1,), "cpu": (1, 2, 3), "paper": (1, 2, 3, 5, 9)}
     extra = {
         "smoke": (),
@@ -94,9 +107,24 @@ def _resnet_runs(scale):
                     f"resnet_n{n}_{freeze}",
                     "classify",
                     args,
-                    {"depth": n, "freeze": freeze},
+                    {"depth": n, "freeze": freeze, "panel": _PANEL[scale]},
                 )
             )
+    if imagenet and scale == "paper":
+        for n in (1, 2, 3):
+            for freeze in FREEZES:
+                runs.append(
+                    Run(
+                        f"resnet_imagenet_n{n}_{freeze}",
+                        "classify",
+                        (
+                            "--config=configs/resnet_imagenet.py",
+                            f"--model=resnet{8 * n + 2}_imagenet",
+                            f"--freeze={freeze}",
+                        ),
+                        {"depth": n, "freeze": freeze, "panel": "ImageNet"},
+                    )
+                )
     return runs
 
 
@@ -122,7 +150,7 @@ def _convmixer_runs(scale):
                     f"convmixer_d{depth}_{freeze}",
                     "classify",
                     args,
-                    {"depth": depth, "freeze": freeze},
+                    {"depth": depth, "freeze": freeze, "panel": _PANEL[scale]},
                 )
             )
     return runs
@@ -522,34 +550,48 @@ def _by_freeze_and(fig_dir, runs, key, value):
 
 
 def _lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
+    """One panel per dataset (`meta["panel"]`), one line per freeze mode."""
+
     def report(fig_dir, runs, scale):
         plt = _plt()
-        table = _by_freeze_and(fig_dir, runs, key, value)
-        fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
+        panels = list(dict.fromkeys(r.meta.get("panel", "") for r in runs))
+        fig, axes = plt.subplots(
+            1, len(panels), figsize=(5 * len(panels), 3.5), dpi=120
+        )
+        axes = np.atleast_1d(axes)
         rows, wall = [], 0.0
-        for freeze in FREEZES:
-            if freeze not in table:
-                continue
-            xs = [t[0] for t in table[freeze]]
-            ys = [t[1] for t in table[freeze]]
-            ax.plot(xs, ys, "-o", label=LABELS[freeze])
-            for x, y, m in table[freeze]:
-                rows.append(
-                    (
-                        LABELS[freeze],
-                        x,
-                        y,
-                        m["trainable_params"],
-                        m["train_time_s"],
+        for ax, panel in zip(axes, panels, strict=True):
+            table = _by_freeze_and(
+                fig_dir,
+                [r for r in runs if r.meta.get("panel", "") == panel],
+                key,
+                value,
+            )
+            for freeze in FREEZES:
+                if freeze not in table:
+                    continue
+                xs = [t[0] for t in table[freeze]]
+                ys = [t[1] for t in table[freeze]]
+                ax.plot(xs, ys, "-o", label=LABELS[freeze])
+                for x, y, m in table[freeze]:
+                    rows.append(
+                        (
+                            panel,
+                            LABELS[freeze],
+                            x,
+                            y,
+                            m["trainable_params"],
+                            m["train_time_s"],
+                        )
                     )
-                )
-                wall += m["train_time_s"]
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if "accuracy" in ylabel:
-            ax.set_ylim(0, 1)
-        ax.grid(alpha=0.3)
-        ax.legend()
+                    wall += m["train_time_s"]
+            ax.set_title(panel)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            if "accuracy" in ylabel:
+                ax.set_ylim(0, 1)
+            ax.grid(alpha=0.3)
+            ax.legend()
         fig.tight_layout()
         png = os.path.join(fig_dir, f"{figure}.png")
         fig.savefig(png)
@@ -558,7 +600,14 @@ def _lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
             fig_dir,
             figure,
             scale,
-            ["model", xlabel, ylabel, "trainable params", "train time (s)"],
+            [
+                "data",
+                "model",
+                xlabel,
+                ylabel,
+                "trainable params",
+                "train time (s)",
+            ],
             rows,
             wall,
         )
@@ -835,7 +884,7 @@ def _grids_report(fig_dir, runs, scale):
 FIGURES = {
     "fig2": {
         "dir": "resnet",
-        "runs": lambda s, d: _resnet_runs(s),
+        "runs": lambda s, d: _resnet_runs(s, imagenet=True),
         "report": _lines_report("fig2", "test accuracy", "final_test_accuracy"),
     },
     "fig3": {

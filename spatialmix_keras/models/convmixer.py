@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import keras
 
+from spatialmix_keras.activations import gelu
 from spatialmix_keras.layers import (
     PointwiseConv2D,
     SpatialDepthwiseConv2D,
@@ -24,11 +25,12 @@ from spatialmix_keras.models.common import (
     pixel_input,
     spatial_initializer_factory,
 )
+from spatialmix_keras.normalization import FusedBatchNormalization
 
 
 def _gelu_bn(x, bn_momentum, name):
-    x = keras.layers.Activation("gelu", name=f"{name}_gelu")(x)
-    return keras.layers.BatchNormalization(
+    x = keras.layers.Activation(gelu, name=f"{name}_gelu")(x)
+    return FusedBatchNormalization(
         momentum=bn_momentum, epsilon=1e-5, name=f"{name}_bn"
     )(x)
 

@@ -25,6 +25,7 @@ from spatialmix_keras.models.common import (
     pixel_input,
     spatial_initializer_factory,
 )
+from spatialmix_keras.normalization import FusedBatchNormalization
 
 VARIANTS = {
     # variant: (stem kernel, stem stride, max-pool after stem, stage widths)
@@ -86,9 +87,7 @@ class _ConvFactory:
 
 
 def _bn(momentum, name):
-    return keras.layers.BatchNormalization(
-        momentum=momentum, epsilon=1e-5, name=name
-    )
+    return FusedBatchNormalization(momentum=momentum, epsilon=1e-5, name=name)
 
 
 def preact_block(x, filters, strides, make_conv, bn_momentum, name):
