@@ -10,53 +10,23 @@ whole experiments are configs (`--config=configs/convmixer_cifar10.py`, with
 """
 
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 from apps import common
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config",
-    common.config_path("resnet_cifar10.py"),
-    "Experiment config file (ml_collections).",
-    lock_config=True,
+_CONFIG = common.define_training_flags(
+    "resnet_cifar10.py",
+    "Named model variant, e.g. resnet20.",
+    "cifar10, mnist, fashion_mnist or imagenet2012.",
 )
-flags.DEFINE_enum(
-    "freeze",
-    None,
-    ["none", "spatial", "channel"],
-    "Full (none), Chans (spatial frozen), Space (channel frozen).",
-)
-flags.DEFINE_string("model", None, "Named model variant, e.g. resnet20.")
 flags.DEFINE_enum(
     "conv", None, ["standard", "separable"], "ResNet convolutions."
 )
-flags.DEFINE_string(
-    "dataset", None, "cifar10, mnist, fashion_mnist or imagenet2012."
-)
-flags.DEFINE_integer("epochs", None, "Training epochs.")
-flags.DEFINE_integer("batch_size", None, "Batch size per replica.")
-flags.DEFINE_float("learning_rate", None, "Peak learning rate per replica.")
-flags.DEFINE_integer("seed", None, "Random seed (data order, filters).")
-flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch.")
 flags.DEFINE_string(
     "spatial_initializer",
     None,
     "Depthwise filters: spatial_random, same_random, box, "
     "identity or smoothed.",
 )
-flags.DEFINE_string(
-    "data_dir",
-    None,
-    "Directory of <dataset>.npz files (default $SPATIALMIX_DATA_DIR).",
-)
-flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
-flags.DEFINE_bool("small", None, "Use <dataset>_small.npz.")
-flags.DEFINE_string("workdir", None, "Run directory (default runs/<run>).")
-flags.DEFINE_string(
-    "export_dir", None, "Parent of the export (default saved_models)."
-)
-flags.DEFINE_string("run_name", None, "Name of the run and its export.")
-flags.DEFINE_bool("overwrite", None, "Replace an existing export.")
 flags.DEFINE_enum(
     "mixed_precision",
     None,
@@ -69,33 +39,13 @@ flags.DEFINE_enum(
     ["auto", "on", "off"],
     "XLA; auto = on with a GPU/TPU, off on CPU.",
 )
-flags.DEFINE_enum(
-    "strategy",
-    None,
-    ["auto", "default", "mirrored", "multi_worker", "tpu"],
-    "tf.distribute strategy.",
-)
 
 OVERRIDES = {
-    "freeze": "freeze",
-    "model": "model",
+    **common.TRAINING_OVERRIDES,
     "conv": "conv",
-    "dataset": "dataset",
-    "epochs": "epochs",
-    "batch_size": "batch_size",
-    "learning_rate": "optimizer.learning_rate",
-    "seed": "seed",
-    "steps_per_epoch": "steps_per_epoch",
     "spatial_initializer": "spatial_initializer",
-    "data_dir": "data_dir",
-    "tfds_data_dir": "tfds_data_dir",
-    "small": "small",
-    "export_dir": "export_dir",
-    "run_name": "run_name",
-    "overwrite": "overwrite",
     "mixed_precision": "mixed_precision",
     "jit_compile": "jit_compile",
-    "strategy": "strategy",
 }
 
 

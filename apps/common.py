@@ -14,6 +14,75 @@ def config_path(name: str) -> str:
     return os.path.join(REPO, "configs", name)
 
 
+def define_training_flags(default_config: str, model_help: str, datasets: str):
+    """Defines the flags every training app shares; returns `--config`.
+
+    Each flag overrides the config field of the same name in
+    `TRAINING_OVERRIDES` when given.
+    """
+    from ml_collections import config_flags
+
+    config = config_flags.DEFINE_config_file(
+        "config",
+        config_path(default_config),
+        "Experiment config file (ml_collections).",
+        lock_config=True,
+    )
+    flags.DEFINE_enum(
+        "freeze",
+        None,
+        ["none", "spatial", "channel"],
+        "Full (none), Chans (spatial frozen), Space (channel frozen).",
+    )
+    flags.DEFINE_string("model", None, model_help)
+    flags.DEFINE_string("dataset", None, datasets)
+    flags.DEFINE_integer("epochs", None, "Training epochs.")
+    flags.DEFINE_integer("batch_size", None, "Batch size per replica.")
+    flags.DEFINE_float("learning_rate", None, "Peak learning rate per replica.")
+    flags.DEFINE_integer("seed", None, "Random seed (data order, filters).")
+    flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch.")
+    flags.DEFINE_string(
+        "data_dir",
+        None,
+        "Directory of <dataset>.npz files (default $SPATIALMIX_DATA_DIR).",
+    )
+    flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
+    flags.DEFINE_bool("small", None, "Use <dataset>_small.npz.")
+    flags.DEFINE_string("workdir", None, "Run directory (default runs/<run>).")
+    flags.DEFINE_string(
+        "export_dir", None, "Parent of the export (default saved_models)."
+    )
+    flags.DEFINE_string("run_name", None, "Name of the run and its export.")
+    flags.DEFINE_bool("overwrite", None, "Replace an existing export.")
+    flags.DEFINE_enum(
+        "strategy",
+        None,
+        ["auto", "default", "mirrored", "multi_worker", "tpu"],
+        "tf.distribute strategy.",
+    )
+    return config
+
+
+# Flag name -> config field, for the flags of `define_training_flags`.
+TRAINING_OVERRIDES = {
+    "freeze": "freeze",
+    "model": "model",
+    "dataset": "dataset",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "learning_rate": "optimizer.learning_rate",
+    "seed": "seed",
+    "steps_per_epoch": "steps_per_epoch",
+    "data_dir": "data_dir",
+    "tfds_data_dir": "tfds_data_dir",
+    "small": "small",
+    "export_dir": "export_dir",
+    "run_name": "run_name",
+    "overwrite": "overwrite",
+    "strategy": "strategy",
+}
+
+
 def apply_flag_overrides(config, mapping: dict[str, str]) -> None:
     """Copies each flag the user gave into its config field.
 

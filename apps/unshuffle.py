@@ -20,44 +20,16 @@ import json
 import os
 
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 from apps import common
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config",
-    common.config_path("unshuffle_mnist.py"),
-    "Experiment config file (ml_collections).",
-    lock_config=True,
+_CONFIG = common.define_training_flags(
+    "unshuffle_mnist.py",
+    "Un-shuffler variant.",
+    "mnist, fashion_mnist or cifar10.",
 )
-flags.DEFINE_enum(
-    "freeze",
-    None,
-    ["none", "spatial", "channel"],
-    "Full (none), Chans (spatial frozen), Space (channel frozen).",
-)
-flags.DEFINE_string("model", None, "Un-shuffler variant.")
-flags.DEFINE_string("dataset", None, "mnist, fashion_mnist or cifar10.")
-flags.DEFINE_integer("epochs", None, "Training epochs.")
-flags.DEFINE_integer("batch_size", None, "Batch size per replica.")
-flags.DEFINE_float("learning_rate", None, "Peak learning rate per replica.")
-flags.DEFINE_integer("seed", None, "Random seed (data order, filters).")
 flags.DEFINE_integer("permutation_seed", None, "Seed of the pixel shuffle.")
 flags.DEFINE_integer("image_size", None, "Downsample images to this size.")
-flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch.")
-flags.DEFINE_string("data_dir", None, "Directory of <dataset>.npz files.")
-flags.DEFINE_string("tfds_data_dir", None, "TFDS data directory.")
-flags.DEFINE_bool("small", None, "Use <dataset>_small.npz.")
-flags.DEFINE_string("workdir", None, "Run directory (default runs/<run>).")
-flags.DEFINE_string("export_dir", None, "Parent of the export.")
-flags.DEFINE_string("run_name", None, "Name of the run and its export.")
-flags.DEFINE_bool("overwrite", None, "Replace an existing export.")
-flags.DEFINE_enum(
-    "strategy",
-    None,
-    ["auto", "default", "mirrored", "multi_worker", "tpu"],
-    "tf.distribute strategy.",
-)
 _COMPARE = flags.DEFINE_multi_string(
     "compare",
     None,
@@ -71,23 +43,9 @@ _OUTPUT = flags.DEFINE_string(
 _IMAGES = flags.DEFINE_integer("grid_images", 8, "Images in the grid.")
 
 OVERRIDES = {
-    "freeze": "freeze",
-    "model": "model",
-    "dataset": "dataset",
-    "epochs": "epochs",
-    "batch_size": "batch_size",
-    "learning_rate": "optimizer.learning_rate",
-    "seed": "seed",
+    **common.TRAINING_OVERRIDES,
     "permutation_seed": "unshuffle.permutation_seed",
     "image_size": "unshuffle.image_size",
-    "steps_per_epoch": "steps_per_epoch",
-    "data_dir": "data_dir",
-    "tfds_data_dir": "tfds_data_dir",
-    "small": "small",
-    "export_dir": "export_dir",
-    "run_name": "run_name",
-    "overwrite": "overwrite",
-    "strategy": "strategy",
 }
 
 

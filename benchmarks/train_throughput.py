@@ -75,6 +75,12 @@ _MIXED = flags.DEFINE_bool(
 _MATMUL = flags.DEFINE_integer(
     "matmul_size", 2048, "n of the n x n x n float32 reference matmul."
 )
+_INTER = flags.DEFINE_integer(
+    "inter_op_threads", None, "tf.config.threading inter-op threads."
+)
+_INTRA = flags.DEFINE_integer(
+    "intra_op_threads", None, "tf.config.threading intra-op threads."
+)
 _PROFILE = flags.DEFINE_string(
     "profile_dir",
     None,
@@ -237,6 +243,10 @@ def main(argv):
             f"Invalid value for flag `--networks`. Expected names from "
             f"{list(NETWORKS)} or `all`. Received: {unknown}"
         )
+    if _INTER.value is not None:
+        tf.config.threading.set_inter_op_parallelism_threads(_INTER.value)
+    if _INTRA.value is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(_INTRA.value)
     if _MIXED.value:
         keras.mixed_precision.set_global_policy("mixed_float16")
     matmul = [matmul_flops_per_s(_MATMUL.value)]
@@ -271,6 +281,7 @@ def main(argv):
             "batch_size": _BATCH.value,
             "jit_compile": _JIT.value,
             "mixed_precision": _MIXED.value,
+            "threads": {"inter_op": _INTER.value, "intra_op": _INTRA.value},
             "matmul": {
                 "n": _MATMUL.value,
                 "gflop_per_s_samples": [m / 1e9 for m in matmul],
