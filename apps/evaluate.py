@@ -38,18 +38,14 @@ def main(argv):
                 "Invalid value for argument `batch_size`. "
                 f"Expected >= 1. Received: {_BATCH.value}"
             )
-        info = data.dataset_info(_DATASET.value)
-        loaded = [export.load_for_eval(p) for p in _MODELS.value]
-        for model in loaded:
-            export.check_input_shape(model, info.image_shape)
-        dataset, _ = data.input_pipeline(
+        loaded, dataset = common.load_models_and_data(
+            _MODELS.value,
             _DATASET.value,
             _SPLIT.value,
             _BATCH.value,
-            training=False,
-            data_dir=_DATA_DIR.value,
-            small=_SMALL.value,
-            tfds_data_dir=_TFDS_DIR.value,
+            _DATA_DIR.value,
+            _SMALL.value,
+            _TFDS_DIR.value,
         )
         for model in loaded:
             metrics = export.evaluate_loaded(model, dataset)

@@ -89,7 +89,7 @@ def _atomic_write(path, write):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from spatialmix_keras import attacks, data, export, plots
+    from spatialmix_keras import attacks, data, plots
 
     try:
         eps_values = parse_eps(_EPS.value)
@@ -112,18 +112,14 @@ def main(argv):
                 f"{_OUT.value} already holds {existing}; pass --overwrite or "
                 "choose another --output_dir."
             )
-        info = data.dataset_info(_DATASET.value)
-        loaded = [export.load_for_eval(p) for p in _MODELS.value]
-        for model in loaded:
-            export.check_input_shape(model, info.image_shape)
-        dataset, _ = data.input_pipeline(
+        loaded, dataset = common.load_models_and_data(
+            _MODELS.value,
             _DATASET.value,
             _SPLIT.value,
             _BATCH.value,
-            training=False,
-            data_dir=_DATA_DIR.value,
-            small=_SMALL.value,
-            tfds_data_dir=_TFDS_DIR.value,
+            _DATA_DIR.value,
+            _SMALL.value,
+            _TFDS_DIR.value,
         )
         if _MAX.value:
             dataset = dataset.unbatch().take(_MAX.value).batch(_BATCH.value)
