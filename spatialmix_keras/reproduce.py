@@ -587,9 +587,8 @@ def _lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
                     wall += m["train_time_s"]
             ax.set_title(panel)
             ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
-            if "accuracy" in ylabel:
-                ax.set_ylim(0, 1)
+            ax.set_ylabel(ylabel)  # zoomed to the data, as in the paper
+            ax.xaxis.get_major_locator().set_params(integer=True)
             ax.grid(alpha=0.3)
             ax.legend()
         fig.tight_layout()
@@ -693,13 +692,14 @@ def _filters_bar_report(fig_dir, runs, scale):
             )
             wall += metrics["train_time_s"]
     fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
-    ax.bar(
+    bars = ax.bar(
         [r[0] for r in rows],
         [r[1] for r in rows],
         color=["tab:blue", "tab:red", "gold", "tab:green", "tab:orange"][
             : len(rows)
         ],
     )
+    ax.bar_label(bars, fmt="%.3f", fontsize=8)
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1)
     fig.tight_layout()
