@@ -16,47 +16,104 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from spatialmix_keras import initializers as fixed_initializers
-from spatialmix_keras.layers import freeze_flags
+from spatialmix_keras.activations import gelu
+from spatialmix_keras.layers import (
+    PointwiseConv2D,
+    SpatialDepthwiseConv2D,
+    SpatialSeparableConv2D,
+)
+from spatialmix_keras.normalization import FusedBatchNormalization
 
 
-def stock_convmixer(
-    dim,
-    depth,
-    kernel_size,
-    patch_size,
-    num_classes=10,
-    freeze="none",
-    input_shape=(32, 32, 3),
-    seed=0,
-):
-    """ConvMixer from stock Keras layers, `trainable=False` where frozen.
+def _stock_layer(layer, convs=True):
+    """The stock-layer equivalent of one of our layers (else a copy).
+
+    With `convs=False` only BatchNorm and GELU become stock layers.
+    """
+    config = layer.get_config()
+    if isinstance(layer, FusedBatchNormalization):
+        return keras.layers.BatchNormalization.from_config(config)
+    if isinstance(layer, keras.layers.Activation) and layer.activation is gelu:
+        return keras.layers.Activation("gelu", name=layer.name)
+    if not convs:
+        return layer.__class__.from_config(config)
+    if isinstance(layer, SpatialSeparableConv2D):
+        return keras.Sequential(
+            [
+                keras.layers.DepthwiseConv2D(
+                    layer.kernel_size,
+                    strides=layer.strides,
+                    padding=layer.padding,
+                    depth_multiplier=layer.depth_multiplier,
+                    use_bias=False,
+                    trainable=layer.spatial_trainable,
+                    name=f"{layer.name}_depthwise",
+                ),
+                keras.layers.Conv2D(
+                    layer.filters,
+                    1,
+                    use_bias=layer.use_bias,
+                    trainable=layer.channel_trainable,
+                    name=f"{layer.name}_pointwise",
+                ),
+            ],
+            name=layer.name,
+        )
+    if isinstance(layer, SpatialDepthwiseConv2D):
+        trainable = config.pop("spatial_trainable")
+        config.pop("depthwise_initializer")
+        config["trainable"] = trainable
+        return keras.layers.DepthwiseConv2D.from_config(config)
+    if isinstance(layer, PointwiseConv2D):
+        trainable = config.pop("channel_trainable")
+        config["trainable"] = trainable
+        return keras.layers.Conv2D.from_config(config)
+    return layer.__class__.from_config(config)
+
+
+def _by_name(weights):
+    return {w.path.split("/")[-1]: w for w in weights}
+
+
+def stock_clone(model: keras.Model, convs: bool = True) -> keras.Model:
+    """`model` rebuilt from stock Keras layers, with the same weights.
 
     The obvious implementation a user would write without this package:
-    `DepthwiseConv2D` + 1x1 `Conv2D`, same initial depthwise filters.
+    `DepthwiseConv2D` + 1x1 `Conv2D`, `trainable=False` where frozen, and
+    Keras' own BatchNormalization and GELU. With `convs=False` the
+    package's convolution layers stay and only BatchNorm and GELU are
+    swapped (what separates the layers' overhead from those two).
     """
-    spatial_trainable, channel_trainable = freeze_flags(freeze)
-
-    def gelu_bn(x):
-        x = keras.layers.Activation("gelu")(x)
-        return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
-
-    inputs = keras.Input(input_shape)
-    x = gelu_bn(
-        keras.layers.Conv2D(dim, patch_size, strides=patch_size)(inputs)
+    clone = keras.models.clone_model(
+        model, clone_function=lambda layer: _stock_layer(layer, convs)
     )
-    for i in range(1, depth + 1):
-        residual = x
-        x = keras.layers.DepthwiseConv2D(
-            kernel_size,
-            padding="same",
-            trainable=spatial_trainable,
-            depthwise_initializer=fixed_initializers.SpatialRandom(seed + i),
-        )(x)
-        x = keras.layers.Add()([gelu_bn(x), residual])
-        x = gelu_bn(keras.layers.Conv2D(dim, 1, trainable=channel_trainable)(x))
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, keras.layers.Dense(num_classes)(x))
+    for layer in model.layers:
+        source = _by_name(layer.weights)
+        target = clone.get_layer(layer.name)
+        if isinstance(target, keras.Sequential):
+            depthwise, pointwise = target.layers
+            pairs = [
+                (depthwise.kernel, source.pop("depthwise_kernel")),
+                (pointwise.kernel, source.pop("pointwise_kernel")),
+            ]
+            if layer.use_bias:
+                pairs.append((pointwise.bias, source.pop("bias")))
+        else:
+            names = _by_name(target.weights)
+            pairs = [(names[n], w) for n, w in source.items()]
+        for t, s in pairs:
+            t.assign(s)
+    return clone
+
+
+def check_equivalent(ours, stock, x):
+    """The stock clone must compute what ours computes (inference)."""
+    a = keras.ops.convert_to_numpy(ours(x[:4], training=False))
+    b = keras.ops.convert_to_numpy(stock(x[:4], training=False))
+    if not np.allclose(a, b, rtol=1e-4, atol=1e-4):
+        raise AssertionError(
+            f"stock clone differs: max |diff| {np.abs(a - b).max()}"
+        )
 
 
 def compile_for_training(model, learning_rate=1e-3):

@@ -28,19 +28,11 @@ import statistics
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import common
 from spatialmix_keras import flops, get_model
-from spatialmix_keras.activations import gelu
-from spatialmix_keras.layers import (
-    PointwiseConv2D,
-    SpatialDepthwiseConv2D,
-    SpatialSeparableConv2D,
-)
-from spatialmix_keras.normalization import FusedBatchNormalization
 
 NETWORKS = {
     # name: (variant, overrides, input shape, loss)
@@ -89,84 +81,6 @@ _PROFILE = flags.DEFINE_string(
 )
 
 
-# ----------------------------------------------------------------- stock
-def _stock_layer(layer):
-    """The stock-layer equivalent of one of our layers (else a copy)."""
-    config = layer.get_config()
-    if isinstance(layer, SpatialSeparableConv2D):
-        return keras.Sequential(
-            [
-                keras.layers.DepthwiseConv2D(
-                    layer.kernel_size,
-                    strides=layer.strides,
-                    padding=layer.padding,
-                    depth_multiplier=layer.depth_multiplier,
-                    use_bias=False,
-                    trainable=layer.spatial_trainable,
-                    name=f"{layer.name}_depthwise",
-                ),
-                keras.layers.Conv2D(
-                    layer.filters,
-                    1,
-                    use_bias=layer.use_bias,
-                    trainable=layer.channel_trainable,
-                    name=f"{layer.name}_pointwise",
-                ),
-            ],
-            name=layer.name,
-        )
-    if isinstance(layer, SpatialDepthwiseConv2D):
-        trainable = config.pop("spatial_trainable")
-        config.pop("depthwise_initializer")
-        config["trainable"] = trainable
-        return keras.layers.DepthwiseConv2D.from_config(config)
-    if isinstance(layer, FusedBatchNormalization):
-        return keras.layers.BatchNormalization.from_config(config)
-    if isinstance(layer, PointwiseConv2D):
-        trainable = config.pop("channel_trainable")
-        config["trainable"] = trainable
-        return keras.layers.Conv2D.from_config(config)
-    if isinstance(layer, keras.layers.Activation) and layer.activation is gelu:
-        return keras.layers.Activation("gelu", name=layer.name)
-    return layer.__class__.from_config(config)
-
-
-def _by_name(weights):
-    return {w.path.split("/")[-1]: w for w in weights}
-
-
-def stock_clone(model: keras.Model) -> keras.Model:
-    """`model` rebuilt from stock Keras layers, with the same weights."""
-    clone = keras.models.clone_model(model, clone_function=_stock_layer)
-    for layer in model.layers:
-        source = _by_name(layer.weights)
-        target = clone.get_layer(layer.name)
-        if isinstance(layer, SpatialSeparableConv2D):
-            depthwise, pointwise = target.layers
-            pairs = [
-                (depthwise.kernel, source.pop("depthwise_kernel")),
-                (pointwise.kernel, source.pop("pointwise_kernel")),
-            ]
-            if layer.use_bias:
-                pairs.append((pointwise.bias, source.pop("bias")))
-        else:
-            names = _by_name(target.weights)
-            pairs = [(names[n], w) for n, w in source.items()]
-        for t, s in pairs:
-            t.assign(s)
-    return clone
-
-
-def _check_equivalent(ours, stock, x):
-    """The stock clone must compute what ours computes (inference)."""
-    a = keras.ops.convert_to_numpy(ours(x[:4], training=False))
-    b = keras.ops.convert_to_numpy(stock(x[:4], training=False))
-    if not np.allclose(a, b, rtol=1e-4, atol=1e-4):
-        raise AssertionError(
-            f"stock clone differs: max |diff| {np.abs(a - b).max()}"
-        )
-
-
 # ---------------------------------------------------------------- timing
 def matmul_flops_per_s(n, repeats=5):
     """FLOP/s of an n x n x n float32 matmul (median of `repeats`)."""
@@ -209,8 +123,8 @@ def _candidates(network, batch):
             models[name] = _compile(model, loss, jit)
             step_flops[name] = flops.step_flops(ours)
         if _STOCK.value:
-            stock = stock_clone(ours)
-            _check_equivalent(ours, stock, batch[0])
+            stock = common.stock_clone(ours)
+            common.check_equivalent(ours, stock, batch[0])
             models[f"stock_{label}"] = _compile(stock, loss, False)
             step_flops[f"stock_{label}"] = flops.step_flops(stock)
     return models, step_flops
