@@ -12,7 +12,7 @@ depth), fig5 (filter types), fig6 (ConvMixer train time), fig7 (learned
 depthwise filters), fig8 (FGSM on Full/Chans/Space), fig9 (smoothed
 filters), fig12 (un-shuffling PSNR against depth, width, kernel),
 fig10_11_13 (reconstruction grids); `all` for every one. Scales: smoke
-(minutes on a CPU), cpu (~2 hours a figure on 2 cores), paper (GPUs).
+(minutes on a CPU), cpu (under 30 min a figure on 2 cores), paper (GPUs).
 
 Finished runs are skipped and interrupted ones resume, so re-running the
 command continues a sweep. Outputs: `<workdir>/<sweep>/<figure>.png` and

@@ -11,7 +11,7 @@ against a shared work directory; runs marked `after` (attacks, grids) need
 the runs they name, so schedule them last.
 
 Scales: `smoke` (tiny models, small files, a few steps: what the tests run),
-`cpu` (sized for a 2-core CPU, MNIST / Fashion-MNIST, ~2 hours a figure) and
+`cpu` (sized for a 2-core CPU, MNIST / Fashion-MNIST, under 30 min a figure) and
 `paper` (the paper's settings, for GPUs).
 """
 
@@ -31,7 +31,7 @@ FREEZES = ("none", "spatial", "channel")
 LABELS = {"none": "Full", "spatial": "Chans", "channel": "Space"}
 # The cpu scale trains on Fashion-MNIST (full split, in shared/data) for two
 # epochs of 100 steps (25,600 images drawn from the shuffled 60,000: that is
-# what fits Figs. 2, 4 and 5 into ~2 hours together on 2 cores) and tests on
+# what fits Figs. 2, 4 and 5 into ~1 hour together on 2 cores) and tests on
 # all 10,000 test images; its ConvMixers are narrower, with a smaller kernel
 # and patch 2.
 CPU_DATA = (
