@@ -35,7 +35,7 @@ from benchmarks import common
 from spatialmix_keras import flops, get_model
 
 NETWORKS = {
-    # name: (variant, overrides, input shape, loss)
+    # name: (variant, builder overrides, input shape)
     "convmixer_256_8_k8": ("convmixer_256_8", {"kernel_size": 8}, (32, 32, 3)),
     "convmixer_256_8_k5": ("convmixer_256_8", {"kernel_size": 5}, (32, 32, 3)),
     "resnet20": ("resnet20", {}, (32, 32, 3)),
@@ -96,23 +96,14 @@ def matmul_flops_per_s(n, repeats=5):
     return 2 * n**3 / statistics.median(times)
 
 
-def _compile(model, loss, jit):
-    model.compile(
-        optimizer=keras.optimizers.AdamW(1e-3),
-        loss=loss,
-        jit_compile=jit,
-    )
-    return model
+def _is_regression(network):
+    """Un-shufflers regress images (MSE); the others classify."""
+    return NETWORKS[network][0].startswith("unshuffler")
 
 
 def _candidates(network, batch):
-    variant, overrides, input_shape = NETWORKS[network]
-    regression = variant.startswith("unshuffler")
-    loss = (
-        keras.losses.MeanSquaredError()
-        if regression
-        else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    )
+    variant, overrides, _ = NETWORKS[network]
+    loss = keras.losses.MeanSquaredError() if _is_regression(network) else None
     jits = {"off": [False], "on": [True], "both": [False, True]}[_JIT.value]
     models, step_flops = {}, {}
     for freeze, label in MODES.items():
@@ -120,19 +111,23 @@ def _candidates(network, batch):
         for jit in jits:
             name = f"ours_{label}" + ("_xla" if jit else "")
             model = ours if not jit else keras.models.clone_model(ours)
-            models[name] = _compile(model, loss, jit)
+            models[name] = common.compile_for_training(
+                model, loss=loss, jit=jit
+            )
             step_flops[name] = flops.step_flops(ours)
         if _STOCK.value:
             stock = common.stock_clone(ours)
             common.check_equivalent(ours, stock, batch[0])
-            models[f"stock_{label}"] = _compile(stock, loss, False)
+            models[f"stock_{label}"] = common.compile_for_training(
+                stock, loss=loss
+            )
             step_flops[f"stock_{label}"] = flops.step_flops(stock)
     return models, step_flops
 
 
 def _batch(network, size):
-    variant, _, input_shape = NETWORKS[network]
-    if variant.startswith("unshuffler"):
+    input_shape = NETWORKS[network][2]
+    if _is_regression(network):
         x, _ = common.random_batch(size, input_shape)
         return x, x
     return common.random_batch(size, input_shape)

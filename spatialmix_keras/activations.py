@@ -10,6 +10,7 @@ both with Keras' GELU to 1e-5). On other backends it is Keras' GELU.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import keras
@@ -18,6 +19,7 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
+@functools.cache
 def _tf_gelu():
     import tensorflow as tf
 
@@ -34,9 +36,6 @@ def _tf_gelu():
     return gelu_tf
 
 
-_IMPL = {}
-
-
 @keras.saving.register_keras_serializable(package="spatialmix_keras")
 def gelu(x):
     """Exact GELU, `x * Phi(x)`, with a fused derivative on TensorFlow.
@@ -47,6 +46,4 @@ def gelu(x):
     """
     if keras.backend.backend() != "tensorflow":
         return keras.activations.gelu(x, approximate=False)
-    if "tf" not in _IMPL:
-        _IMPL["tf"] = _tf_gelu()
-    return _IMPL["tf"](keras.ops.convert_to_tensor(x))
+    return _tf_gelu()(keras.ops.convert_to_tensor(x))

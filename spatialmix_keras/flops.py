@@ -62,8 +62,8 @@ def _hw(shape):
     return math.prod(shape[1:-1])
 
 
-def _layer_parts(layer, first):
-    """`Part`s of one layer; `first`: no gradient is needed for its input."""
+def _layer_parts(layer, needs_grad):
+    """`Part`s of one layer; `needs_grad`: whether its input needs one."""
     if not isinstance(layer, _COUNTED):
         return []
     in_shape, out_shape = layer.input.shape, layer.output.shape
@@ -81,7 +81,7 @@ def _layer_parts(layer, first):
                 "depthwise",
                 _hw(out_shape) * depth * window,
                 trainable("depthwise_kernel"),
-                not first,
+                needs_grad,
             ),
             Part(
                 layer.name,
@@ -89,23 +89,23 @@ def _layer_parts(layer, first):
                 _hw(out_shape) * depth * out_shape[-1],
                 trainable("pointwise_kernel"),
                 # needed to reach the depthwise kernel or the layer input
-                not first or trainable("depthwise_kernel"),
+                needs_grad or trainable("depthwise_kernel"),
             ),
         ]
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         window = math.prod(layer.kernel_size)
         macs = _hw(out_shape) * out_shape[-1] * window
         return [
-            Part(layer.name, "depthwise", macs, trainable("kernel"), not first)
+            Part(layer.name, "depthwise", macs, trainable("kernel"), needs_grad)
         ]
     if isinstance(layer, keras.layers.Conv2D):
         window = math.prod(layer.kernel_size)
         kind = "pointwise" if window == 1 else "conv"
         macs = _hw(out_shape) * out_shape[-1] * window * in_shape[-1]
         macs //= layer.groups
-        return [Part(layer.name, kind, macs, trainable("kernel"), not first)]
+        return [Part(layer.name, kind, macs, trainable("kernel"), needs_grad)]
     macs = math.prod(in_shape[1:]) * out_shape[-1]  # Dense
-    return [Part(layer.name, "dense", macs, trainable("kernel"), not first)]
+    return [Part(layer.name, "dense", macs, trainable("kernel"), needs_grad)]
 
 
 def _ids(tensors):
@@ -133,7 +133,7 @@ def _walk(model, tainted, found):
             if inner & _ids(layer.outputs):
                 tainted |= _ids(layer.output)
             continue
-        found += _layer_parts(layer, first=not needs_grad)
+        found += _layer_parts(layer, needs_grad)
         if needs_grad or _learns(layer):
             tainted |= _ids(layer.output)
     return tainted

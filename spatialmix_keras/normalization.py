@@ -61,18 +61,23 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         )
         moving_mean = tf.cast(self.moving_mean, "float32")
         moving_variance = tf.cast(self.moving_variance, "float32")
-        if training and self.trainable:
-            y, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+
+        def fused(mean, variance, is_training):
+            return tf.raw_ops.FusedBatchNormV3(
                 x=x,
                 scale=gamma,
                 offset=beta,
-                mean=tf.constant([], "float32"),
-                variance=tf.constant([], "float32"),
+                mean=mean,
+                variance=variance,
                 epsilon=self.epsilon,
                 exponential_avg_factor=1.0,
                 data_format="NHWC",
-                is_training=True,
-            )
+                is_training=is_training,
+            )[:3]
+
+        if training and self.trainable:
+            empty = tf.constant([], "float32")
+            y, mean, variance = fused(empty, empty, True)
             count = tf.cast(tf.size(x) // channels, "float32")
             variance = variance * (count - 1.0) / tf.maximum(count, 1.0)
             momentum = self.momentum
@@ -83,15 +88,5 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
                 moving_variance * momentum + variance * (1.0 - momentum)
             )
         else:
-            y = tf.raw_ops.FusedBatchNormV3(
-                x=x,
-                scale=gamma,
-                offset=beta,
-                mean=moving_mean,
-                variance=moving_variance,
-                epsilon=self.epsilon,
-                exponential_avg_factor=1.0,
-                data_format="NHWC",
-                is_training=False,
-            )[0]
+            y = fused(moving_mean, moving_variance, False)[0]
         return tf.cast(y, self.compute_dtype)

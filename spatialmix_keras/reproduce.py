@@ -87,11 +87,7 @@ def _resnet_runs(scale, imagenet=False):
     ResNets (8n+2 layers) join the CIFAR ones.
     """
     depths = {"smoke": (1,), "cpu": (1, 2, 3), "paper": (1, 2, 3, 5, 9)}
-    extra = {
-        "smoke": (),
-        "cpu": CPU_DATA,
-        "paper": (),
-    }[scale]
+    extra = CPU_DATA if scale == "cpu" else ()
     runs = []
     for n in depths[scale]:
         model = "resnet_tiny" if scale == "smoke" else f"resnet{6 * n + 2}"
@@ -131,11 +127,7 @@ def _resnet_runs(scale, imagenet=False):
 def _convmixer_runs(scale):
     """ConvMixers, Full / Chans / Space, against depth (Figs. 4, 6, 7)."""
     depths = {"smoke": (2,), "cpu": (2, 4, 6), "paper": (2, 4, 8, 16)}
-    extra = {
-        "smoke": (),
-        "cpu": CPU_CONVMIXER,
-        "paper": (),
-    }[scale]
+    extra = CPU_CONVMIXER if scale == "cpu" else ()
     runs = []
     for depth in depths[scale]:
         for freeze in FREEZES:
@@ -159,11 +151,7 @@ def _convmixer_runs(scale):
 def _filter_runs(scale):
     """Learned vs fixed filter types in a separable ResNet (Fig. 5)."""
     base = _resnet_runs(scale)[0].args[:2]  # config and model of depth 1
-    extra = {
-        "smoke": (),
-        "cpu": CPU_DATA,
-        "paper": (),
-    }[scale]
+    extra = CPU_DATA if scale == "cpu" else ()
     kinds = [
         ("learned", "none", "spatial_random"),
         ("random", "spatial", "spatial_random"),
@@ -233,11 +221,11 @@ def _fig9_runs(scale, workdir):
         "cpu": ("none", "0.5", "1.0", "2.0"),
         "paper": ("none", "0.5", "1.0", "2.0"),
     }[scale]
-    extra = {
-        "smoke": (),
-        "cpu": (*CPU_CONVMIXER, "--config.model_kwargs.depth=4"),
-        "paper": (),
-    }[scale]
+    extra = (
+        (*CPU_CONVMIXER, "--config.model_kwargs.depth=4")
+        if scale == "cpu"
+        else ()
+    )
     smoke = "smoke," if scale == "smoke" else ""
     train = [
         Run(
@@ -538,6 +526,15 @@ def _plt():
     return plt
 
 
+def _save_figure(plt, fig, fig_dir, figure):
+    """Writes `<fig_dir>/<figure>.png` and closes the figure; its path."""
+    fig.tight_layout()
+    png = os.path.join(fig_dir, f"{figure}.png")
+    fig.savefig(png)
+    plt.close(fig)
+    return png
+
+
 def _by_freeze_and(fig_dir, runs, key, value):
     table = {}
     for run in runs:
@@ -591,10 +588,7 @@ def _lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
             ax.xaxis.get_major_locator().set_params(integer=True)
             ax.grid(alpha=0.3)
             ax.legend()
-        fig.tight_layout()
-        png = os.path.join(fig_dir, f"{figure}.png")
-        fig.savefig(png)
-        plt.close(fig)
+        png = _save_figure(plt, fig, fig_dir, figure)
         _write_report(
             fig_dir,
             figure,
@@ -654,10 +648,7 @@ def _time_report(figure):
             ax.set_xlabel("depth")
             ax.grid(alpha=0.3)
             ax.legend()
-        fig.tight_layout()
-        png = os.path.join(fig_dir, f"{figure}.png")
-        fig.savefig(png)
-        plt.close(fig)
+        png = _save_figure(plt, fig, fig_dir, figure)
         _write_report(
             fig_dir,
             figure,
@@ -702,10 +693,7 @@ def _filters_bar_report(fig_dir, runs, scale):
     ax.bar_label(bars, fmt="%.3f", fontsize=8)
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1)
-    fig.tight_layout()
-    png = os.path.join(fig_dir, "fig5.png")
-    fig.savefig(png)
-    plt.close(fig)
+    png = _save_figure(plt, fig, fig_dir, "fig5")
     _write_report(
         fig_dir,
         "fig5",
@@ -749,10 +737,7 @@ def _learned_filters_report(fig_dir, runs, scale):
         rows.append(
             (name, "x".join(map(str, kernel.shape)), float(np.std(kernel)))
         )
-    fig.tight_layout()
-    png = os.path.join(fig_dir, "fig7.png")
-    fig.savefig(png)
-    plt.close(fig)
+    png = _save_figure(plt, fig, fig_dir, "fig7")
     _write_report(
         fig_dir,
         "fig7",
@@ -829,10 +814,7 @@ def _fig12_report(fig_dir, runs, scale):
         ax.set_ylabel("test PSNR (dB)")
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    png = os.path.join(fig_dir, "fig12.png")
-    fig.savefig(png)
-    plt.close(fig)
+    png = _save_figure(plt, fig, fig_dir, "fig12")
     _write_report(
         fig_dir,
         "fig12",
