@@ -1,17 +1,28 @@
-"""GELU with a hand-written gradient.
+"""GELU with a hand-written gradient, each direction one fused loop.
 
 ConvMixer applies an exact GELU, `x * Phi(x)`, twice per block. Automatic
 differentiation of Keras' GELU keeps several intermediate tensors and runs
 one elementwise op per term of the chain rule; on a CPU those passes over
 memory cost more than the arithmetic. `gelu` computes the same function and
-its exact derivative, `Phi(x) + x * phi(x)`, in fewer passes (tests compare
-both with Keras' GELU to 1e-5). On other backends it is Keras' GELU.
+its exact derivative, `Phi(x) + x * phi(x)`, and on TensorFlow has XLA
+compile each of the two into a single elementwise loop (tests compare both
+with Keras' GELU to 1e-5). Only these elementwise functions are compiled:
+XLA makes convolutions and reductions slower on a CPU, so the rest of the
+graph stays as it is. `benchmarks/components.py` measures the gain (forward
+plus backward of a 128x16x16x256 tensor on 2 cores: Keras 51 ms, the
+hand-written gradient alone 38 ms, compiled 18 ms).
+
+Set the environment variable `SPATIALMIX_XLA_GELU=0` where XLA is not
+available (some TensorFlow plugins): the hand-written gradient is kept and
+the ops run uncompiled. It is read when a model is built or traced. On
+other backends it is Keras' GELU.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import os
 
 import keras
 
@@ -20,18 +31,25 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 @functools.cache
-def _tf_gelu():
+def _tf_gelu(xla):
     import tensorflow as tf
+
+    def compiled(fn):
+        return tf.function(fn, jit_compile=True, autograph=False) if xla else fn
+
+    @compiled
+    def forward(x):
+        return x * (0.5 * (1.0 + tf.math.erf(x * _INV_SQRT2)))
+
+    @compiled
+    def backward(x, upstream):
+        cdf = 0.5 * (1.0 + tf.math.erf(x * _INV_SQRT2))
+        pdf = tf.exp(-0.5 * tf.square(x)) * _INV_SQRT_2PI
+        return upstream * (cdf + x * pdf)
 
     @tf.custom_gradient
     def gelu_tf(x):
-        cdf = 0.5 * (1.0 + tf.math.erf(x * _INV_SQRT2))
-
-        def grad(upstream):
-            pdf = tf.exp(-0.5 * tf.square(x)) * _INV_SQRT_2PI
-            return upstream * (cdf + x * pdf)
-
-        return x * cdf, grad
+        return forward(x), lambda upstream: backward(x, upstream)
 
     return gelu_tf
 
@@ -46,4 +64,5 @@ def gelu(x):
     """
     if keras.backend.backend() != "tensorflow":
         return keras.activations.gelu(x, approximate=False)
-    return _tf_gelu()(keras.ops.convert_to_tensor(x))
+    xla = os.environ.get("SPATIALMIX_XLA_GELU", "1") != "0"
+    return _tf_gelu(xla)(keras.ops.convert_to_tensor(x))

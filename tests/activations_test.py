@@ -4,13 +4,16 @@ import math
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from spatialmix_keras import get_model
 from spatialmix_keras.activations import gelu
 
 
-def test_values_and_gradients_match_keras_exact_gelu():
+@pytest.mark.parametrize("xla", ["1", "0"])
+def test_values_and_gradients_match_keras_exact_gelu(xla, monkeypatch):
+    monkeypatch.setenv("SPATIALMIX_XLA_GELU", xla)
     x = tf.constant(np.linspace(-6, 6, 1001, dtype="float32"))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
@@ -38,3 +41,21 @@ def test_a_convmixer_with_it_saves_and_loads(tmp_path):
     x = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
     assert loaded.get_layer("stem_gelu").activation is gelu
+
+
+def test_inside_a_compiled_training_graph_with_unknown_batch():
+    # Keras traces the step with a None batch dimension; the compiled GELU
+    # must accept it and give Keras' gradient for each batch size it meets.
+    @tf.function(input_signature=[tf.TensorSpec([None, 4, 4, 3])])
+    def grads(x):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            ours = tf.reduce_sum(tf.sin(gelu(x)))
+            theirs = tf.reduce_sum(tf.sin(keras.activations.gelu(x, False)))
+        return tape.gradient(ours, x), tape.gradient(theirs, x)
+
+    rng = np.random.default_rng(1)
+    for batch in (1, 5):
+        x = rng.normal(size=(batch, 4, 4, 3)).astype("float32")
+        ours, theirs = grads(x)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
