@@ -4,10 +4,12 @@ Times, on one block-sized tensor (batch x 16 x 16 x dim for convmixer_256_8
 at patch 2), each piece of a ConvMixer block forward and backward, as a
 compiled `tf.function`, interleaved and repeated: the depthwise convolution
 (forward; + input gradient; + filter gradient), the 1x1 convolution (the
-same three), BatchNorm (Keras' and the fused one) and GELU (Keras' and the
-hand-differentiated one), plus a pass that only reads and writes the tensor
-once (`copy`, the memory floor). A step of the network runs `depth` blocks
-of these; compare the sum with `benchmarks/train_throughput.py`.
+same three), BatchNorm (Keras' and the fused one) and GELU (Keras', the
+hand-differentiated one uncompiled, and the package's, which XLA compiles
+into one loop each way), the convolutions again compiled whole by XLA, plus
+a pass that only reads and writes the tensor once (`copy`, the memory
+floor). A step of the network runs `depth` blocks of these; compare the sum
+with `benchmarks/train_throughput.py`.
 
     python -m benchmarks.components            # batch 128, dim 256, k 8
     python -m benchmarks.components --kernel_size=5 --batch_size=64
@@ -26,6 +28,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import common
+from spatialmix_keras import activations
 from spatialmix_keras.activations import gelu
 from spatialmix_keras.normalization import FusedBatchNormalization
 
@@ -34,12 +37,17 @@ _DIM = flags.DEFINE_integer("dim", 256, "Channels.")
 _SIZE = flags.DEFINE_integer("size", 16, "Height and width of the tensor.")
 _KERNEL = flags.DEFINE_integer("kernel_size", 8, "Depthwise kernel size.")
 _REPEATS = flags.DEFINE_integer("repeats", 7, "Timed calls per piece.")
+_XLA = flags.DEFINE_bool(
+    "xla",
+    True,
+    "Also time the convolutions compiled whole by XLA (`jit_compile=True`).",
+)
 
 
-def _grad_fn(layer, wrt_input, wrt_weights):
+def _grad_fn(layer, wrt_input, wrt_weights, jit=False):
     """A compiled forward (and backward) pass through `layer`."""
 
-    @tf.function
+    @tf.function(jit_compile=jit)
     def run(x, upstream):
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -88,7 +96,26 @@ def main(argv):
         ),
         "gelu_keras": _grad_fn(keras.layers.Activation("gelu"), True, False),
         "gelu_ours": _grad_fn(keras.layers.Activation(gelu), True, False),
+        # The same derivative without XLA (SPATIALMIX_XLA_GELU=0).
+        "gelu_ours_uncompiled": _grad_fn(
+            keras.layers.Activation(activations._tf_gelu(xla=False)),
+            True,
+            False,
+        ),
     }
+    if _XLA.value:
+        # XLA over the whole piece, as `jit_compile=True` would compile it.
+        pieces |= {
+            "depthwise_input_grad_xla": _grad_fn(
+                fresh(depthwise), True, False, jit=True
+            ),
+            "depthwise_all_grads_xla": _grad_fn(
+                fresh(depthwise), True, True, jit=True
+            ),
+            "pointwise_all_grads_xla": _grad_fn(
+                fresh(pointwise), True, True, jit=True
+            ),
+        }
     for fn in pieces.values():
         fn(x, upstream)
     samples = {name: [] for name in pieces}

@@ -1,0 +1,137 @@
+"""Reproducing the paper's figures: sweeps of runs, and reports.
+
+A figure is a list of `Run`s (each one command of an app: `classify`,
+`unshuffle` or `fgsm`, made from the configs) and a report that reads their
+outputs and draws the figure as a PNG plus a Markdown table. Sweeps are
+resumable: a run whose outputs exist is skipped, and an interrupted one
+resumes from its checkpoints (the apps do that). To spread a sweep over
+machines, print its commands (`--print_commands`) or run only the i-th
+(`--run_index=i`) from a SLURM job array, GNU parallel or any scheduler,
+against a shared work directory; runs marked `after` (attacks, grids) need
+the runs they name, so schedule them last.
+
+Scales: `smoke` (tiny models, small files, a few steps: what the tests run),
+`cpu` (sized for a 2-core CPU, MNIST / Fashion-MNIST, under 30 min a figure) and
+`paper` (the paper's settings, for GPUs).
+
+Modules: `sweeps` (the runs of each figure), `running` (executing one run)
+and `reports` (tables and PNGs); `FIGURES` ties each figure to its sweep and
+report.
+"""
+
+from __future__ import annotations
+
+import os
+
+from spatialmix_keras.reproduce import reports, sweeps
+from spatialmix_keras.reproduce.running import (
+    command,
+    execute,
+    is_done,
+    run_dir,
+)
+from spatialmix_keras.reproduce.sweeps import (
+    FREEZES,
+    LABELS,
+    SCALES,
+    Run,
+)
+
+__all__ = [
+    "FIGURES",
+    "FREEZES",
+    "LABELS",
+    "SCALES",
+    "Run",
+    "command",
+    "execute",
+    "figure_dir",
+    "figure_runs",
+    "is_done",
+    "report",
+    "run_dir",
+]
+
+FIGURES = {
+    "fig2": {
+        "dir": "resnet",
+        "runs": lambda s, d: sweeps.resnet_runs(s, imagenet=True),
+        "report": reports.lines_report(
+            "fig2", "test accuracy", "final_test_accuracy"
+        ),
+    },
+    "fig3": {
+        "dir": "resnet",
+        "runs": lambda s, d: sweeps.resnet_runs(s),
+        "report": reports.time_report("fig3"),
+    },
+    "fig4": {
+        "dir": "convmixer",
+        "runs": lambda s, d: sweeps.convmixer_runs(s),
+        "report": reports.lines_report(
+            "fig4", "test accuracy", "final_test_accuracy"
+        ),
+    },
+    "fig5": {
+        "dir": "filters",
+        "runs": lambda s, d: sweeps.filter_runs(s),
+        "report": reports.filters_bar_report,
+    },
+    "fig6": {
+        "dir": "convmixer",
+        "runs": lambda s, d: sweeps.convmixer_runs(s),
+        "report": reports.time_report("fig6"),
+    },
+    "fig7": {
+        "dir": "convmixer",
+        "runs": lambda s, d: sweeps.convmixer_runs(s),
+        "report": reports.learned_filters_report,
+    },
+    "fig8": {
+        "dir": "resnet",
+        "runs": sweeps.fig8_runs,
+        "report": reports.fgsm_report("fig8"),
+    },
+    "fig9": {
+        "dir": "smoothing",
+        "runs": sweeps.fig9_runs,
+        "report": reports.fgsm_report("fig9"),
+    },
+    "fig12": {
+        "dir": "unshuffle_sweep",
+        "runs": lambda s, d: sweeps.fig12_runs(s),
+        "report": reports.fig12_report,
+    },
+    "fig10_11_13": {
+        "dir": "unshuffle_grids",
+        "runs": sweeps.grid_runs,
+        "report": reports.grids_report,
+    },
+}
+
+
+def report(figure: str, scale: str, workdir: str):
+    """Draws one figure from its finished runs: `(png, rows)`."""
+    fig_dir = figure_dir(workdir, figure)
+    runs = figure_runs(figure, scale, workdir)
+    return FIGURES[figure]["report"](fig_dir, runs, scale)
+
+
+def figure_runs(figure: str, scale: str, workdir: str) -> list[Run]:
+    """The runs of one figure at one scale."""
+    if scale not in SCALES:
+        raise ValueError(
+            f"Invalid value for argument `scale`. Expected one of {SCALES}. "
+            f"Received: scale={scale!r}"
+        )
+    if figure not in FIGURES:
+        raise ValueError(
+            "Invalid value for argument `figure`. Expected one of "
+            f"{tuple(FIGURES)}. Received: figure={figure!r}"
+        )
+    build = FIGURES[figure]["runs"]
+    return build(scale, figure_dir(workdir, figure))
+
+
+def figure_dir(workdir, figure):
+    return os.path.join(workdir, FIGURES[figure]["dir"])

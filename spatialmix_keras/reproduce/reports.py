@@ -1,0 +1,440 @@
+"""Reports: the tables and PNGs of each figure, from its finished runs.
+
+Each report reads the runs' `metrics.json` (or FGSM `results.json`),
+writes `<figure>.md` (a table, the hardware, how the runs were trained, the
+wall time) and `<figure>.png` beside them, and returns `(png, rows)`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+
+import numpy as np
+
+from spatialmix_keras.reproduce.running import run_dir
+from spatialmix_keras.reproduce.sweeps import FREEZES, LABELS
+
+
+def _metrics(fig_dir, run):
+    path = os.path.join(run_dir(fig_dir, run), "metrics.json")
+    if not os.path.exists(path):
+        return None
+    return _read_json(path)
+
+
+def _hardware():
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} CPU threads, "
+        f"{len(gpus)} GPU(s), TensorFlow {tf.__version__}"
+    )
+
+
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _training_summary(fig_dir):
+    """How the figure's runs were trained, from their config and metrics."""
+    settings = set()
+    runs = os.path.join(fig_dir, "runs")
+    for name in sorted(os.listdir(runs)) if os.path.isdir(runs) else ():
+        paths = [
+            os.path.join(runs, name, f"{f}.json") for f in ("config", "metrics")
+        ]
+        if not all(os.path.exists(p) for p in paths):
+            continue
+        config, metrics = (_read_json(p) for p in paths)
+        batch = metrics["global_batch_size"]
+        steps = metrics["num_train_examples"] // batch
+        if config.get("steps_per_epoch"):
+            steps = min(steps, config["steps_per_epoch"])
+        settings.add(
+            f"{config['dataset']} ({metrics['num_train_examples']} train, "
+            f"{metrics['num_test_examples']} test images), "
+            f"{metrics['epochs']} epochs of {steps} steps of {batch} images "
+            f"({metrics['epochs'] * steps * batch} images seen)"
+        )
+    return "; ".join(sorted(settings))
+
+
+def _write_report(fig_dir, figure, scale, header, rows, wall_s, notes=""):
+    path = os.path.join(fig_dir, f"{figure}.md")
+    lines = [
+        f"# {figure} ({scale} scale)",
+        "",
+        f"Hardware: {_hardware()}. Training wall time of the runs: "
+        f"{wall_s / 60:.1f} min.",
+        "",
+    ]
+    training = _training_summary(fig_dir)
+    if training:
+        lines += [f"Training: {training}.", ""]
+    if notes:
+        lines += [notes, ""]
+    lines += [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+    ]
+    for row in rows:
+        lines.append(
+            "| "
+            + " | ".join(
+                f"{v:.4f}" if isinstance(v, float) else str(v) for v in row
+            )
+            + " |"
+        )
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_figure(plt, fig, fig_dir, figure):
+    """Writes `<fig_dir>/<figure>.png` and closes the figure; its path."""
+    fig.tight_layout()
+    png = os.path.join(fig_dir, f"{figure}.png")
+    fig.savefig(png)
+    plt.close(fig)
+    return png
+
+
+def _by_freeze_and(fig_dir, runs, key, value):
+    table = {}
+    for run in runs:
+        metrics = _metrics(fig_dir, run)
+        if metrics is not None and key in run.meta:
+            table.setdefault(run.meta.get("freeze", "none"), []).append(
+                (run.meta[key], metrics[value], metrics)
+            )
+    return {f: sorted(v, key=lambda t: t[0]) for f, v in table.items()}
+
+
+def lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
+    """One panel per dataset (`meta["panel"]`), one line per freeze mode."""
+
+    def report(fig_dir, runs, scale):
+        plt = _plt()
+        panels = list(dict.fromkeys(r.meta.get("panel", "") for r in runs))
+        fig, axes = plt.subplots(
+            1, len(panels), figsize=(5 * len(panels), 3.5), dpi=120
+        )
+        axes = np.atleast_1d(axes)
+        rows, wall = [], 0.0
+        for ax, panel in zip(axes, panels, strict=True):
+            table = _by_freeze_and(
+                fig_dir,
+                [r for r in runs if r.meta.get("panel", "") == panel],
+                key,
+                value,
+            )
+            for freeze in FREEZES:
+                if freeze not in table:
+                    continue
+                xs = [t[0] for t in table[freeze]]
+                ys = [t[1] for t in table[freeze]]
+                ax.plot(xs, ys, "-o", label=LABELS[freeze])
+                for x, y, m in table[freeze]:
+                    rows.append(
+                        (
+                            panel,
+                            LABELS[freeze],
+                            x,
+                            y,
+                            m["trainable_params"],
+                            m["train_time_s"],
+                        )
+                    )
+                    wall += m["train_time_s"]
+            ax.set_title(panel)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)  # zoomed to the data, as in the paper
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        png = _save_figure(plt, fig, fig_dir, figure)
+        _write_report(
+            fig_dir,
+            figure,
+            scale,
+            [
+                "data",
+                "model",
+                xlabel,
+                ylabel,
+                "trainable params",
+                "train time (s)",
+            ],
+            rows,
+            wall,
+        )
+        return png, rows
+
+    return report
+
+
+def time_report(figure):
+    def report(fig_dir, runs, scale):
+        plt = _plt()
+        table = _by_freeze_and(fig_dir, runs, "depth", "train_time_s")
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), dpi=120)
+        rows, wall = [], 0.0
+        for freeze in FREEZES:
+            if freeze not in table:
+                continue
+            xs = [t[0] for t in table[freeze]]
+            axes[0].plot(
+                xs, [t[1] for t in table[freeze]], "-o", label=LABELS[freeze]
+            )
+            axes[1].plot(
+                xs,
+                [
+                    t[2]["train_time_per_trainable_param_s"]
+                    for t in table[freeze]
+                ],
+                "-o",
+                label=LABELS[freeze],
+            )
+            for x, seconds, m in table[freeze]:
+                rows.append(
+                    (
+                        LABELS[freeze],
+                        x,
+                        seconds,
+                        m["trainable_params"],
+                        m["train_time_per_trainable_param_s"],
+                    )
+                )
+                wall += seconds
+        axes[0].set_ylabel("train time (s)")
+        axes[1].set_ylabel("train time / trainable param (s)")
+        for ax in axes:
+            ax.set_xlabel("depth")
+            ax.grid(alpha=0.3)
+            ax.legend()
+        png = _save_figure(plt, fig, fig_dir, figure)
+        _write_report(
+            fig_dir,
+            figure,
+            scale,
+            [
+                "model",
+                "depth",
+                "train time (s)",
+                "trainable params",
+                "time / param (s)",
+            ],
+            rows,
+            wall,
+        )
+        return png, rows
+
+    return report
+
+
+def filters_bar_report(fig_dir, runs, scale):
+    plt = _plt()
+    rows, wall = [], 0.0
+    for run in runs:
+        metrics = _metrics(fig_dir, run)
+        if metrics:
+            rows.append(
+                (
+                    run.meta["kind"],
+                    metrics["final_test_accuracy"],
+                    metrics["trainable_params"],
+                )
+            )
+            wall += metrics["train_time_s"]
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
+    bars = ax.bar(
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        color=["tab:blue", "tab:red", "gold", "tab:green", "tab:orange"][
+            : len(rows)
+        ],
+    )
+    ax.bar_label(bars, fmt="%.3f", fontsize=8)
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    png = _save_figure(plt, fig, fig_dir, "fig5")
+    _write_report(
+        fig_dir,
+        "fig5",
+        scale,
+        ["spatial filters", "test accuracy", "trainable params"],
+        rows,
+        wall,
+        "learned = Full; the others are Chans with frozen filters.",
+    )
+    return png, rows
+
+
+def learned_filters_report(fig_dir, runs, scale):
+    import keras
+
+    from spatialmix_keras import summaries
+
+    plt = _plt()
+    full = [
+        r
+        for r in runs
+        if r.meta.get("freeze") == "none" and _metrics(fig_dir, r)
+    ]
+    run = max(full, key=lambda r: r.meta["depth"])
+    import spatialmix_keras  # noqa: F401  (registers the layers)
+
+    model = keras.models.load_model(
+        os.path.join(fig_dir, "exports", run.name, "model.keras"),
+        safe_mode=True,
+    )
+    kernels = summaries.depthwise_kernels(model)[:4]
+    fig, axes = plt.subplots(
+        1, len(kernels), figsize=(3 * len(kernels), 3), dpi=120, squeeze=False
+    )
+    rows = []
+    for ax, (name, kernel) in zip(axes[0], kernels, strict=True):
+        kernel = keras.ops.convert_to_numpy(kernel)
+        ax.imshow(summaries.filter_grid(kernel, zoom=1)[..., 0], cmap="gray")
+        ax.set_title(name, fontsize=8)
+        ax.axis("off")
+        rows.append(
+            (name, "x".join(map(str, kernel.shape)), float(np.std(kernel)))
+        )
+    png = _save_figure(plt, fig, fig_dir, "fig7")
+    _write_report(
+        fig_dir,
+        "fig7",
+        scale,
+        ["layer", "kernel", "filter std"],
+        rows,
+        _metrics(fig_dir, run)["train_time_s"],
+        f"Learned depthwise filters of {run.name}.",
+    )
+    return png, rows
+
+
+def fgsm_report(figure):
+    def report(fig_dir, runs, scale):
+        import shutil
+
+        attack = [r for r in runs if r.app == "fgsm"][0]
+        out = run_dir(fig_dir, attack)
+        with open(os.path.join(out, "results.json")) as f:
+            curves = json.load(f)["curves"]
+        png = os.path.join(fig_dir, f"{figure}.png")
+        shutil.copy(os.path.join(out, "accuracy_vs_eps.png"), png)
+        rows = [
+            (c["label"], *[float(a) for a in c["accuracy"]]) for c in curves
+        ]
+        wall = sum(
+            _metrics(fig_dir, r)["train_time_s"]
+            for r in runs
+            if r.app != "fgsm"
+        )
+        _write_report(
+            fig_dir,
+            figure,
+            scale,
+            ["model", *[f"eps={255 * e:g}/255" for e in curves[0]["eps"]]],
+            rows,
+            wall,
+            "FGSM accuracy on the test split.",
+        )
+        return png, rows
+
+    return report
+
+
+def fig12_report(fig_dir, runs, scale):
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.5), dpi=120)
+    done = [(r, _metrics(fig_dir, r)) for r in runs]
+    done = [(r, m) for r, m in done if m]
+    rows = [
+        (
+            f"d={r.meta['d']} w={r.meta['w']} k={r.meta['k']}",
+            LABELS[r.meta["freeze"]],
+            m["final_test_psnr"],
+            m["train_time_s"],
+        )
+        for r, m in done
+    ]
+    for ax, key, label in zip(
+        axes, "dwk", ("depth", "width", "kernel"), strict=True
+    ):
+        for freeze in ("none", "spatial"):
+            points = sorted(
+                (r.meta[key], m["final_test_psnr"])
+                for r, m in done
+                if r.meta["freeze"] == freeze
+                and all(
+                    r.meta[o] == _center(done, o) for o in "dwk" if o != key
+                )
+            )
+            if points:
+                ax.plot(*zip(*points, strict=True), "-o", label=LABELS[freeze])
+        ax.set_xlabel(label)
+        ax.set_ylabel("test PSNR (dB)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    png = _save_figure(plt, fig, fig_dir, "fig12")
+    _write_report(
+        fig_dir,
+        "fig12",
+        scale,
+        ["model", "learns", "test PSNR (dB)", "train time (s)"],
+        rows,
+        sum(m["train_time_s"] for _, m in done),
+    )
+    return png, rows
+
+
+def _center(done, key):
+    """The value of `key` shared by the sweep along the other two axes."""
+    values = [r.meta[key] for r, _ in done]
+    return max(set(values), key=values.count)
+
+
+def grids_report(fig_dir, runs, scale):
+    rows = []
+    for run in runs:
+        metrics = _metrics(fig_dir, run)
+        if metrics:
+            rows.append(
+                (
+                    run.name,
+                    metrics["final_test_psnr"],
+                    metrics["shuffled_psnr"],
+                    metrics["mean_image_psnr"],
+                )
+            )
+    grids = [r.meta["output"] for r in runs if "output" in r.meta]
+    wall = sum(
+        _metrics(fig_dir, r)["train_time_s"]
+        for r in runs
+        if _metrics(fig_dir, r)
+    )
+    _write_report(
+        fig_dir,
+        "fig10_11_13",
+        scale,
+        ["run", "test PSNR (dB)", "shuffled input (dB)", "mean image (dB)"],
+        rows,
+        wall,
+        "Grids: " + ", ".join(os.path.basename(g) for g in grids),
+    )
+    return grids[0], rows
