@@ -1,5 +1,10 @@
 """The stock-layer baselines the benchmarks time against."""
 
+import json
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -48,3 +53,41 @@ def test_convs_false_keeps_our_convolutions():
     names = {type(layer).__name__ for layer in _leaves(mixed)}
     assert "SpatialDepthwiseConv2D" in names
     assert "FusedBatchNormalization" not in names
+
+
+def test_components_times_every_piece_at_a_tiny_size():
+    # A smoke run of the profile on a 2x4x4x8 tensor: every piece, the
+    # XLA-compiled ones included, runs and gets a time, and each block total
+    # is the sum of its pieces.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.components",
+            "--batch_size=2",
+            "--dim=8",
+            "--size=4",
+            "--kernel_size=3",
+            "--repeats=1",
+        ],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    out = json.loads(result.stdout)
+    ms = out["ms"]
+    assert out["tensor"] == [2, 4, 4, 8]
+    assert {
+        "gelu_ours",
+        "gelu_ours_uncompiled",
+        "depthwise_all_grads_xla",
+    } <= set(ms)
+    assert all(t > 0 for t in ms.values())
+    chans = (
+        ms["depthwise_input_grad"]
+        + ms["pointwise_all_grads"]
+        + 2 * (ms["batchnorm_fused"] + ms["gelu_ours"])
+    )
+    assert out["block_ms"]["chans_ours"] == pytest.approx(chans)
