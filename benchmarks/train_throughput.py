@@ -18,9 +18,9 @@ against our Full, and `matmul_share`. Only ratios within one run compare.
     python -m benchmarks.train_throughput --jit_compile=both   # XLA on/off
     python -m benchmarks.train_throughput --mixed_precision    # GPUs only
 
-On CPU, XLA is off by default: it made depthwise convolutions 6-12x slower
-on the 2-core dev machine. `--jit_compile=both` adds XLA candidates so that
-can be measured again.
+On CPU, XLA is off by default: it made ConvMixer training steps 16-25x
+slower on the 2-core dev machine. `--jit_compile=both` adds XLA candidates so
+that can be measured again.
 """
 
 from __future__ import annotations

@@ -355,8 +355,8 @@ class _Steps:
         jit = config.jit_compile == "on" or (
             config.jit_compile == "auto" and distribute.uses_accelerator()
         )
-        # XLA wraps the per-replica step; on this CPU it makes depthwise
-        # convolutions 6-12x slower, hence "auto" leaves it off there.
+        # XLA wraps the per-replica step; on a CPU it makes ConvMixer steps
+        # 16-25x slower (benchmarks/README.md), hence "auto" leaves it off.
         self._replica_train = tf.function(
             self._replica_train_fn, jit_compile=jit
         )
