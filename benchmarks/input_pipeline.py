@@ -1,8 +1,9 @@
 """Does the input pipeline outrun training? (target: >= 5x)
 
 Measures, in one process: images/s delivered by the training pipeline of each
-recipe (ResNet: pad-4 crop + flip; ConvMixer: flip + RandAugment, and with
-MixUp/CutMix + RandomErasing on), and images/s consumed by a training step of
+recipe (ResNet: pad-4 crop + flip; ConvMixer: flip + RandAugment, one batch
+at a time as by default and in parallel, and with MixUp/CutMix +
+RandomErasing on), and images/s consumed by a training step of
 the recipe's model (`resnet20` Chans, `convmixer_128_8` Chans) at the same
 batch size. Prints JSON with the ratio pipeline / training.
 
@@ -25,6 +26,11 @@ RECIPES = {
     "resnet": (data.augment_config(crop_padding=4, flip=True), "resnet20"),
     "convmixer": (
         data.augment_config(flip=True, rand_augment=True),
+        "convmixer_128_8",
+    ),
+    # The same recipe with `parallel=True`: faster, but not reproducible.
+    "convmixer_parallel": (
+        data.augment_config(flip=True, rand_augment=True, parallel=True),
         "convmixer_128_8",
     ),
     "convmixer_mix_erase": (
