@@ -25,7 +25,12 @@ cifar10_small.npz): the same loop with `:smoke,sigma=$s` and
 Expected: the paper reports smoothing raising accuracy under the strongest
 FGSM attack by over 25% (relative) without hurting clean accuracy. Not yet
 measured at full scale in this project (no GPU so far); the smoke scale
-only checks that the pipeline runs, its numbers mean nothing.
+only checks that the pipeline runs, its numbers mean nothing. Measured at
+the `cpu` scale of `apps.reproduce --figure=fig9` (Fashion-MNIST, dim 64,
+depth 4, kernel 5, 25,600 training images; 5 min on 2 cores): accuracy at
+eps 8/255 53.7% unsmoothed, 54.5 / 53.4 / 50.0% for sigma 0.5 / 1 / 2, clean
+76.0 / 76.2 / 75.3 / 72.8%: no robustness gain from smoothing at that scale,
+and sigma 2 costs 3 points of clean accuracy.
 """
 
 from configs import convmixer_cifar10
