@@ -12,7 +12,9 @@ depth), fig5 (filter types), fig6 (ConvMixer train time), fig7 (learned
 depthwise filters), fig8 (FGSM on Full/Chans/Space), fig9 (smoothed
 filters), fig12 (un-shuffling PSNR against depth, width, kernel),
 fig10_11_13 (reconstruction grids); `all` for every one. Scales: smoke
-(minutes on a CPU), cpu (under 30 min a figure on 2 cores), paper (GPUs).
+(minutes on a CPU), cpu (under 30 min a figure on 2 cores, Fashion-MNIST),
+cifar (all of CIFAR-10, three paired seeds, hours a figure on 2 cores),
+paper (GPUs).
 
 Finished runs are skipped and interrupted ones resume, so re-running the
 command continues a sweep. Outputs: `<workdir>/<sweep>/<figure>.png` and
@@ -29,7 +31,11 @@ _FIGURE = flags.DEFINE_string(
     "figure", None, "Figure name, or all.", required=True
 )
 _SCALE = flags.DEFINE_enum(
-    "scale", "smoke", ["smoke", "cpu", "paper"], "Size of the runs."
+    "scale",
+    "smoke",
+    ["smoke", "cpu", "cifar", "paper"],
+    "Size of the runs: smoke (tests), cpu (Fashion-MNIST, minutes), cifar "
+    "(CIFAR-10, 3 seeds, hours on a CPU), paper (GPUs).",
 )
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Where runs go (default runs/reproduce/<scale>)."

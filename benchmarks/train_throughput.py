@@ -9,14 +9,20 @@ after each network, so the step's arithmetic rate
 (`spatialmix_keras.flops.step_flops` per second) is reported as a share of
 the fastest rate the machine's matmul reached in the run.
 
-Prints JSON: images/s of every candidate, ratios against stock Full and
-against our Full, and `matmul_share`. Only ratios within one run compare.
+For the separable ResNets, the same network with `compose="never"` (depthwise
+then pointwise, as the paper computed it) and the standard-convolution ResNet
+of the same widths join the candidates (`--compare_compose`).
+
+Prints JSON: images/s of every candidate, ratios against stock Full, our
+Full and the standard-convolution network, and `matmul_share`. Only ratios
+within one run compare.
 
     python -m benchmarks.train_throughput                  # convmixer k8
     python -m benchmarks.train_throughput --networks=all   # ~1 h, 2 cores
     python -m benchmarks.train_throughput --networks=resnet20 --batch_size=64
     python -m benchmarks.train_throughput --jit_compile=both   # XLA on/off
-    python -m benchmarks.train_throughput --mixed_precision    # GPUs only
+    python -m benchmarks.train_throughput --precision=mixed_float16  # GPUs
+    python -m benchmarks.train_throughput --precision=mixed_bfloat16  # AMX
 
 On CPU, XLA is off by default: it made ConvMixer training steps 16-25x
 slower on the 2-core dev machine. `--jit_compile=both` adds XLA candidates so
@@ -62,8 +68,18 @@ _JIT = flags.DEFINE_enum(
     ["off", "on", "both"],
     "XLA for our candidates (`both`: with and without).",
 )
-_MIXED = flags.DEFINE_bool(
-    "mixed_precision", False, "mixed_float16 (for GPUs; slow on CPUs)."
+_PRECISION = flags.DEFINE_enum(
+    "precision",
+    "float32",
+    ["float32", "mixed_float16", "mixed_bfloat16"],
+    "Keras dtype policy of every candidate (mixed_float16 for GPUs; "
+    "mixed_bfloat16 pays only on CPUs with AMX / AVX512-BF16).",
+)
+_COMPOSE = flags.DEFINE_bool(
+    "compare_compose",
+    True,
+    "ResNets: also time compose='never' (the two-part separable "
+    "computation) and the standard-convolution ResNet of the same widths.",
 )
 _MATMUL = flags.DEFINE_integer(
     "matmul_size", 2048, "n of the n x n x n float32 reference matmul."
@@ -123,6 +139,18 @@ def _candidates(network, batch):
                 stock, loss=loss
             )
             step_flops[f"stock_{label}"] = flops.step_flops(stock)
+        if _COMPOSE.value and variant.startswith("resnet"):
+            plain = get_model(
+                variant, freeze=freeze, seed=0, compose="never", **overrides
+            )
+            models[f"ours_{label}_uncomposed"] = common.compile_for_training(
+                plain, loss=loss
+            )
+            step_flops[f"ours_{label}_uncomposed"] = flops.step_flops(plain)
+    if _COMPOSE.value and variant.startswith("resnet"):
+        standard = get_model(variant, conv="standard", seed=0, **overrides)
+        models["standard_conv"] = common.compile_for_training(standard)
+        step_flops["standard_conv"] = flops.step_flops(standard)
     return models, step_flops
 
 
@@ -157,8 +185,8 @@ def main(argv):
         tf.config.threading.set_inter_op_parallelism_threads(_INTER.value)
     if _INTRA.value is not None:
         tf.config.threading.set_intra_op_parallelism_threads(_INTRA.value)
-    if _MIXED.value:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    if _PRECISION.value != "float32":
+        keras.mixed_precision.set_global_policy(_PRECISION.value)
     matmul = [matmul_flops_per_s(_MATMUL.value)]
     results = {}
     for network in networks:
@@ -183,7 +211,7 @@ def main(argv):
                 "gflop_per_s": rate / 1e9,
                 "matmul_share": rate / reference,
             }
-            for base in ("stock_full", "ours_full"):
+            for base in ("stock_full", "ours_full", "standard_conv"):
                 if base in times:
                     rows[name][f"over_{base}"] = times[base] / seconds
         results[network] = rows
@@ -193,7 +221,7 @@ def main(argv):
             "benchmark": "train_throughput",
             "batch_size": _BATCH.value,
             "jit_compile": _JIT.value,
-            "mixed_precision": _MIXED.value,
+            "precision": _PRECISION.value,
             "threads": {"inter_op": _INTER.value, "intra_op": _INTRA.value},
             "matmul": {
                 "n": _MATMUL.value,

@@ -23,6 +23,13 @@ from spatialmix_keras import initializers as fixed_initializers
 
 _PACKAGE = "spatialmix_keras"
 FREEZE_MODES = ("none", "spatial", "channel")
+COMPOSE_MODES = ("auto", "always", "never")
+# `compose="auto"` composes while the composed convolution costs at most this
+# many times the multiply-adds of the two separable parts. The depthwise
+# kernel moves a byte per multiply-add and wastes most of a CPU's vector
+# units, so the composed (dense) convolution wins well past equal FLOPs:
+# measured with `python -m benchmarks.compose` (benchmarks/README.md).
+COMPOSE_MAX_FLOP_RATIO = 1.5
 
 
 def freeze_flags(freeze: str) -> tuple[bool, bool]:
@@ -54,6 +61,40 @@ def _check_flag(name, value):
             f"Received: {name}={value!r}"
         )
     return value
+
+
+def compose_kernel(depthwise_kernel, pointwise_kernel):
+    """The one k x k kernel equal to a depthwise then a pointwise kernel.
+
+    `W[i, j, c, f] = sum_m D[i, j, c, m] * P[0, 0, c * d + m, f]`: Keras
+    orders the depthwise outputs channel-major (c0m0, c0m1, ..., c1m0).
+
+    Args:
+        depthwise_kernel: `(k_h, k_w, c_in, d)`.
+        pointwise_kernel: `(1, 1, c_in * d, c_out)`.
+
+    Returns:
+        A `(k_h, k_w, c_in, c_out)` kernel for a standard convolution.
+    """
+    k_h, k_w, c_in, d = depthwise_kernel.shape
+    pointwise = keras.ops.reshape(pointwise_kernel, (c_in, d, -1))
+    return keras.ops.einsum("hwcm,cmf->hwcf", depthwise_kernel, pointwise)
+
+
+def composed_flop_ratio(kernel_size, c_in, depth_multiplier, filters):
+    """Multiply-adds per output pixel, composed over separable.
+
+    Composed: `k_h*k_w*c_in*filters`; separable: `k_h*k_w*c_in*d` (depthwise)
+    plus `c_in*d*filters` (pointwise). Composing the kernel itself is
+    `k_h*k_w*c_in*d*filters` once per step, shared by every output pixel
+    of the batch and left out.
+    """
+    k_h, k_w = kernel_size
+    composed = k_h * k_w * c_in * filters
+    separable = k_h * k_w * c_in * depth_multiplier + (
+        c_in * depth_multiplier * filters
+    )
+    return composed / separable
 
 
 def _check_depth_multiplier(depth_multiplier):
@@ -107,6 +148,31 @@ class SpatialSeparableConv2D(
     `spatial_trainable`) plus `c_in*d*c_out` pointwise and `c_out` bias (when
     `channel_trainable`).
 
+    Composition. With no nonlinearity between its two parts, the layer equals
+    ONE standard k x k convolution with kernel
+    `W[i, j, c, f] = sum_m D[i, j, c, m] * P[0, 0, c*d + m, f]`
+    (`compose_kernel`), same strides, padding and dilation. `compose` picks
+    how it is computed; the weights (names, shapes, trainability) are the
+    same either way, so checkpoints, `.keras` files and SavedModels move
+    freely between settings, and gradients reach D and P through the
+    composition (a frozen D gets none). Composing also never materialises
+    the d-times-wider depthwise output. `"auto"` composes when the composed
+    convolution costs at most `COMPOSE_MAX_FLOP_RATIO` (1.5) times the
+    separable multiply-adds per output pixel (`composed_flop_ratio`): the
+    paper's separable ResNets (d = k*k = 9, ratio below 1) always compose, a
+    d = 1 layer (ratio ~k*k) never does. Measured with
+    `python -m benchmarks.compose` on a 2-core AMD EPYC (forward and all
+    gradients, batch 128): speed-ups of 1.9-4.5x at ratios 0.64-0.88 (the
+    ResNet shapes), 1.2-1.4x at 1.97, 0.73-0.86x at 2.17 and below 0.8x from
+    3.5 on; 1.5 keeps a margin on the slower side (benchmarks/README.md).
+
+    What composition makes visible: with d = k*k and random (frozen)
+    depthwise filters, each input channel's k*k-by-d tap matrix is
+    invertible, so a Chans layer can represent every standard k x k
+    convolution (`P` solved from any `W`): Chans and Full span the same
+    function class and differ only in how training moves through it, while
+    Space (P frozen) spans a strictly smaller one.
+
     Args:
         filters: number of output channels.
         kernel_size: int or pair, the depthwise window.
@@ -114,6 +180,8 @@ class SpatialSeparableConv2D(
         channel_trainable: whether the pointwise kernel (and bias) learn.
         depthwise_initializer: defaults to `"spatial_random"`; any name in
             `spatialmix_keras.initializers.ALIASES` or any Keras initializer.
+        compose: `"auto"` (default), `"always"` or `"never"` (the stock
+            depthwise-then-pointwise computation).
         **kwargs: every other argument of `keras.layers.SeparableConv2D`
             (`strides`, `padding`, `depth_multiplier`, `use_bias`, ...).
 
@@ -141,15 +209,22 @@ class SpatialSeparableConv2D(
         spatial_trainable=True,
         channel_trainable=True,
         depthwise_initializer="spatial_random",
+        compose="auto",
         **kwargs,
     ):
         _check_depth_multiplier(kwargs.get("depth_multiplier", 1))
+        if compose not in COMPOSE_MODES:
+            raise ValueError(
+                "Invalid value for argument `compose`. Expected one of "
+                f"{COMPOSE_MODES}. Received: compose={compose!r}"
+            )
         super().__init__(
             filters,
             kernel_size,
             depthwise_initializer=fixed_initializers.get(depthwise_initializer),
             **kwargs,
         )
+        self.compose = compose
         self.spatial_trainable = _check_flag(
             "spatial_trainable", spatial_trainable
         )
@@ -163,12 +238,45 @@ class SpatialSeparableConv2D(
             frozen.update(("pointwise_kernel", "bias"))
         self._frozen_weight_names = frozenset(frozen)
 
+    def composes(self, input_channels) -> bool:
+        """Whether `call` runs one composed convolution (see `compose`)."""
+        if self.compose != "auto":
+            return self.compose == "always"
+        ratio = composed_flop_ratio(
+            self.kernel_size,
+            input_channels,
+            self.depth_multiplier,
+            self.filters,
+        )
+        return ratio <= COMPOSE_MAX_FLOP_RATIO
+
+    def call(self, inputs):
+        channel_axis = -1 if self.data_format == "channels_last" else 1
+        if not self.composes(inputs.shape[channel_axis]):
+            return super().call(inputs)
+        outputs = keras.ops.conv(
+            inputs,
+            compose_kernel(self.depthwise_kernel, self.pointwise_kernel),
+            strides=self.strides,
+            padding=self.padding,
+            dilation_rate=self.dilation_rate,
+            data_format=self.data_format,
+        )
+        if self.use_bias:
+            shape = [1] * outputs.ndim
+            shape[channel_axis] = self.filters
+            outputs = outputs + keras.ops.reshape(self.bias, shape)
+        if self.activation is not None:
+            return self.activation(outputs)
+        return outputs
+
     def get_config(self):
         config = super().get_config()
         config.update(
             {
                 "spatial_trainable": self.spatial_trainable,
                 "channel_trainable": self.channel_trainable,
+                "compose": self.compose,
             }
         )
         return config

@@ -104,6 +104,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.log_every_steps = 50
     c.filter_images = 2  # depthwise layers shown in TensorBoard
     c.run_name = config_dict.placeholder(str)  # default: derived
+    # Also keep the model's weights after these epochs (0: the initial
+    # weights) in <workdir>/weights/, e.g. to attack early checkpoints.
+    c.save_weights_epochs = ()
     c.export_dir = "saved_models"
     c.export = True
     c.overwrite = False
@@ -171,6 +174,14 @@ def validate_config(config) -> None:
         tuple(fixed_initializers.ALIASES),
     )
     _positive("epochs", config.epochs, integer=True)
+    kept = config.save_weights_epochs
+    if not all(
+        isinstance(e, int) and not isinstance(e, bool) and 0 <= e for e in kept
+    ):
+        raise ValueError(
+            "Invalid value for argument `save_weights_epochs`. Expected a "
+            f"tuple of integers >= 0. Received: save_weights_epochs={kept!r}"
+        )
     _positive("batch_size", config.batch_size, integer=True)
     for field in ("steps_per_epoch", "test_examples"):
         if config[field] is not None:
@@ -258,6 +269,19 @@ def _flat_hparams(config):
 
     walk("", config)
     return flat
+
+
+def weights_path(workdir, epoch) -> str:
+    """Where `config.save_weights_epochs` keeps the weights after `epoch`."""
+    return os.path.join(workdir, "weights", f"epoch_{epoch:04d}.weights.h5")
+
+
+def _save_weights(model, workdir, epoch):
+    path = weights_path(workdir, epoch)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path.replace(".weights.h5", ".tmp.weights.h5")
+    model.save_weights(tmp)
+    os.replace(tmp, path)
 
 
 def _write_json(path, payload):
@@ -545,6 +569,8 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task):
                 tf.summary.scalar(f"params/{key}", value, step=0)
             _write_filter_images(model, config.filter_images, 0)
             task.write_summaries(model, test_ds, 0)
+    if chief and start_epoch == 0 and 0 in config.save_weights_epochs:
+        _save_weights(model, workdir, 0)
 
     logging.info(
         "%s: %d replicas, global batch %d, %d steps/epoch, %d epochs, "
@@ -585,6 +611,8 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task):
         test = evaluate(steps, dist_test)
         epoch_var.assign(epoch)
         manager.save(checkpoint_number=epoch)
+        if chief and epoch in config.save_weights_epochs:
+            _save_weights(model, workdir, epoch)
         record = {
             "epoch": epoch,
             "train_loss": totals[0] / totals[2],

@@ -240,3 +240,26 @@ def test_bad_model_arguments_name_argument_and_value():
         models.preact_resnet(1, depth_multiplier=0)
     with pytest.raises(ValueError, match=r"input_dtype='int8'"):
         get_model("convmixer_tiny", input_dtype="int8")
+
+
+@pytest.mark.parametrize("variant", ["resnet_tiny", "convmixer_tiny"])
+def test_runs_of_one_seed_start_from_the_same_weights_in_every_mode(variant):
+    """The pairing the CIFAR-10 study relies on: with one seed, Full, Chans
+    and Space begin from identical weights (Full from exactly the filters
+    Chans keeps frozen); only which of them learn differs."""
+    initial = {}
+    for freeze in ("none", "spatial", "channel"):
+        keras.utils.set_random_seed(7)  # as train_and_evaluate does
+        model = get_model(variant, freeze=freeze, seed=7)
+        initial[freeze] = {w.path: np.array(w) for w in model.weights}
+    for freeze in ("spatial", "channel"):
+        assert initial[freeze].keys() == initial["none"].keys()
+        for path, value in initial["none"].items():
+            np.testing.assert_array_equal(initial[freeze][path], value)
+    keras.utils.set_random_seed(8)
+    other = get_model(variant, freeze="none", seed=8)
+    assert any(
+        not np.array_equal(np.array(w), initial["none"][w.path])
+        for w in other.weights
+        if "kernel" in w.path
+    )

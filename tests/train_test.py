@@ -200,3 +200,28 @@ def test_mixed_precision_trains_and_restores_the_global_policy(
     metrics = train.train_and_evaluate(config, str(tmp_path / "run"))
     assert np.isfinite(metrics["final_test_loss"])
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_weights_kept_after_chosen_epochs_are_initial_and_final(
+    data_dir, tmp_path
+):
+    config = tiny_config(
+        data_dir, tmp_path, export=False, save_weights_epochs=(0, 2)
+    )
+    workdir = str(tmp_path / "w")
+    train.train_and_evaluate(config, workdir)
+    keras.utils.set_random_seed(config.seed)
+    initial = train.build_model(config)
+    kept = train.build_model(config)
+    kept.load_weights(train.weights_path(workdir, 0))
+    for a, b in zip(initial.weights, kept.weights, strict=True):
+        np.testing.assert_array_equal(np.array(a), np.array(b))
+    assert not os.path.exists(train.weights_path(workdir, 1))
+    final = train.build_model(config)
+    final.load_weights(train.weights_path(workdir, 2))
+    checkpoint = tf.train.Checkpoint(model=initial)
+    checkpoint.restore(
+        tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    ).expect_partial()
+    for a, b in zip(initial.weights, final.weights, strict=True):
+        np.testing.assert_array_equal(np.array(a), np.array(b))

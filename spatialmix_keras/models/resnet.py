@@ -39,9 +39,16 @@ class _ConvFactory:
     """Makes every k x k conv of one network, standard or separable."""
 
     def __init__(
-        self, conv, freeze, depth_multiplier, spatial_initializer, seed
+        self,
+        conv,
+        freeze,
+        depth_multiplier,
+        spatial_initializer,
+        seed,
+        compose="auto",
     ):
         self.conv = conv
+        self.compose = compose
         self.spatial_trainable, self.channel_trainable = freeze_flags(freeze)
         self.depth_multiplier = depth_multiplier
         self.next_initializer = spatial_initializer_factory(
@@ -72,6 +79,7 @@ class _ConvFactory:
             channel_trainable=self.channel_trainable,
             depthwise_initializer=self.next_initializer(self.count),
             pointwise_initializer="he_normal",
+            compose=self.compose,
             name=name,
         )
 
@@ -121,6 +129,7 @@ def preact_resnet(
     std: Sequence[float] | None = None,
     bn_momentum: float = 0.9,
     seed: int | None = None,
+    compose: str = "auto",
     name: str | None = None,
 ) -> keras.Model:
     """Builds a pre-activation ResNet returning logits.
@@ -145,6 +154,9 @@ def preact_resnet(
         input_dtype, mean, std: see `models.common.pixel_input`.
         bn_momentum: BatchNormalization momentum (0.9, PyTorch's 0.1).
         seed: base seed of the depthwise filters.
+        compose: how the separable convs compute (`"auto"`, `"always"`,
+            `"never"`; see `SpatialSeparableConv2D`): the same function and
+            weights either way, only the speed differs.
         name: model name.
 
     Returns:
@@ -166,7 +178,7 @@ def preact_resnet(
     if input_shape is None:
         input_shape = (32, 32, 3) if variant == "cifar" else (224, 224, 3)
     make_conv = _ConvFactory(
-        conv, freeze, depth_multiplier, spatial_initializer, seed
+        conv, freeze, depth_multiplier, spatial_initializer, seed, compose
     )
 
     inputs, x = pixel_input(input_shape, input_dtype, mean, std)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-SCALES = ("smoke", "cpu", "paper")
+SCALES = ("smoke", "cpu", "cifar", "paper")
 FREEZES = ("none", "spatial", "channel")
 LABELS = {"none": "Full", "spatial": "Chans", "channel": "Space"}
 # The cpu scale trains on Fashion-MNIST (full split, in shared/data) for two
@@ -23,6 +23,29 @@ CPU_DATA = (
     "--epochs=2",
     "--config.steps_per_epoch=100",
 )
+# The cifar scale trains on all 50,000 CIFAR-10 images (crop + flip, cosine
+# schedule) and tests on all 10,000, with three seeds per point, paired: the
+# Full, Chans and Space runs of one seed share the pointwise initialisation
+# and the data order, and Full starts from exactly the depthwise filters that
+# Chans keeps frozen (all derive from `--config.seed`). The weights after
+# epochs 0, 1 and 3 are kept for the robustness-against-training-length
+# study. Sized from measured throughput on the 2-core dev CPU
+# (benchmarks/README.md): see `CIFAR_EPOCHS`.
+CIFAR_SEEDS = (0, 1, 2)
+CIFAR_EPOCHS = {"resnet": 10, "convmixer": 10}
+CIFAR_DATA = (
+    "--dataset=cifar10",
+    "--config.save_weights_epochs=(0, 1, 3)",
+)
+CIFAR_CONVMIXER = (
+    *CIFAR_DATA,
+    f"--epochs={CIFAR_EPOCHS['convmixer']}",
+    "--config.model_kwargs.dim=128",
+    "--config.model_kwargs.kernel_size=8",
+    "--config.model_kwargs.patch_size=2",
+)
+CIFAR_RESNET = (*CIFAR_DATA, f"--epochs={CIFAR_EPOCHS['resnet']}")
+SEEDS = {"smoke": (0,), "cpu": (0,), "cifar": CIFAR_SEEDS, "paper": (0,)}
 CPU_CONVMIXER = (
     *CPU_DATA,
     "--config.model_kwargs.dim=64",
@@ -59,8 +82,22 @@ def _smoke_flag(scale):
 _PANEL = {
     "smoke": "CIFAR-10 (small)",
     "cpu": "Fashion-MNIST",
+    "cifar": "CIFAR-10",
     "paper": "CIFAR-10",
 }
+
+
+def _with_seed(scale, seed, name, args, meta):
+    """`(name, args, meta)` of one run for one seed: the seed joins the name
+    and the config only where a scale has several (the cpu runs keep their
+    names and commands)."""
+    if len(SEEDS[scale]) == 1:
+        return name, args, meta
+    return (
+        f"{name}_s{seed}",
+        (*args, f"--config.seed={seed}"),
+        {**meta, "seed": seed},
+    )
 
 
 def resnet_runs(scale, imagenet=False):
@@ -70,26 +107,30 @@ def resnet_runs(scale, imagenet=False):
     prepared TFDS copy, see `configs/resnet_imagenet.py`), the ImageNet
     ResNets (8n+2 layers) join the CIFAR ones.
     """
-    depths = {"smoke": (1,), "cpu": (1, 2, 3), "paper": (1, 2, 3, 5, 9)}
-    extra = CPU_DATA if scale == "cpu" else ()
+    depths = {
+        "smoke": (1,),
+        "cpu": (1, 2, 3),
+        "cifar": (1, 2, 3),
+        "paper": (1, 2, 3, 5, 9),
+    }
+    extra = {"cpu": CPU_DATA, "cifar": CIFAR_RESNET}.get(scale, ())
     runs = []
+    # Depth-major, then seed, then mode: an interrupted campaign has whole
+    # Full / Chans / Space pairs, shallowest (Fig. 8's) first.
     for n in depths[scale]:
         model = "resnet_tiny" if scale == "smoke" else f"resnet{6 * n + 2}"
-        for freeze in FREEZES:
-            args = (
-                f"--config=configs/resnet_cifar10.py{_smoke_flag(scale)}",
-                f"--model={model}",
-                f"--freeze={freeze}",
-                *extra,
-            )
-            runs.append(
-                Run(
-                    f"resnet_n{n}_{freeze}",
-                    "classify",
-                    args,
-                    {"depth": n, "freeze": freeze, "panel": _PANEL[scale]},
+        base = (
+            f"--config=configs/resnet_cifar10.py{_smoke_flag(scale)}",
+            f"--model={model}",
+        )
+        for seed in SEEDS[scale]:
+            for freeze in FREEZES:
+                meta = {"depth": n, "freeze": freeze, "panel": _PANEL[scale]}
+                args = (*base, f"--freeze={freeze}", *extra)
+                name, args, meta = _with_seed(
+                    scale, seed, f"resnet_n{n}_{freeze}", args, meta
                 )
-            )
+                runs.append(Run(name, "classify", args, meta))
     if imagenet and scale == "paper":
         for n in (1, 2, 3):
             for freeze in FREEZES:
@@ -110,32 +151,40 @@ def resnet_runs(scale, imagenet=False):
 
 def convmixer_runs(scale):
     """ConvMixers, Full / Chans / Space, against depth (Figs. 4, 6, 7)."""
-    depths = {"smoke": (2,), "cpu": (2, 4, 6), "paper": (2, 4, 8, 16)}
-    extra = CPU_CONVMIXER if scale == "cpu" else ()
+    depths = {
+        "smoke": (2,),
+        "cpu": (2, 4, 6),
+        "cifar": (2, 4, 6),
+        "paper": (2, 4, 8, 16),
+    }
+    extra = {"cpu": CPU_CONVMIXER, "cifar": CIFAR_CONVMIXER}.get(scale, ())
     runs = []
     for depth in depths[scale]:
-        for freeze in FREEZES:
-            args = (
-                f"--config=configs/convmixer_cifar10.py{_smoke_flag(scale)}",
-                f"--freeze={freeze}",
-                f"--config.model_kwargs.depth={depth}",
-                *extra,
-            )
-            runs.append(
-                Run(
-                    f"convmixer_d{depth}_{freeze}",
-                    "classify",
-                    args,
-                    {"depth": depth, "freeze": freeze, "panel": _PANEL[scale]},
+        for seed in SEEDS[scale]:
+            for freeze in FREEZES:
+                args = (
+                    "--config=configs/convmixer_cifar10.py"
+                    f"{_smoke_flag(scale)}",
+                    f"--freeze={freeze}",
+                    f"--config.model_kwargs.depth={depth}",
+                    *extra,
                 )
-            )
+                meta = {
+                    "depth": depth,
+                    "freeze": freeze,
+                    "panel": _PANEL[scale],
+                }
+                name, args, meta = _with_seed(
+                    scale, seed, f"convmixer_d{depth}_{freeze}", args, meta
+                )
+                runs.append(Run(name, "classify", args, meta))
     return runs
 
 
 def filter_runs(scale):
     """Learned vs fixed filter types in a separable ResNet (Fig. 5)."""
     base = resnet_runs(scale)[0].args[:2]  # config and model of depth 1
-    extra = CPU_DATA if scale == "cpu" else ()
+    extra = {"cpu": CPU_DATA, "cifar": CIFAR_RESNET}.get(scale, ())
     kinds = [
         ("learned", "none", "spatial_random"),
         ("random", "spatial", "spatial_random"),
@@ -143,25 +192,26 @@ def filter_runs(scale):
         ("box", "spatial", "box"),
         ("identity", "spatial", "identity"),
     ]
-    return [
-        Run(
-            f"filters_{kind}",
-            "classify",
-            (
+    runs = []
+    for seed in SEEDS[scale]:
+        for kind, freeze, init in kinds:
+            args = (
                 *base,
                 f"--freeze={freeze}",
                 f"--spatial_initializer={init}",
                 *extra,
-            ),
-            {"kind": kind},
-        )
-        for kind, freeze, init in kinds
-    ]
+            )
+            name, args, meta = _with_seed(
+                scale, seed, f"filters_{kind}", args, {"kind": kind}
+            )
+            runs.append(Run(name, "classify", args, meta))
+    return runs
 
 
 def _fgsm_args(scale, exports, names, labels, out):
     small = ("--small",) if scale == "smoke" else ()
     dataset = "fashion_mnist" if scale == "cpu" else "cifar10"
+    # FGSM on all 10,000 test images of the cifar scale.
     return (
         *[f"--model={os.path.join(exports, n)}" for n in names],
         *[f"--label={label}" for label in labels],
@@ -203,26 +253,26 @@ def fig9_runs(scale, workdir):
     sigmas = {
         "smoke": ("none", "1.0"),
         "cpu": ("none", "0.5", "1.0", "2.0"),
+        "cifar": ("none", "0.5", "1.0", "2.0"),
         "paper": ("none", "0.5", "1.0", "2.0"),
     }[scale]
-    extra = (
-        (*CPU_CONVMIXER, "--config.model_kwargs.depth=4")
-        if scale == "cpu"
-        else ()
-    )
+    extra = {
+        "cpu": (*CPU_CONVMIXER, "--config.model_kwargs.depth=4"),
+        # k = 8 as the paper: a sigma-2 blur inside 5x5 is nearly a box.
+        "cifar": (*CIFAR_CONVMIXER, "--config.model_kwargs.depth=4"),
+    }.get(scale, ())
     smoke = "smoke," if scale == "smoke" else ""
-    train = [
-        Run(
-            f"smooth_{s}",
-            "classify",
-            (
+    train = []
+    for seed in SEEDS[scale]:
+        for s in sigmas:
+            args = (
                 f"--config=configs/convmixer_smoothing.py:{smoke}sigma={s}",
                 *extra,
-            ),
-            {"sigma": s},
-        )
-        for s in sigmas
-    ]
+            )
+            name, args, meta = _with_seed(
+                scale, seed, f"smooth_{s}", args, {"sigma": s}
+            )
+            train.append(Run(name, "classify", args, meta))
     exports = os.path.join(workdir, "exports")
     attack = Run(
         "fgsm",
@@ -231,7 +281,11 @@ def fig9_runs(scale, workdir):
             scale,
             exports,
             [r.name for r in train],
-            [f"sigma={s}" for s in sigmas],
+            [
+                f"sigma={r.meta['sigma']}"
+                + (f" s{r.meta['seed']}" if "seed" in r.meta else "")
+                for r in train
+            ],
             os.path.join(workdir, "runs", "fgsm"),
         ),
         {},
@@ -250,6 +304,13 @@ def fig12_runs(scale):
         )
         config = "configs/unshuffle_cifar10.py:d={d},w={w},k={k}"
         extra = ()
+    elif scale == "cifar":
+        # CIFAR-10 at 32x32x3 on a CPU: width 64, kernel 9 (receptive field
+        # 1 + 8 d: 33 at depth 4, 65 at depth 8, enough to move any pixel
+        # anywhere), 3 epochs.
+        points = [(4, 64, 9), (8, 64, 9), (8, 32, 9), (8, 64, 5)]
+        config = "configs/unshuffle_cifar10.py:d={d},w={w},k={k}"
+        extra = ("--epochs=3",)
     else:
         points = {
             "smoke": [(2, 8, 3)],
@@ -298,11 +359,15 @@ def grid_runs(scale, workdir):
     datasets = {
         "smoke": ("mnist",),
         "cpu": ("mnist", "fashion_mnist"),
+        "cifar": ("cifar10",),
         "paper": ("mnist", "fashion_mnist", "cifar10"),
     }[scale]
     runs = []
     for dataset in datasets:
-        if dataset == "cifar10":
+        if dataset == "cifar10" and scale == "cifar":
+            # The best point of the cifar-scale Fig. 12 sweep.
+            config = "configs/unshuffle_cifar10.py:d=8,w=64,k=9"
+        elif dataset == "cifar10":
             config = "configs/unshuffle_cifar10.py"
         else:
             config = "configs/unshuffle_mnist.py" + _smoke_flag(scale)
@@ -318,6 +383,7 @@ def grid_runs(scale, workdir):
                         f"--config={config}",
                         f"--dataset={dataset}",
                         f"--freeze={freeze}",
+                        *(("--epochs=3",) if scale == "cifar" else ()),
                     ),
                     {"dataset": dataset},
                 )
