@@ -239,7 +239,11 @@ def fig8_runs(scale, workdir):
             scale,
             exports,
             names,
-            [LABELS[r.meta["freeze"]] for r in train],
+            [
+                LABELS[r.meta["freeze"]]
+                + (f" s{r.meta['seed']}" if "seed" in r.meta else "")
+                for r in train
+            ],
             os.path.join(workdir, "runs", "fgsm"),
         ),
         {},
