@@ -68,8 +68,9 @@ def main(argv):
         )
     print(json.dumps(results))
     if _JSON.value:
-        with open(_JSON.value, "w") as f:
-            json.dump(results, f, indent=2)
+        from spatialmix_keras import files
+
+        files.write_json(_JSON.value, results)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ Epsilon is on pixels scaled to [0, 1]; `a/b` fractions are accepted.
 """
 
 import csv
-import json
 import os
-import tempfile
 
 from absl import app, flags
 
@@ -73,23 +71,10 @@ def parse_eps(text: str) -> list[float]:
     return values
 
 
-def _atomic_write(path, write):
-    directory = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1]  # matplotlib picks the format by it
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from spatialmix_keras import attacks, data, plots
+    from spatialmix_keras import attacks, data, files, plots
 
     try:
         eps_values = parse_eps(_EPS.value)
@@ -140,24 +125,14 @@ def main(argv):
         common.fail("fgsm", error)
 
     header = "".join(f"{255 * e:>9.2f}" for e in eps_values)
-    print(f"{'model':24s} {'attack':6s}{header}   (eps x 1/255)")
+    # As wide as the longest label: names end in the freeze mode and seed.
+    width = max([len("model"), *(len(c["label"]) for c in curves)])
+    print(f"{'model':{width}s} {'attack':6s}{header}   (eps x 1/255)")
     for c in curves:
         row = "".join(f"{a:9.4f}" for a in c["accuracy"])
-        print(f"{c['label'][:24]:24s} {c['attack']:6s}{row}")
+        print(f"{c['label']:{width}s} {c['attack']:6s}{row}")
         for warning in c["warnings"]:
             print(f"  WARNING ({c['label']}, {c['attack']}): {warning}")
-
-    def write_json(path):
-        with open(path, "w") as f:
-            json.dump(
-                {
-                    "dataset": _DATASET.value,
-                    "split": _SPLIT.value,
-                    "curves": curves,
-                },
-                f,
-                indent=2,
-            )
 
     def write_csv(path):
         with open(path, "w", newline="") as f:
@@ -167,9 +142,12 @@ def main(argv):
                 for eps, acc in zip(c["eps"], c["accuracy"], strict=True):
                     writer.writerow([c["label"], c["attack"], eps, acc])
 
-    _atomic_write(os.path.join(_OUT.value, "results.json"), write_json)
-    _atomic_write(os.path.join(_OUT.value, "results.csv"), write_csv)
-    _atomic_write(
+    files.write_json(
+        os.path.join(_OUT.value, "results.json"),
+        {"dataset": _DATASET.value, "split": _SPLIT.value, "curves": curves},
+    )
+    files.atomic_write(os.path.join(_OUT.value, "results.csv"), write_csv)
+    files.atomic_write(
         os.path.join(_OUT.value, "accuracy_vs_eps.png"),
         lambda path: plots.plot_eps_sweep(
             curves, path, f"{_DATASET.value} ({_SPLIT.value})"

@@ -52,7 +52,7 @@ OVERRIDES = {
 def _train(config, workdir):
     import numpy as np
 
-    from spatialmix_keras import plots, train, unshuffle
+    from spatialmix_keras import files, plots, train, unshuffle
 
     task = unshuffle.UnshuffleTask(config)
     metrics = train.train_and_evaluate(config, workdir, task=task)
@@ -61,8 +61,8 @@ def _train(config, workdir):
     )
     mean_image = unshuffle.train_mean_image(config, task.permutation)
     metrics.update(unshuffle.baselines(test_ds, mean_image))
-    with open(os.path.join(workdir, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2, sort_keys=True, default=str)
+    # Rewritten whole, like every output (train wrote it first).
+    files.write_json(os.path.join(workdir, "metrics.json"), metrics)
     if "export_path" in metrics:
         model, _, _ = unshuffle.load_export(metrics["export_path"])
         shuffled, original = unshuffle.sample_images(test_ds, 8, config.seed)

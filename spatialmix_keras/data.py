@@ -462,10 +462,18 @@ def input_pipeline(
             # it, so that the same seed gave different batches (9 distinct of
             # 12 in-process rebuilds with every augmentation on).
             parallel = augment.get("parallel", False)
+            # (`deterministic` is only accepted with parallel calls; the
+            # sequential map is deterministic anyway.)
             ds = ds.enumerate().map(
                 lambda i, batch: augment_fn(batch[0], batch[1], i),
-                num_parallel_calls=tf.data.AUTOTUNE if parallel else None,
-                deterministic=True,
+                **(
+                    {
+                        "num_parallel_calls": tf.data.AUTOTUNE,
+                        "deterministic": True,
+                    }
+                    if parallel
+                    else {}
+                ),
             )
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (

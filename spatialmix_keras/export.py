@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import json
 import os
 import shutil
 import tempfile
@@ -32,6 +31,8 @@ from collections.abc import Callable
 import keras
 import numpy as np
 import tensorflow as tf
+
+from spatialmix_keras.files import make_shareable, write_json
 
 SAVED_MODEL_DIR = "saved_model"
 KERAS_FILE = "model.keras"
@@ -55,11 +56,6 @@ def check_export_target(export_dir: str, run_name: str, overwrite: bool) -> str:
             "replace it (the old export is kept until the new one is whole)."
         )
     return target
-
-
-def _write_json(path, payload):
-    with open(path, "w") as f:
-        json.dump(payload, f, indent=2, sort_keys=True, default=str)
 
 
 def export_run(
@@ -87,11 +83,12 @@ def export_run(
     for stale in glob.glob(os.path.join(export_dir, f".{run_name}.partial-*")):
         shutil.rmtree(stale, ignore_errors=True)
     staging = tempfile.mkdtemp(prefix=f".{run_name}.partial-", dir=export_dir)
+    make_shareable(staging)  # an export is for sharing
     try:
         model.export(os.path.join(staging, SAVED_MODEL_DIR), verbose=False)
         model.save(os.path.join(staging, KERAS_FILE))
         for name, payload in (files or {}).items():
-            _write_json(os.path.join(staging, name), payload)
+            write_json(os.path.join(staging, name), payload)
         if os.path.exists(target):
             retired = tempfile.mkdtemp(
                 prefix=f".{run_name}.old-", dir=export_dir

@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from spatialmix_keras import files  # noqa: E402
+
 
 def plot_eps_sweep(curves, path: str, title: str = "") -> str:
     """Accuracy against epsilon, one line per model and attack (Figs. 8, 9).
@@ -42,7 +44,7 @@ def plot_eps_sweep(curves, path: str, title: str = "") -> str:
         ax.set_title(title)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path)
+    files.atomic_write(path, fig.savefig)
     plt.close(fig)
     return path
 
@@ -92,6 +94,6 @@ def plot_reconstructions(
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path)
+    files.atomic_write(path, fig.savefig)
     plt.close(fig)
     return path

@@ -35,7 +35,14 @@ import tensorflow as tf
 from absl import logging
 from ml_collections import config_dict
 
-from spatialmix_keras import data, distribute, export, models, summaries
+from spatialmix_keras import (
+    data,
+    distribute,
+    export,
+    files,
+    models,
+    summaries,
+)
 from spatialmix_keras import initializers as fixed_initializers
 from spatialmix_keras.schedules import SCHEDULES, make_schedule
 
@@ -284,13 +291,6 @@ def _save_weights(model, workdir, epoch):
     os.replace(tmp, path)
 
 
-def _write_json(path, payload):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=2, sort_keys=True, default=str)
-    os.replace(tmp, path)
-
-
 class ClassificationTask:
     """Image classification: cross-entropy on logits, accuracy."""
 
@@ -490,7 +490,7 @@ def train_and_evaluate(
         )
     os.makedirs(workdir, exist_ok=True)
     if chief:
-        _write_json(os.path.join(workdir, "config.json"), config.to_dict())
+        files.write_json(os.path.join(workdir, "config.json"), config.to_dict())
 
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -627,7 +627,7 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task):
         }
         history.append(record)
         if chief:
-            _write_json(history_path, history)
+            files.write_json(history_path, history)
         with writer.as_default():
             for key in (
                 "train_loss",
@@ -678,7 +678,7 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task):
         **params,
     }
     if chief:
-        _write_json(os.path.join(workdir, "metrics.json"), metrics)
+        files.write_json(os.path.join(workdir, "metrics.json"), metrics)
     if config.export:
         target_dir = distribute.worker_dir(config.export_dir, strategy)
         path = export.export_run(

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import spatialmix_keras
-from spatialmix_keras import initializers, layers, models
+from spatialmix_keras import files, initializers, layers, models
 
 
-@pytest.mark.parametrize("module", [initializers, layers, models])
+@pytest.mark.parametrize("module", [files, initializers, layers, models])
 def test_docstring_examples_run(module):
     result = doctest.testmod(
         module,

@@ -13,6 +13,7 @@ import platform
 
 import numpy as np
 
+from spatialmix_keras import files
 from spatialmix_keras.reproduce.running import run_dir
 from spatialmix_keras.reproduce.sweeps import FREEZES, LABELS
 
@@ -89,9 +90,7 @@ def _write_report(fig_dir, figure, scale, header, rows, wall_s, notes=""):
             )
             + " |"
         )
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
+    return files.write_text(path, "\n".join(lines) + "\n")
 
 
 def _plt():
@@ -107,7 +106,7 @@ def _save_figure(plt, fig, fig_dir, figure):
     """Writes `<fig_dir>/<figure>.png` and closes the figure; its path."""
     fig.tight_layout()
     png = os.path.join(fig_dir, f"{figure}.png")
-    fig.savefig(png)
+    files.atomic_write(png, fig.savefig)
     plt.close(fig)
     return png
 

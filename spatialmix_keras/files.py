@@ -1,0 +1,70 @@
+"""The one writer for every file the apps produce: whole or not at all.
+
+A file is written under a temporary name in its own directory and renamed
+over the target, so a reader (or a crash) sees the old file or the new one,
+never half of one; it gets the permissions of an ordinary new file (0666
+less the umask), unlike `tempfile.mkstemp`'s private 0600.
+
+>>> import tempfile
+>>> path = os.path.join(tempfile.mkdtemp(), "metrics.json")
+>>> _ = write_json(path, {"accuracy": 0.5})
+>>> open(path).read()
+'{\\n  "accuracy": 0.5\\n}'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def make_shareable(directory: str) -> None:
+    """Gives a directory made by `tempfile.mkdtemp` (0700) the permissions
+    of an ordinary new directory (0777 less the umask)."""
+    os.chmod(directory, 0o777 & ~_umask())
+
+
+def atomic_write(path: str, write: Callable[[str], None]) -> str:
+    """Calls `write(tmp_path)`, then renames `tmp_path` over `path`.
+
+    The temporary name keeps `path`'s extension (matplotlib and Keras pick
+    the format by it). Returns `path`.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    suffix = os.path.splitext(path)[1]
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def write_json(path: str, payload) -> str:
+    """`payload` as indented, key-sorted JSON (unknown types as strings)."""
+
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(payload, f, indent=2, sort_keys=True, default=str)
+
+    return atomic_write(path, write)
+
+
+def write_text(path: str, text: str) -> str:
+    def write(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+
+    return atomic_write(path, write)
