@@ -61,6 +61,8 @@ def main(argv):
         train.validate_config(config)
         workdir = workdir or f"runs/{train.run_name(config)}"
         metrics = train.train_and_evaluate(config, workdir)
+    except train.Interrupted as stopped:
+        common.interrupted("classify", stopped)
     except (ValueError, OSError, FloatingPointError) as error:
         common.fail("classify", error)
     logging.info(

@@ -136,6 +136,14 @@ class _null:
         return False
 
 
+def interrupted(app_name: str, stopped: BaseException) -> None:
+    """Exits with `train.EXIT_INTERRUPTED` (75) after a saved stop."""
+    from spatialmix_keras import train
+
+    print(f"{app_name}: {stopped}", file=sys.stderr)
+    raise SystemExit(train.EXIT_INTERRUPTED)
+
+
 def fail(app_name: str, error: BaseException) -> None:
     """Exits non-zero with a one-line message naming the problem."""
     print(f"{app_name}: error: {error}", file=sys.stderr)

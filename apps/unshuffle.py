@@ -144,6 +144,8 @@ def main(argv):
         train.validate_config(config)
         workdir = flags.FLAGS.workdir or f"runs/{train.run_name(config)}"
         _train(config, workdir)
+    except train.Interrupted as stopped:
+        common.interrupted("unshuffle", stopped)
     except (ValueError, OSError, FloatingPointError) as error:
         common.fail("unshuffle", error)
 

@@ -7,12 +7,16 @@ Adam (AdamW without decay), cosine decay from 6e-3 per 64-image batch after a
 0.3-epoch warm-up, BatchNorm momentum 0.9, 4 epochs. The permutation is fixed
 by `--permutation_seed` (default 0) and saved with the export.
 
-    python -m apps.unshuffle --freeze=none      # Full
-    python -m apps.unshuffle --freeze=spatial   # Chans
+    python -m apps.unshuffle --freeze=none --run_name=unshuffle_full
+    python -m apps.unshuffle --freeze=spatial --run_name=unshuffle_chans
     python -m apps.unshuffle --dataset=fashion_mnist --freeze=spatial
     python -m apps.unshuffle \
-        --compare=saved_models/unshuffler_64_5_none_mnist_s0 \
-        --compare=saved_models/unshuffler_64_5_spatial_mnist_s0
+        --compare=saved_models/unshuffle_full \
+        --compare=saved_models/unshuffle_chans
+
+Without `--run_name` a run is named after its config plus a short hash of
+it (`unshuffler_64_5_none_mnist_s0_<hash>`; the first log lines print it),
+so a smoke or shortened run never takes the name of the real one.
 
 Smoke (~20 s on a CPU, mnist_small.npz):
 `--config=configs/unshuffle_mnist.py:smoke`.

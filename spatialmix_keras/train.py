@@ -9,11 +9,13 @@ Keras 3's `model.fit` fails under `MultiWorkerMirroredStrategy`
 fewer features; with one loop, progress logging, TensorBoard, resume and
 export are the same everywhere.
 
-Resume uses TensorFlow's `tf.train.CheckpointManager` (model, optimizer and
-epoch counter, saved at the end of every epoch into `<workdir>/checkpoints`):
-re-running the same command continues after the last completed epoch. A NaN
-loss stops the run with `FloatingPointError` before anything is saved, so the
-last good checkpoint stays.
+Resume uses TensorFlow's `tf.train.CheckpointManager` (model, optimizer,
+epoch and step within it, saved into `<workdir>/checkpoints` at every epoch
+end and every `checkpoint_every_minutes` inside one): re-running the same
+command continues from there, skipping the batches of the epoch it had
+trained on. SIGTERM / SIGINT save after the current step and raise
+`Interrupted`. A NaN loss stops the run with `FloatingPointError` before
+anything is saved, so the last good checkpoint stays.
 
 Batch size and learning rate in the config are *per replica*: with R
 replicas the global batch is `R * batch_size` and the peak learning rate
@@ -22,10 +24,13 @@ replicas the global batch is `R * batch_size` and the peak learning rate
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import math
 import os
+import signal
+import threading
 import time
 
 import keras
@@ -41,6 +46,7 @@ from spatialmix_keras import (
     export,
     files,
     models,
+    progress,
     summaries,
 )
 from spatialmix_keras import initializers as fixed_initializers
@@ -108,7 +114,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.deterministic = False
     c.jit_compile = "auto"  # on with a GPU/TPU, off on CPU (slower there)
     c.strategy = "auto"
-    c.log_every_steps = 50
+    c.log_every_steps = 50  # plain progress lines (no terminal)
+    # Also save mid-epoch, at most this many minutes apart (0: epoch ends
+    # only), so that a stop loses minutes, not an epoch.
+    c.checkpoint_every_minutes = 10.0
     c.filter_images = 2  # depthwise layers shown in TensorBoard
     c.run_name = config_dict.placeholder(str)  # default: derived
     # Also keep the model's weights after these epochs (0: the initial
@@ -120,11 +129,66 @@ def base_config() -> ml_collections.ConfigDict:
     return c
 
 
+# Fields that change how a run is carried out, logged or exported, not what
+# it computes: they stay out of the run's identity (its hash), and a workdir
+# may be resumed with other values of them.
+OPERATIONAL_FIELDS = (
+    "data_dir",
+    "tfds_data_dir",
+    "export_dir",
+    "export",
+    "overwrite",
+    "log_every_steps",
+    "checkpoint_every_minutes",
+    "save_weights_epochs",
+    "filter_images",
+    "run_name",
+    "jit_compile",
+    "deterministic",
+)
+
+
+def _flat(node, prefix=""):
+    """`{"optimizer.learning_rate": 0.1, ...}` of a config or its dict."""
+    items = node.items() if hasattr(node, "items") else ()
+    flat = {}
+    for key, value in items:
+        if isinstance(value, (dict, ml_collections.ConfigDict)):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = (
+                list(value) if isinstance(value, tuple) else value
+            )
+    return flat
+
+
+def _identity(config) -> dict:
+    return {
+        k: v
+        for k, v in _flat(config).items()
+        if k.split(".")[0] not in OPERATIONAL_FIELDS
+    }
+
+
+def config_hash(config) -> str:
+    """Six hex digits that identify what a run computes (its resolved
+    config less `OPERATIONAL_FIELDS`)."""
+    text = json.dumps(_identity(config), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:6]
+
+
 def run_name(config) -> str:
-    """`config.run_name` (which may use `{freeze}`, `{seed}`, `{dataset}`,
-    `{model}`), or a name derived from the config."""
+    """The run's (and its export's) name.
+
+    `config.run_name` when set; it may use `{freeze}`, `{seed}`,
+    `{dataset}`, `{model}` and `{hash}` (`config_hash`). Otherwise a readable
+    name derived from the config plus the hash, so that runs of different
+    configs (a quick `--epochs=1` run beside the real one) never share a
+    workdir or an export.
+    """
+    fields = {k: config[k] for k in ("freeze", "seed", "dataset", "model")}
+    fields["hash"] = config_hash(config)
     if config.run_name:
-        fields = {k: config[k] for k in ("freeze", "seed", "dataset", "model")}
         try:
             return config.run_name.format(**fields)
         except (KeyError, IndexError, ValueError) as error:
@@ -141,8 +205,39 @@ def run_name(config) -> str:
     )
     return (
         f"{config.model}{conv}_{config.freeze}{init}_{config.dataset}"
-        f"_s{config.seed}"
+        f"_s{config.seed}_{fields['hash']}"
     )
+
+
+def check_workdir(workdir: str, config) -> None:
+    """Refuses a workdir that holds a run of another config, in one line
+    naming the fields that differ (operational fields may differ)."""
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        return
+    try:
+        with open(path) as f:
+            old = _identity(json.load(f))
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"The workdir {workdir} has an unreadable config.json ({error}); "
+            "move it aside or choose another --workdir."
+        ) from error
+    new = _identity(json.loads(json.dumps(config.to_dict(), default=str)))
+    differ = sorted(
+        k for k in old.keys() | new.keys() if old.get(k) != new.get(k)
+    )
+    if differ:
+        shown = "; ".join(
+            f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in differ[:4]
+        )
+        more = f" (and {len(differ) - 4} more)" if len(differ) > 4 else ""
+        raise ValueError(
+            f"The workdir {workdir} holds a run of another config ({shown}"
+            f"{more}). To resume that run, use its own settings; to start a "
+            "new one, pass another --workdir (or none: the default is named "
+            "after the config)."
+        )
 
 
 def _positive(name, value, integer=False):
@@ -434,6 +529,67 @@ class _Steps:
         return self.strategy.reduce("SUM", sums, axis=None)
 
 
+def _announce(
+    name,
+    workdir,
+    export_path,
+    checkpoint,
+    epoch,
+    step,
+    steps_per_epoch,
+    epochs,
+):
+    """What a user needs at the start: where it writes, how to watch it,
+    and whether it resumes."""
+    logging.info("Run %s", name)
+    logging.info("  workdir      %s", os.path.abspath(workdir))
+    logging.info(
+        "  TensorBoard  tensorboard --logdir %s",
+        os.path.join(os.path.abspath(workdir), "tb"),
+    )
+    logging.info(
+        "  export       %s",
+        os.path.abspath(export_path) if export_path else "off (export=False)",
+    )
+    if checkpoint:
+        where = (
+            f"epoch {epoch} done"
+            if not step
+            else (f"epoch {epoch + 1}, step {step}/{steps_per_epoch}")
+        )
+        logging.info("  Resuming from %s (%s).", checkpoint, where)
+    else:
+        logging.info(
+            "  Starting fresh: %d epochs of %d steps.", epochs, steps_per_epoch
+        )
+
+
+class _Estimate:
+    """Says once, after the first measured steps, how long the run takes."""
+
+    WARMUP, MEASURED = 3, 10  # steps: tracing first, then the rate
+
+    def __init__(self, steps_left, global_batch):
+        self.steps_left, self.global_batch = steps_left, global_batch
+        self.count, self._t0 = 0, None
+
+    def step(self):
+        self.count += 1
+        if self.count == self.WARMUP:
+            self._t0 = time.perf_counter()
+        elif self.count == self.WARMUP + self.MEASURED:
+            seconds = (time.perf_counter() - self._t0) / self.MEASURED
+            left = (self.steps_left - self.count) * seconds
+            logging.info(
+                "Measured %.1f images/s: the remaining %d steps take about "
+                "%s plus evaluation, until about %s.",
+                self.global_batch / seconds,
+                self.steps_left - self.count,
+                progress.format_duration(left),
+                progress.finish_time(left),
+            )
+
+
 def evaluate(steps, dist_dataset) -> dict:
     """Mean loss and metric over a distributed evaluation dataset."""
     totals = np.zeros(3)
@@ -488,6 +644,7 @@ def train_and_evaluate(
             os.path.join(config.export_dir, name),
             os.path.join(workdir, "checkpoints"),
         )
+    check_workdir(workdir, config)
     os.makedirs(workdir, exist_ok=True)
     if chief:
         files.write_json(os.path.join(workdir, "config.json"), config.to_dict())
@@ -499,12 +656,60 @@ def train_and_evaluate(
     if config.mixed_precision != "none":
         keras.mixed_precision.set_global_policy(config.mixed_precision)
     try:
-        return _train_and_evaluate(config, workdir, strategy, chief, name, task)
+        with StopRequests() as stop:
+            return _train_and_evaluate(
+                config, workdir, strategy, chief, name, task, stop
+            )
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _train_and_evaluate(config, workdir, strategy, chief, name, task):
+class Interrupted(Exception):
+    """Training stopped on SIGTERM / SIGINT after saving a checkpoint; the
+    same command resumes it (apps exit with `EXIT_INTERRUPTED`)."""
+
+
+EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: "try again", e.g. a scheduler requeue
+
+
+class StopRequests:
+    """Turns SIGTERM and SIGINT into a request to stop after the current
+    step (the loop saves and raises `Interrupted`); a second signal ends the
+    process at once. Handlers are installed only in the main thread and
+    restored on exit."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.signal_name = None
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+    def _handle(self, signum, frame):
+        if self.signal_name is not None:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        self.signal_name = signal.Signals(signum).name
+        logging.warning(
+            "%s received: saving after this step, then stopping (send it "
+            "again to stop at once, losing the steps since the last "
+            "checkpoint).",
+            self.signal_name,
+        )
+
+
+def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size * replicas
     train_ds, num_train, test_ds, num_test = task.datasets(config, global_batch)
@@ -524,8 +729,18 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task):
         epoch_var = tf.Variable(
             0, dtype=tf.int64, trainable=False, name="epoch"
         )
+        # Where in the epoch a mid-epoch checkpoint was taken, and the
+        # epoch's running sums then (loss, metric, examples, seconds).
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        sums_var = tf.Variable(
+            tf.zeros(4, tf.float64), trainable=False, name="epoch_sums"
+        )
         checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=optimizer, epoch=epoch_var
+            model=model,
+            optimizer=optimizer,
+            epoch=epoch_var,
+            step=step_var,
+            epoch_sums=sums_var,
         )
     ckpt_dir = distribute.worker_dir(
         os.path.join(workdir, "checkpoints"), strategy
@@ -542,12 +757,21 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task):
                 "this config (another model or optimizer?). Resume with the "
                 f"config it was made with, or use a new workdir. ({error})"
             ) from error
-        logging.info(
-            "Resumed from %s (epoch %d done).",
-            manager.latest_checkpoint,
-            int(epoch_var.numpy()),
-        )
     start_epoch = int(epoch_var.numpy())
+    start_step = int(step_var.numpy())
+    export_path = (
+        os.path.join(config.export_dir, name) if config.export else None
+    )
+    _announce(
+        name,
+        workdir,
+        export_path,
+        manager.latest_checkpoint,
+        start_epoch,
+        start_step,
+        steps_per_epoch,
+        config.epochs,
+    )
 
     history_path = os.path.join(workdir, "history.json")
     history = []
@@ -583,34 +807,68 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task):
         params["trainable_params"],
         params["frozen_params"],
     )
+    estimate = _Estimate(
+        (config.epochs - start_epoch) * steps_per_epoch - start_step,
+        global_batch,
+    )
+    last_save = time.monotonic()
+
+    def save_mid_epoch(step, sums):
+        step_var.assign(step)
+        sums_var.assign(sums)
+        manager.save()
+        return time.monotonic()
+
     for epoch in range(start_epoch + 1, config.epochs + 1):
-        # A pipeline per epoch, seeded by it: resuming changes nothing.
+        # A pipeline per epoch, seeded by it: resuming changes nothing. A
+        # run resumed mid-epoch skips the batches it had trained on (they
+        # still pass through the augmentation, so its random state matches).
+        first = start_step if epoch == start_epoch + 1 else 0
         train_ds = task.datasets(config, global_batch, epoch)[0]
+        if first:
+            train_ds = train_ds.skip(first)
         iterator = iter(strategy.experimental_distribute_dataset(train_ds))
-        totals = np.zeros(3)
-        start = time.perf_counter()
-        for step in range(1, steps_per_epoch + 1):
-            totals += steps.train(iterator).numpy()
-            if not np.isfinite(totals[0]):
+        sums = sums_var.numpy() if first else np.zeros(4)
+        bar = progress.Progress(
+            steps_per_epoch,
+            f"epoch {epoch}/{config.epochs}",
+            global_batch,
+            config.log_every_steps,
+            start=first,
+        )
+        for step in range(first + 1, steps_per_epoch + 1):
+            sums[:3] += steps.train(iterator).numpy()
+            if not np.isfinite(sums[0]):
                 raise FloatingPointError(
                     f"Loss became NaN at epoch {epoch}, step {step}: stopped. "
-                    f"The last good checkpoint (epoch {epoch - 1}) is kept in "
-                    f"{ckpt_dir}."
+                    f"The last good checkpoint is kept in {ckpt_dir}."
                 )
-            if step % config.log_every_steps == 0:
-                logging.info(
-                    "epoch %d step %d/%d: loss %.4f %s %.4f",
-                    epoch,
-                    step,
-                    steps_per_epoch,
-                    totals[0] / totals[2],
-                    metric,
-                    totals[1] / totals[2],
-                )
-        train_time = time.perf_counter() - start
+            bar.update(
+                step, loss=sums[0] / sums[2], **{metric: sums[1] / sums[2]}
+            )
+            estimate.step()
+            due = config.checkpoint_every_minutes and (
+                time.monotonic() - last_save
+                >= 60 * config.checkpoint_every_minutes
+            )
+            if (stop.signal_name or due) and step < steps_per_epoch:
+                sums[3] = sums_var.numpy()[3] * bool(first) + bar.elapsed
+                last_save = save_mid_epoch(step, sums)
+                if stop.signal_name:
+                    raise Interrupted(
+                        f"Stopped by {stop.signal_name} at epoch {epoch}, "
+                        f"step {step}/{steps_per_epoch}; saved to "
+                        f"{manager.latest_checkpoint}. Run the same command "
+                        "again to resume from there."
+                    )
+        train_time = bar.elapsed + (sums_var.numpy()[3] if first else 0.0)
+        totals = sums[:3]
         test = evaluate(steps, dist_test)
         epoch_var.assign(epoch)
-        manager.save(checkpoint_number=epoch)
+        step_var.assign(0)
+        sums_var.assign(np.zeros(4))
+        manager.save()
+        last_save = time.monotonic()
         if chief and epoch in config.save_weights_epochs:
             _save_weights(model, workdir, epoch)
         record = {
@@ -658,6 +916,12 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task):
             train_time,
             record["images_per_s"],
         )
+        if stop.signal_name and epoch < config.epochs:
+            raise Interrupted(
+                f"Stopped by {stop.signal_name} after epoch {epoch}; saved "
+                f"to {manager.latest_checkpoint}. Run the same command again "
+                "to resume from there."
+            )
 
     train_time = sum(h["train_time_s"] for h in history)
     metrics = {

@@ -3,6 +3,7 @@ uninterrupted one does."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -78,8 +79,44 @@ def test_same_seed_gives_identical_weights_and_resume_matches(
     with open(history) as f:
         assert [h["epoch"] for h in json.load(f)][-1] < 3
     result = _run(tmp_path, "c", data_dir)
-    assert "Resumed from" in result.stderr
+    assert "Resuming from" in result.stderr
     # Tolerance: exact. Per-epoch data seeds, a checkpointed optimizer and
     # op determinism make the resumed run bit-identical on one machine.
     for x, y in zip(a, _weights(tmp_path, "c"), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.slow
+def test_sigterm_mid_epoch_saves_and_the_resume_is_bit_identical(
+    data_dir, tmp_path
+):
+    _run(tmp_path, "a", data_dir)
+    proc = subprocess.Popen(
+        [*_args(tmp_path, "d"), "--config.log_every_steps=1"],
+        cwd=REPO,
+        env=_env(data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if "epoch 2/3 step 4/12" in line:
+                proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = "".join(lines)
+    assert proc.returncode == 75, stderr[-3000:]
+    assert "classify: Stopped by SIGTERM at epoch 2, step " in stderr
+    assert "Run the same command again to resume from there." in stderr
+    assert not (tmp_path / "exports" / "d").exists()
+    result = _run(tmp_path, "d", data_dir)
+    assert "(epoch 2, step " in result.stderr
+    for x, y in zip(
+        _weights(tmp_path, "a"), _weights(tmp_path, "d"), strict=True
+    ):
         np.testing.assert_array_equal(x, y)

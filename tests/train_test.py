@@ -152,12 +152,15 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
     def nan_loss(labels, logits, from_logits):
         return tf.reduce_sum(logits, axis=-1) * float("nan")
 
-    # Fault injection: every training loss of the resumed run is NaN.
+    # Fault injection: every training loss of the resumed run is NaN. (It
+    # resumes with more epochs, which the workdir check would refuse as
+    # another config; that check is not the subject here.)
     monkeypatch.setattr(
         train.keras.losses, "categorical_crossentropy", nan_loss
     )
+    monkeypatch.setattr(train, "check_workdir", lambda *args: None)
     config = tiny_config(data_dir, tmp_path, epochs=2, export=False)
-    with pytest.raises(FloatingPointError, match=r"NaN at epoch 2.*epoch 1"):
+    with pytest.raises(FloatingPointError, match=r"NaN at epoch 2.*kept in"):
         train.train_and_evaluate(config, workdir)
     assert sorted(os.listdir(ckpt_dir)) == before
     assert tf.train.latest_checkpoint(ckpt_dir).endswith("ckpt-1")
@@ -183,8 +186,33 @@ def test_resuming_with_another_optimizer_is_a_clear_error(data_dir, tmp_path):
     )
     config = tiny_config(data_dir, tmp_path, epochs=2, export=False)
     config.optimizer.name = "sgd"
+    config.log_every_steps = 7  # operational: may differ
+    with pytest.raises(ValueError) as info:
+        train.train_and_evaluate(config, workdir)
+    assert str(info.value) == (
+        f"The workdir {workdir} holds a run of another config (epochs: 1 "
+        "there, 2 now; optimizer.name: 'adamw' there, 'sgd' now). To resume "
+        "that run, use its own settings; to start a new one, pass another "
+        "--workdir (or none: the default is named after the config)."
+    )
+    # Without its config.json, the checkpoint itself is checked.
+    os.remove(os.path.join(workdir, "config.json"))
     with pytest.raises(ValueError, match="does not fit this config"):
         train.train_and_evaluate(config, workdir)
+
+
+def test_run_names_differ_exactly_when_what_is_computed_differs(tmp_path):
+    config = tiny_config("/data", tmp_path)
+    name = train.run_name(config)
+    assert name.startswith("convmixer_tiny_none_cifar10_s0_")
+    same = tiny_config("/elsewhere", tmp_path, log_every_steps=3)
+    assert train.run_name(same) == name  # operational fields only
+    for change in ({"epochs": 3}, {"steps_per_epoch": 2}, {"seed": 1}):
+        assert train.run_name(tiny_config("/data", tmp_path, **change)) != name
+    config.run_name = "mine_{freeze}_{hash}"
+    assert config.run_name.format(
+        freeze="none", hash=train.config_hash(config)
+    ) == train.run_name(config)
 
 
 def test_mixed_precision_trains_and_restores_the_global_policy(

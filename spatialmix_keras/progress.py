@@ -1,0 +1,119 @@
+"""Progress of long work, the way Keras shows it.
+
+On a terminal, `keras.utils.Progbar` draws a bar with images/s and ETA; in a
+log (stdout not a terminal, e.g. under a scheduler or `> log.txt`) the same
+numbers come as plain lines every `log_every` steps. `Progress` also keeps
+the measured rate, so a run can say at its start how long it will take.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+import time
+
+import keras
+from absl import logging
+
+
+def format_duration(seconds: float) -> str:
+    """`3725.0` -> `'1 h 02 min'`; `75.0` -> `'1 min 15 s'`.
+
+    >>> format_duration(3725.0), format_duration(75.0), format_duration(9.4)
+    ('1 h 02 min', '1 min 15 s', '9 s')
+    """
+    if seconds != seconds:  # NaN: nothing measured yet
+        return "unknown"
+    seconds = int(round(max(seconds, 0)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def on_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+class Progress:
+    """Progress over `total` units (steps or batches) of `unit_images` each.
+
+    Args:
+        total: units in this stretch of work (e.g. steps in an epoch).
+        label: what the plain lines start with (`"epoch 3/10"`).
+        unit_images: images per unit, for images/s.
+        log_every: units between plain lines when not on a terminal.
+        bar: draw a Keras progress bar (default: when stdout is a terminal).
+        start: units already done (a resumed epoch).
+    """
+
+    def __init__(
+        self,
+        total: int,
+        label: str,
+        unit_images: int,
+        log_every: int = 50,
+        bar: bool | None = None,
+        start: int = 0,
+    ):
+        self.total, self.label = total, label
+        self.unit_images, self.log_every = unit_images, max(log_every, 1)
+        self.bar = on_terminal() if bar is None else bar
+        self.start = self.done = start
+        self._t0 = time.perf_counter()
+        self._progbar = (
+            keras.utils.Progbar(
+                total,
+                stateful_metrics=["images/s"],
+                unit_name="step",
+            )
+            if self.bar
+            else None
+        )
+        if self._progbar is not None and start:
+            self._progbar.update(start)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def images_per_s(self) -> float:
+        done = self.done - self.start
+        return done * self.unit_images / self.elapsed if done else 0.0
+
+    def eta(self) -> float:
+        """Seconds left at the rate measured so far."""
+        done = self.done - self.start
+        if not done:
+            return float("nan")
+        return (self.total - self.done) * self.elapsed / done
+
+    def update(self, done: int, **values: float) -> None:
+        """`done` units finished; `values` (loss, accuracy) are running
+        means already, shown as they are."""
+        self.done = done
+        shown = {**values, "images/s": self.images_per_s()}
+        if self._progbar is not None:
+            # Every value is a running mean or a rate: show it as is.
+            self._progbar.stateful_metrics = set(shown)
+            self._progbar.update(done, list(shown.items()))
+        elif done % self.log_every == 0 or done == self.total:
+            metrics = " ".join(f"{k} {v:.4f}" for k, v in values.items())
+            logging.info(
+                "%s step %d/%d: %s | %.1f images/s, ETA %s",
+                self.label,
+                done,
+                self.total,
+                metrics,
+                self.images_per_s(),
+                format_duration(self.eta()) if done < self.total else "0 s",
+            )
+
+
+def finish_time(seconds_from_now: float) -> str:
+    """The wall-clock time `seconds_from_now` ahead, `HH:MM` (local)."""
+    at = datetime.datetime.now() + datetime.timedelta(seconds=seconds_from_now)
+    return at.strftime("%H:%M")
