@@ -40,6 +40,8 @@ flags.DEFINE_enum(
     "XLA; auto = on with a GPU/TPU, off on CPU.",
 )
 
+flags.adopt_module_key_flags(common)  # --help lists the shared flags too
+
 OVERRIDES = {
     **common.TRAINING_OVERRIDES,
     "conv": "conv",
@@ -55,9 +57,12 @@ def main(argv):
     from spatialmix_keras import train
 
     config = _CONFIG.value
-    common.apply_flag_overrides(config, OVERRIDES)
     workdir = flags.FLAGS.workdir
     try:
+        common.apply_flag_overrides(config, OVERRIDES)
+        if flags.FLAGS.print_config:
+            common.print_config(config)
+            return
         train.validate_config(config)
         workdir = workdir or f"runs/{train.run_name(config)}"
         metrics = train.train_and_evaluate(config, workdir)
@@ -74,4 +79,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=common.parse_flags)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
 
 from absl import flags
@@ -22,11 +24,22 @@ def define_training_flags(default_config: str, model_help: str, datasets: str):
     """
     from ml_collections import config_flags
 
-    config = config_flags.DEFINE_config_file(
-        "config",
-        config_path(default_config),
-        "Experiment config file (ml_collections).",
-        lock_config=True,
+    try:
+        # ml_collections reads the overrides from sys.argv right here.
+        config = config_flags.DEFINE_config_file(
+            "config",
+            config_path(default_config),
+            "Experiment config file (ml_collections): path[:argument]. Any "
+            "field can be set with --config.<field>=<value>; --print_config "
+            "lists them with their values.",
+            lock_config=True,
+        )
+    except (KeyError, AttributeError) as error:
+        _unknown_field(error, sys.argv)
+    flags.DEFINE_bool(
+        "print_config",
+        False,
+        "Print the resolved config (every field, after the flags) and exit.",
     )
     flags.DEFINE_enum(
         "freeze",
@@ -109,13 +122,21 @@ def load_models_and_data(
     return loaded, pipeline
 
 
-def apply_flag_overrides(config, mapping: dict[str, str]) -> None:
+def apply_flag_overrides(
+    config, mapping: dict[str, str], argv: list[str] | None = None
+) -> None:
     """Copies each flag the user gave into its config field.
+
+    The flags are shortcuts for config fields: giving a flag and its field
+    (`--epochs=3 --config.epochs=5`) with different values is an error.
 
     Args:
         mapping: flag name -> dotted config field (`"learning_rate"` ->
             `"optimizer.learning_rate"`).
+        argv: the command line (default `sys.argv`), to see which config
+            fields were set on it.
     """
+    argv = sys.argv if argv is None else argv
     for flag_name, field in mapping.items():
         flag = flags.FLAGS[flag_name]
         if not flag.present:
@@ -124,16 +145,67 @@ def apply_flag_overrides(config, mapping: dict[str, str]) -> None:
         *parents, leaf = field.split(".")
         for parent in parents:
             node = node[parent]
-        with config.unlocked() if hasattr(config, "unlocked") else _null():
+        given = [a for a in argv if a.startswith(f"--config.{field}=")]
+        if given and node[leaf] != flag.value:
+            raise ValueError(
+                f"--{flag_name}={flag.value} and {given[-1]} set the same "
+                "config field to different values; give one of them."
+            )
+        with (
+            config.unlocked()
+            if hasattr(config, "unlocked")
+            else contextlib.nullcontext()
+        ):
             node[leaf] = flag.value
 
 
-class _null:
-    def __enter__(self):
-        return self
+def _fields(config, prefix=""):
+    for key, value in config.items():
+        if hasattr(value, "items"):
+            yield from _fields(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
-    def __exit__(self, *exc):
-        return False
+
+def print_config(config) -> None:
+    """Every field of a resolved config, one `--config.<field>=<value>` a
+    line (what can be set on the command line)."""
+    for field, value in _fields(config):
+        print(f"--config.{field}={value!r}")
+
+
+def _unknown_field(error: Exception, argv: list[str]) -> None:
+    """Exits with one line for a `--config.<field>` that names no field."""
+    text = str(error.args[0] if error.args else error)
+    # The message may arrive escaped once more (a KeyError inside an
+    # AttributeError).
+    text = text.replace("\\'", "'").replace("\\n", "\n")
+    names = re.findall(r"'(\w+)'", text)
+    bad = names[0] if names else text
+    received = next(
+        (a for a in argv if re.match(rf"--config\.(\w+\.)*{bad}\b", a)),
+        f"--config.{bad}",
+    )
+    suggestion = re.findall(r'Did you mean "(\w+)"', text)
+    hint = f" Did you mean {suggestion[0]!r}?" if suggestion else ""
+    print(
+        f"{os.path.basename(argv[0])}: error: {received}: the config has no "
+        f"field {bad!r}.{hint} --print_config lists every field.",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """`app.run`'s flag parser: absl's, with one-line errors (no traceback,
+    no usage dump)."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        print(f"{os.path.basename(argv[0])}: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except (KeyError, AttributeError) as error:
+        _unknown_field(error, argv)
 
 
 def interrupted(app_name: str, stopped: BaseException) -> None:

@@ -42,6 +42,8 @@ _OUTPUT = flags.DEFINE_string(
 )
 _IMAGES = flags.DEFINE_integer("grid_images", 8, "Images in the grid.")
 
+flags.adopt_module_key_flags(common)  # --help lists the shared flags too
+
 OVERRIDES = {
     **common.TRAINING_OVERRIDES,
     "permutation_seed": "unshuffle.permutation_seed",
@@ -141,6 +143,9 @@ def main(argv):
             return
         config = _CONFIG.value
         common.apply_flag_overrides(config, OVERRIDES)
+        if flags.FLAGS.print_config:
+            common.print_config(config)
+            return
         train.validate_config(config)
         workdir = flags.FLAGS.workdir or f"runs/{train.run_name(config)}"
         _train(config, workdir)
@@ -151,4 +156,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=common.parse_flags)

@@ -217,3 +217,26 @@ def test_unshuffle_app_trains_exports_and_compares(data_dir, tmp_path):
     assert result.returncode != 0
     assert "but the stored permutation shuffles (14, 14)" in result.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("app", ["classify", "unshuffle"])
+def test_help_lists_the_everyday_flags_and_how_to_see_config_fields(app):
+    result = run_app(app, "--help", data_dir="/nonexistent")  # absl: exit 1
+    for flag in ("--freeze", "--epochs", "--data_dir", "--print_config"):
+        assert flag in result.stdout, flag
+    assert "--config.<field>=<value>" in " ".join(result.stdout.split())
+
+
+def test_print_config_shows_flags_applied_to_their_fields():
+    result = run_app(
+        "classify",
+        "--epochs=3",
+        "--freeze=spatial",
+        "--print_config",
+        data_dir="/nonexistent",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert "--config.epochs=3" in lines
+    assert "--config.freeze='spatial'" in lines
+    assert "--config.optimizer.learning_rate=0.1" in lines

@@ -156,6 +156,26 @@ CASES = {
         _truncated(MNIST),
         "truncated or corrupt",
     ),
+    "config_field_misspelt": (
+        CLASSIFY,
+        ("--config.epoch=3",),
+        None,
+        "classify.py: error: --config.epoch=3: the config has no field "
+        "'epoch'. Did you mean 'epochs'? --print_config lists every field.",
+    ),
+    "nested_config_field_misspelt": (
+        UNSHUFFLE,
+        ("--config.optimizer.lr=0.1",),
+        None,
+        "--config.optimizer.lr=0.1: the config has no field 'lr'.",
+    ),
+    "flag_and_config_field_disagree": (
+        CLASSIFY,
+        ("--config.seed=5", "--seed=3"),
+        None,
+        "classify: error: --seed=3 and --config.seed=5 set the same config "
+        "field to different values; give one of them.",
+    ),
     "unshuffle_learning_rate_negative": (
         UNSHUFFLE,
         ("--learning_rate=-1",),
