@@ -78,5 +78,10 @@ def main(argv):
     )
 
 
+def run():
+    """Console entry point (`spatialmix-classify`)."""
+    common.run(main, __doc__)
+
+
 if __name__ == "__main__":
-    app.run(main, flags_parser=common.parse_flags)
+    run()

@@ -220,3 +220,12 @@ def fail(app_name: str, error: BaseException) -> None:
     """Exits non-zero with a one-line message naming the problem."""
     print(f"{app_name}: error: {error}", file=sys.stderr)
     raise SystemExit(1)
+
+
+def run(main, doc: str) -> None:
+    """Runs an app's `main` with `parse_flags`; `doc` (the app module's
+    docstring) heads `--help` also when started as a console command."""
+    from absl import app
+
+    sys.modules["__main__"].__doc__ = doc
+    app.run(main, flags_parser=parse_flags)

@@ -73,5 +73,10 @@ def main(argv):
         files.write_json(_JSON.value, results)
 
 
+def run():
+    """Console entry point (`spatialmix-evaluate`)."""
+    common.run(main, __doc__)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run()

@@ -156,5 +156,10 @@ def main(argv):
     print(f"Wrote {', '.join(OUTPUTS)} to {_OUT.value}")
 
 
+def run():
+    """Console entry point (`spatialmix-fgsm`)."""
+    common.run(main, __doc__)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run()

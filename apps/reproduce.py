@@ -98,5 +98,10 @@ def main(argv):
         common.fail("reproduce", error)
 
 
+def run():
+    """Console entry point (`spatialmix-reproduce`)."""
+    common.run(main, __doc__)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run()

@@ -155,5 +155,10 @@ def main(argv):
         common.fail("unshuffle", error)
 
 
+def run():
+    """Console entry point (`spatialmix-unshuffle`)."""
+    common.run(main, __doc__)
+
+
 if __name__ == "__main__":
-    app.run(main, flags_parser=common.parse_flags)
+    run()

@@ -5,8 +5,9 @@ The local layout is that of `shared/data/` (one `<dataset>.npz` per dataset,
 `y_train`, `x_test`, `y_test`: NHWC uint8 images and uint8 labels. The local
 directory comes from the `data_dir` argument, else from the environment
 variable `SPATIALMIX_DATA_DIR`; when it does not hold the file, TFDS is tried
-(its own `tfds_data_dir`, never downloading). Files are read with
-`allow_pickle=False` and checked before use.
+(its own `tfds_data_dir`), downloading and preparing the dataset when the
+machine is online; offline, the error names both ways to provide the data.
+Files are read with `allow_pickle=False` and checked before use.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import socket
 import zipfile
 
 import ml_collections
@@ -153,10 +155,25 @@ def _load_npz_cached(path, dataset, split, size, mtime_ns):
     return images, labels
 
 
+# Where TFDS downloads CIFAR-10, MNIST and Fashion-MNIST from.
+TFDS_DOWNLOAD_HOST = "storage.googleapis.com"
+
+
+def online(host: str = TFDS_DOWNLOAD_HOST) -> bool:
+    """Whether `host` resolves: offline, TFDS would retry its downloads for
+    minutes before failing, so we ask first."""
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return False
+    return True
+
+
 def _load_tfds(dataset, split, tfds_data_dir):
     import tensorflow_datasets as tfds
 
     info = dataset_info(dataset)
+    download = online()
     try:
         images, labels = tfds.as_numpy(
             tfds.load(
@@ -165,11 +182,17 @@ def _load_tfds(dataset, split, tfds_data_dir):
                 batch_size=-1,
                 as_supervised=True,
                 data_dir=tfds_data_dir,
-                download=False,
+                download=download,
             )
         )
     except Exception as error:  # TFDS raises many types for "not prepared".
-        raise DataNotFoundError(str(error)) from error
+        offline = (
+            ""
+            if download
+            else f"offline: {TFDS_DOWNLOAD_HOST} does not "
+            "resolve, so nothing was downloaded; "
+        )
+        raise DataNotFoundError(f"{offline}{error}") from error
     return images, labels.astype(np.int32)
 
 
@@ -222,7 +245,7 @@ def load_arrays(
     except DataNotFoundError as error:
         raise DataNotFoundError(
             f"Cannot load dataset {dataset!r} ({split}): {where}, and TFDS "
-            f"has no prepared copy ({error}). Either put {filename} (arrays "
+            f"could not provide it ({error}). Either put {filename} (arrays "
             "x_train, y_train, x_test, y_test) in a directory and pass it with "
             f"--data_dir or ${DATA_DIR_ENV}, or prepare it with TFDS "
             f"(`tfds build {dataset_info(dataset).tfds_name}` on a machine "

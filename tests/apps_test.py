@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -240,3 +241,18 @@ def test_print_config_shows_flags_applied_to_their_fields():
     assert "--config.epochs=3" in lines
     assert "--config.freeze='spatial'" in lines
     assert "--config.optimizer.learning_rate=0.1" in lines
+
+
+def test_installed_console_command_works_outside_the_checkout(tmp_path):
+    command = shutil.which("spatialmix-classify")
+    assert command, "pip install -e . installs the console commands"
+    result = subprocess.run(
+        [command, "--print_config", "--epochs=2"],
+        cwd=tmp_path,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "--config.epochs=2" in result.stdout.splitlines()

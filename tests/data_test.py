@@ -77,7 +77,13 @@ def test_truncated_file_is_refused_and_left_alone(tmp_path, data_dir):
     assert path.read_bytes() == content
 
 
-def test_missing_data_says_both_ways_to_provide_it(tmp_path):
+def test_missing_data_offline_says_both_ways_to_provide_it(
+    tmp_path, monkeypatch
+):
+    # Offline (as our machines are; forced here so that an online machine
+    # does not download): no TFDS download is tried, and the message says
+    # how to provide the data either way.
+    monkeypatch.setattr(data, "online", lambda host=None: False)
     with pytest.raises(data.DataNotFoundError) as info:
         data.load_arrays(
             "fashion_mnist",
@@ -88,6 +94,8 @@ def test_missing_data_says_both_ways_to_provide_it(tmp_path):
     message = str(info.value)
     assert "fashion_mnist.npz" in message and "--data_dir" in message
     assert data.DATA_DIR_ENV in message and "tfds" in message.lower()
+    assert "offline: storage.googleapis.com does not resolve" in message
+    assert not (tmp_path / "tfds" / "downloads").exists()
 
 
 def _batches(ds):
