@@ -132,7 +132,32 @@ class LoadedModel:
     handle: object = None
 
     def __call__(self, images):
-        return self.fn(tf.convert_to_tensor(images, tf.float32))
+        """Logits for float [0, 1] pixels; integer pixels (0..255) or floats
+        above 1 are refused, since a float model scores them at chance
+        without a word."""
+        dtype = getattr(images, "dtype", None)
+        if dtype is not None and tf.as_dtype(dtype).is_integer:
+            raise ValueError(
+                f"{self.path} takes float pixels in [0, 1]; received "
+                f"{tf.as_dtype(dtype).name} pixels. Divide them by 255 first."
+            )
+        images = tf.convert_to_tensor(images, tf.float32)
+        message = (
+            f"{self.path} takes float pixels in [0, 1]; received values "
+            "above 1 (0..255 pixels?). Divide them by 255 first."
+        )
+        if not tf.executing_eagerly():  # inside an attack's tf.function
+            with tf.control_dependencies(
+                [
+                    tf.debugging.assert_less_equal(
+                        tf.reduce_max(images), 1.0 + 1e-6, message=message
+                    )
+                ]
+            ):
+                return self.fn(tf.identity(images))
+        if float(tf.reduce_max(images)) > 1.0 + 1e-6:
+            raise ValueError(message)
+        return self.fn(images)
 
 
 def _saved_model_input_shape(loaded):

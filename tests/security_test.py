@@ -10,6 +10,7 @@ import sys
 import zipfile
 
 import keras
+import numpy as np
 import pytest
 
 from spatialmix_keras import export
@@ -151,3 +152,18 @@ def test_no_code_turns_safe_mode_off():
         text = source.read_text()
         assert "safe_mode=False" not in text, source
         assert "enable_unsafe_deserialization" not in text, source
+
+
+def test_loaded_float_model_refuses_0_255_pixels(tmp_path):
+    """A float model fed raw 0..255 pixels would score at chance silently."""
+    from spatialmix_keras import export, get_model
+
+    path = str(tmp_path / "m.keras")
+    get_model("convmixer_tiny", seed=0).save(path)
+    loaded = export.load_for_eval(path)
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3))
+    with pytest.raises(ValueError, match="received int64 pixels"):
+        loaded(pixels.astype("int64"))
+    with pytest.raises(ValueError, match=r"values above 1 \(0\.\.255"):
+        loaded(pixels.astype("float32"))
+    assert loaded(pixels.astype("float32") / 255).shape == (2, 10)
