@@ -358,19 +358,33 @@ def count_params(model) -> dict:
     }
 
 
-def _flat_hparams(config):
-    flat = {}
+# Config fields that only one choice of another field reads.
+_READ_ONLY_BY = {
+    "optimizer.momentum": ("optimizer.name", "sgd"),
+    "optimizer.nesterov": ("optimizer.name", "sgd"),
+    "optimizer.beta_1": ("optimizer.name", "adamw"),
+    "optimizer.beta_2": ("optimizer.name", "adamw"),
+    "schedule.boundaries": ("schedule.name", "step"),
+    "schedule.factor": ("schedule.name", "step"),
+    "smoothing_sigma": ("spatial_initializer", "smoothed"),
+}
 
-    def walk(prefix, node):
-        for key, value in node.items():
-            name = f"{prefix}{key}"
-            if isinstance(value, ml_collections.ConfigDict):
-                walk(f"{name}.", value)
-            elif isinstance(value, (bool, int, float, str)):
-                flat[name] = value
 
-    walk("", config)
-    return flat
+def hparams(config) -> dict:
+    """The hyperparameters of a run for TensorBoard's HParams dashboard:
+    what it computes (`OPERATIONAL_FIELDS` left out), without the settings
+    its optimizer, schedule and initializer do not read (no Adam betas on an
+    SGD run)."""
+    flat = _identity(config)
+    return {
+        key: value
+        for key, value in flat.items()
+        if isinstance(value, (bool, int, float, str))
+        and (
+            key not in _READ_ONLY_BY
+            or flat.get(_READ_ONLY_BY[key][0]) == _READ_ONLY_BY[key][1]
+        )
+    }
 
 
 def weights_path(workdir, epoch) -> str:
@@ -788,7 +802,18 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
         if start_epoch == 0:
             from tensorboard.plugins.hparams import api as hp
 
-            hp.hparams(_flat_hparams(config), trial_id=name)
+            run_hparams = hparams(config)
+            hp.hparams_config(
+                hparams=[hp.HParam(key) for key in run_hparams],
+                metrics=[
+                    hp.Metric(f"test/{metric}", display_name=f"test {metric}"),
+                    hp.Metric("test/loss", display_name="test loss"),
+                    hp.Metric(
+                        f"train/{metric}", display_name=f"train {metric}"
+                    ),
+                ],
+            )
+            hp.hparams(run_hparams, trial_id=name)
             for key, value in params.items():
                 tf.summary.scalar(f"params/{key}", value, step=0)
             _write_filter_images(model, config.filter_images, 0)

@@ -253,3 +253,15 @@ def test_weights_kept_after_chosen_epochs_are_initial_and_final(
     ).expect_partial()
     for a, b in zip(initial.weights, final.weights, strict=True):
         np.testing.assert_array_equal(np.array(a), np.array(b))
+
+
+def test_hparams_hold_only_what_the_run_reads(tmp_path):
+    sgd = tiny_config("/data", tmp_path)
+    sgd.optimizer.name = "sgd"
+    names = set(train.hparams(sgd))
+    assert {"optimizer.momentum", "optimizer.learning_rate", "epochs"} <= names
+    assert not names & {"optimizer.beta_1", "optimizer.beta_2"}
+    assert not names & {"data_dir", "log_every_steps", "schedule.factor"}
+    adamw = tiny_config("/data", tmp_path)
+    assert {"optimizer.beta_1", "optimizer.beta_2"} <= set(train.hparams(adamw))
+    assert "optimizer.momentum" not in train.hparams(adamw)
