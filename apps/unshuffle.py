@@ -76,6 +76,28 @@ def _train(config, workdir):
             f"{train.run_name(config)}: test PSNR "
             f"{metrics['final_test_psnr']:.2f} dB",
         )
+    below = max(metrics["shuffled_psnr"], metrics["mean_image_psnr"])
+    if metrics["final_test_psnr"] < below:
+        with open(os.path.join(workdir, "history.json")) as f:
+            train_psnr = json.load(f)[-1]["train_psnr"]
+        why = (
+            "The test pass runs BatchNorm in inference mode, on running "
+            "statistics that lag the batch statistics of training while the "
+            "network still changes fast"
+            if train_psnr > below
+            else "The model has not learnt the task yet"
+        )
+        logging.warning(
+            "Test PSNR %.2f dB is below what the shuffled input (%.2f dB) or "
+            "the mean image (%.2f dB) give; training reached %.2f dB. %s. "
+            "Routing pixels back is learnt late (configs/unshuffle_mnist.py): "
+            "train longer before reading this number.",
+            metrics["final_test_psnr"],
+            metrics["shuffled_psnr"],
+            metrics["mean_image_psnr"],
+            train_psnr,
+            why,
+        )
     logging.info(
         "Done: test PSNR %.2f dB (shuffled input %.2f, mean image %.2f), "
         "workdir %s",
