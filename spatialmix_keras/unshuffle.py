@@ -205,7 +205,7 @@ def pipeline(
 
 
 def base_config() -> ml_collections.ConfigDict:
-    """`train.base_config()` plus the un-shuffling fields."""
+    """`config.base_config()` plus the un-shuffling fields."""
     from spatialmix_keras import train
 
     config = train.base_config()

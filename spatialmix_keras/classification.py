@@ -1,0 +1,111 @@
+"""Image classification: the task `train_and_evaluate` runs by default.
+
+A task tells the training loop what is learnt: its datasets, its model, its
+per-example loss and metric, and any files and summaries of its own
+(`spatialmix_keras.unshuffle.UnshuffleTask` is the other one).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import keras
+import tensorflow as tf
+
+from spatialmix_keras import data, models
+from spatialmix_keras import initializers as fixed_initializers
+
+
+def build_model(config, info=None):
+    """The configured model for the configured dataset."""
+    info = info or data.dataset_info(config.dataset)
+    builder = models.VARIANTS[config.model]
+    params = inspect.signature(builder.func).parameters
+    kwargs = dict(config.model_kwargs)
+    if "conv" in params:
+        kwargs["conv"] = config.conv
+    if "num_classes" in params:
+        kwargs["num_classes"] = info.num_classes
+    if "mean" in params:
+        kwargs.update(mean=info.mean, std=info.std)
+    init = config.spatial_initializer
+    if init == "smoothed":
+        init = fixed_initializers.Smoothed(sigma=config.smoothing_sigma)
+    return models.get_model(
+        config.model,
+        freeze=config.freeze,
+        spatial_initializer=init,
+        input_shape=info.image_shape,
+        seed=config.seed,
+        **kwargs,
+    )
+
+
+class ClassificationTask:
+    """Image classification: cross-entropy on logits, accuracy."""
+
+    metric = "accuracy"
+
+    def validate(self, config):
+        if config.model.startswith("unshuffler"):
+            raise ValueError(
+                f"Model {config.model!r} is an un-shuffler, not a "
+                "classifier: train it with `python -m apps.unshuffle`."
+            )
+
+    def datasets(self, config, global_batch, epoch=1):
+        """`(train_ds, num_train, test_ds, num_test)`, batched globally;
+        the training order and augmentation are seeded by the epoch."""
+        train_ds, num_train = data.input_pipeline(
+            config.dataset,
+            "train",
+            global_batch,
+            training=True,
+            augment=config.augment,
+            seed=data.epoch_seed(config.seed, epoch),
+            data_dir=config.data_dir,
+            small=config.small,
+            tfds_data_dir=config.tfds_data_dir,
+        )
+        test_ds, num_test = data.input_pipeline(
+            config.dataset,
+            "test",
+            global_batch,
+            training=False,
+            data_dir=config.data_dir,
+            small=config.small,
+            tfds_data_dir=config.tfds_data_dir,
+            max_examples=config.test_examples,
+        )
+        return train_ds, num_train, test_ds, num_test
+
+    def build_model(self, config):
+        return build_model(config)
+
+    def train_terms(self, targets, outputs):
+        """Per-example loss and metric on a training batch (one-hot)."""
+        loss = keras.losses.categorical_crossentropy(
+            targets, outputs, from_logits=True
+        )
+        correct = tf.cast(
+            tf.argmax(outputs, -1) == tf.argmax(targets, -1), tf.float32
+        )
+        return loss, correct
+
+    def eval_terms(self, targets, outputs):
+        """Per-example loss and metric on an evaluation batch (int ids)."""
+        loss = keras.losses.sparse_categorical_crossentropy(
+            targets, outputs, from_logits=True
+        )
+        correct = tf.cast(
+            tf.argmax(outputs, -1, output_type=tf.int32)
+            == tf.cast(targets, tf.int32),
+            tf.float32,
+        )
+        return loss, correct
+
+    def export_files(self, config) -> dict:
+        return {}
+
+    def write_summaries(self, model, test_ds, step):
+        """Extra TensorBoard summaries, called inside the writer."""
