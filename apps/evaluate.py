@@ -48,7 +48,9 @@ def main(argv):
             _TFDS_DIR.value,
         )
         for model in loaded:
-            metrics = export.evaluate_loaded(model, dataset)
+            metrics = export.evaluate_loaded(
+                model, dataset, progress_label=f"evaluate {model.path}"
+            )
             results.append(
                 {
                     "model": model.path,

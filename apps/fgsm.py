@@ -119,6 +119,7 @@ def main(argv):
                     attack=attack,
                     pgd_steps=_PGD_STEPS.value,
                     seed=_SEED.value,
+                    progress_label=f"{attack} {label}",
                 )
                 curves.append({"label": label, "model": model.path, **result})
     except (ValueError, OSError, data.DataNotFoundError) as error:

@@ -28,6 +28,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from spatialmix_keras import progress
+
 ATTACKS = ("fgsm", "pgd")
 # Tolerances of the sanity checks.
 ZERO_GRADIENT_SHARE = 0.1
@@ -231,6 +233,7 @@ def eps_sweep(
     pgd_step_size: float | None = None,
     seed: int = 0,
     compare_fgsm: bool = True,
+    progress_label: str | None = None,
 ) -> dict:
     """Clean and adversarial accuracy per epsilon over a whole split.
 
@@ -245,6 +248,7 @@ def eps_sweep(
         seed: PGD random start.
         compare_fgsm: with `attack="pgd"`, also run FGSM and warn if PGD is
             weaker at some epsilon.
+        progress_label: show progress (bar or log lines) under this label.
 
     Returns:
         `{"attack", "eps", "accuracy", "clean_accuracy", "examples",
@@ -267,7 +271,7 @@ def eps_sweep(
     probe = probe_out = None
     variables_before = _batch_variables(model)
     probability_outputs = False
-    for images, labels in dataset:
+    for images, labels in progress.over_batches(dataset, progress_label):
         images = tf.convert_to_tensor(images, tf.float32)
         labels = tf.convert_to_tensor(labels)
         gradient, logits = attacker.gradient(images, labels)

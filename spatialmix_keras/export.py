@@ -32,6 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from spatialmix_keras import progress
 from spatialmix_keras.files import make_shareable, write_json
 
 SAVED_MODEL_DIR = "saved_model"
@@ -230,10 +231,13 @@ def check_input_shape(model: LoadedModel, image_shape) -> None:
         )
 
 
-def evaluate_loaded(model: LoadedModel, dataset) -> dict:
-    """Accuracy and mean cross-entropy of logits over a batched dataset."""
+def evaluate_loaded(
+    model: LoadedModel, dataset, progress_label: str | None = None
+) -> dict:
+    """Accuracy and mean cross-entropy of logits over a batched dataset
+    (with progress under `progress_label`, if given)."""
     total = correct = loss_sum = 0.0
-    for images, labels in dataset:
+    for images, labels in progress.over_batches(dataset, progress_label):
         logits = tf.cast(model(images), tf.float32)
         loss_sum += float(
             tf.reduce_sum(

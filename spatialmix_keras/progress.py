@@ -62,7 +62,7 @@ class Progress:
         self.total, self.label = total, label
         self.unit_images, self.log_every = unit_images, max(log_every, 1)
         self.bar = on_terminal() if bar is None else bar
-        self.start = self.done = start
+        self.start = self.done = self._logged = start
         self._t0 = time.perf_counter()
         self._progbar = (
             keras.utils.Progbar(
@@ -100,10 +100,14 @@ class Progress:
             # Every value is a running mean or a rate: show it as is.
             self._progbar.stateful_metrics = set(shown)
             self._progbar.update(done, list(shown.items()))
-        elif done % self.log_every == 0 or done == self.total:
-            metrics = " ".join(f"{k} {v:.4f}" for k, v in values.items())
+        elif (
+            done // self.log_every > self._logged // self.log_every
+            or done == self.total
+        ):
+            self._logged = done
+            metrics = "".join(f"{k} {v:.4f} " for k, v in values.items())
             logging.info(
-                "%s step %d/%d: %s | %.1f images/s, ETA %s",
+                "%s step %d/%d: %s%.1f images/s, ETA %s",
                 self.label,
                 done,
                 self.total,
@@ -111,6 +115,27 @@ class Progress:
                 self.images_per_s(),
                 format_duration(self.eta()) if done < self.total else "0 s",
             )
+
+
+def over_batches(dataset, label: str | None, log_every: int = 10):
+    """Iterates `dataset`, showing progress under `label` (None: silent)
+    when its number of batches is known; yields its batches."""
+    import tensorflow as tf
+
+    total = (
+        int(dataset.cardinality())
+        if isinstance(dataset, tf.data.Dataset)
+        else -1
+    )
+    if label is None or total <= 0:
+        yield from dataset
+        return
+    bar = None
+    for done, batch in enumerate(dataset, start=1):
+        if bar is None:
+            bar = Progress(total, label, int(batch[0].shape[0]), log_every)
+        yield batch
+        bar.update(done)
 
 
 def finish_time(seconds_from_now: float) -> str:

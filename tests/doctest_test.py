@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 import spatialmix_keras
-from spatialmix_keras import files, initializers, layers, models
+from spatialmix_keras import files, initializers, layers, models, progress
 
 
-@pytest.mark.parametrize("module", [files, initializers, layers, models])
+@pytest.mark.parametrize(
+    "module", [files, initializers, layers, models, progress]
+)
 def test_docstring_examples_run(module):
     result = doctest.testmod(
         module,
