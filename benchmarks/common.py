@@ -22,6 +22,7 @@ from spatialmix_keras.layers import (
     SpatialDepthwiseConv2D,
     SpatialSeparableConv2D,
 )
+from spatialmix_keras.machine import cpu_features
 from spatialmix_keras.normalization import FusedBatchNormalization
 
 
@@ -172,34 +173,6 @@ def machine():
         "gpus": [g.name for g in gpus],
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
-    }
-
-
-# The CPU flags that decide which kernels and precisions are fast.
-_FLAGS_OF_INTEREST = ("avx2", "fma", "avx512", "amx", "bf16", "vnni")
-
-
-def cpu_features() -> dict:
-    """CPU model and vector flags from /proc/cpuinfo (Linux), else {}."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            text = f.read()
-    except OSError:
-        return {}
-    model, flags = None, set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and model is None:
-            model = value.strip()
-        elif key.strip() == "flags" and not flags:
-            flags = set(value.split())
-    wanted = sorted(
-        f for f in flags if any(part in f for part in _FLAGS_OF_INTEREST)
-    )
-    return {
-        "cpu_model": model,
-        "cpu_flags": wanted,
-        "cpu_bfloat16": bool({"avx512_bf16", "amx_bf16"} & flags),
     }
 
 

@@ -40,6 +40,7 @@ from spatialmix_keras import (
     distribute,
     export,
     files,
+    machine,
     progress,
     summaries,
 )
@@ -612,6 +613,8 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
         "num_replicas": replicas,
         "global_batch_size": global_batch,
         "strategy": type(strategy).__name__,
+        "code_version": machine.code_version(),
+        "cpu_model": machine.cpu_features().get("cpu_model"),
         **params,
     }
     if chief:

@@ -1,4 +1,6 @@
 import inspect
+import json
+import math
 import os
 import subprocess
 import sys
@@ -147,3 +149,92 @@ def test_smoke_scale_reproduces_every_figure_and_resumes(data_dir, tmp_path):
     )
     assert index.returncode != 0
     assert "has 3 runs. Received: 7" in index.stderr
+
+
+def test_t_quantiles_match_a_numerical_integral_of_the_t_density():
+    from spatialmix_keras.reproduce import stats
+
+    for dof in (1, 2, 4, 10, 30):
+        # P(|T| <= t95) by integrating Student's t density numerically.
+        x = np.linspace(-stats.t95(dof), stats.t95(dof), 200001)
+        density = (1 + x**2 / dof) ** (-(dof + 1) / 2)
+        log_norm = (
+            np.log(np.pi * dof) / 2
+            + math.lgamma(dof / 2)
+            - math.lgamma((dof + 1) / 2)
+        )
+        mass = np.trapezoid(density, x) / np.exp(log_norm)
+        assert mass == pytest.approx(0.95, abs=2e-4), dof
+
+
+def test_seeded_report_gives_mean_interval_and_paired_difference(tmp_path):
+    runs = [
+        r
+        for r in reproduce.figure_runs("fig2", "cifar", str(tmp_path))
+        if r.meta["depth"] == 1
+    ]
+    accuracy = {
+        ("none", 0): 0.80, ("none", 1): 0.82, ("none", 2): 0.79,
+        ("spatial", 0): 0.78, ("spatial", 1): 0.81, ("spatial", 2): 0.76,
+        ("channel", 0): 0.60,
+    }  # fmt: skip
+    fig_dir = reproduce.figure_dir(str(tmp_path), "fig2")
+    for run in runs:
+        key = (run.meta["freeze"], run.meta["seed"])
+        if key not in accuracy:
+            continue
+        os.makedirs(reproduce.run_dir(fig_dir, run))
+        with open(
+            os.path.join(reproduce.run_dir(fig_dir, run), "metrics.json"), "w"
+        ) as f:
+            json.dump(
+                {"final_test_accuracy": accuracy[key], "train_time_s": 60.0},
+                f,
+            )
+    _, rows = reproduce.report("fig2", "cifar", str(tmp_path))
+    by_mode = {row[1]: row for row in rows}
+    full = np.array([0.80, 0.82, 0.79])
+    chans = np.array([0.78, 0.81, 0.76])
+    half = 4.303 * full.std(ddof=1) / np.sqrt(3)
+    assert by_mode["Full"][:3] == ("ResNet-8", "Full", 3)
+    assert by_mode["Full"][3] == (
+        f"{100 * full.mean():.1f} [{100 * (full.mean() - half):.1f}, "
+        f"{100 * (full.mean() + half):.1f}]"
+    )
+    diff = chans - full
+    half = 4.303 * diff.std(ddof=1) / np.sqrt(3)
+    assert by_mode["Chans"][4] == (
+        f"{100 * diff.mean():.1f} [{100 * (diff.mean() - half):.1f}, "
+        f"{100 * (diff.mean() + half):.1f}] (n=3)"
+    )
+    # One Space seed: a mean without an interval.
+    assert by_mode["Space"][2:4] == (1, "60.0")
+    assert by_mode["Space"][4] == "-20.0 (n=1)"
+    assert os.path.exists(os.path.join(fig_dir, "fig2.png"))
+
+
+def test_first_cifar_scale_run_trains_when_shrunk(data_dir, tmp_path):
+    """The cifar scale's first command, as the campaign runs it, shrunk to
+    the small file and two steps: it parses, trains, keeps the epoch-0 and
+    epoch-1 weights and exports."""
+    run = reproduce.figure_runs("fig2", "cifar", str(tmp_path))[0]
+    fig_dir = reproduce.figure_dir(str(tmp_path), "fig2")
+    args = reproduce.command(fig_dir, run, data_dir)[1:]
+    # absl: the last value of a repeated flag wins.
+    args += ["--small", "--epochs=1", "--steps_per_epoch=2"]
+    result = subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    weights = os.path.join(reproduce.run_dir(fig_dir, run), "weights")
+    assert sorted(os.listdir(weights)) == [
+        "epoch_0000.weights.h5",
+        "epoch_0001.weights.h5",
+    ]
+    assert os.path.isdir(os.path.join(fig_dir, "exports", run.name))
+    assert "--config.seed=0" in args and "--dataset=cifar10" in args

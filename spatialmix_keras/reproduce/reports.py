@@ -7,13 +7,15 @@ wall time) and `<figure>.png` beside them, and returns `(png, rows)`.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
 
 import numpy as np
 
-from spatialmix_keras import files
+from spatialmix_keras import files, machine
+from spatialmix_keras.reproduce import stats
 from spatialmix_keras.reproduce.running import run_dir
 from spatialmix_keras.reproduce.sweeps import FREEZES, LABELS
 
@@ -29,8 +31,9 @@ def _hardware():
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
+    cpu = machine.cpu_features().get("cpu_model") or platform.machine()
     return (
-        f"{platform.machine()}, {os.cpu_count()} CPU threads, "
+        f"{cpu}, {os.cpu_count()} CPU threads, "
         f"{len(gpus)} GPU(s), TensorFlow {tf.__version__}"
     )
 
@@ -64,6 +67,16 @@ def _training_summary(fig_dir):
     return "; ".join(sorted(settings))
 
 
+def _code_versions(fig_dir):
+    runs = os.path.join(fig_dir, "runs")
+    found = set()
+    for name in sorted(os.listdir(runs)) if os.path.isdir(runs) else ():
+        path = os.path.join(runs, name, "metrics.json")
+        if os.path.exists(path):
+            found.add(_read_json(path).get("code_version"))
+    return ", ".join(sorted(v for v in found if v))
+
+
 def _write_report(fig_dir, figure, scale, header, rows, wall_s, notes=""):
     path = os.path.join(fig_dir, f"{figure}.md")
     lines = [
@@ -76,6 +89,15 @@ def _write_report(fig_dir, figure, scale, header, rows, wall_s, notes=""):
     training = _training_summary(fig_dir)
     if training:
         lines += [f"Training: {training}.", ""]
+    versions = _code_versions(fig_dir) or (
+        "not recorded (runs made before metrics.json carried code_version)"
+    )
+    drawn = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
+    lines += [
+        f"Code of the runs: {versions}. Report drawn {drawn} UTC by "
+        f"{machine.code_version() or 'an unknown version'}.",
+        "",
+    ]
     if notes:
         lines += [notes, ""]
     lines += [
@@ -122,10 +144,111 @@ def _by_freeze_and(fig_dir, runs, key, value):
     return {f: sorted(v, key=lambda t: t[0]) for f, v in table.items()}
 
 
+# How a figure's x axis reads, from the run's meta key (depth n of a CIFAR
+# ResNet is 6n + 2 layers).
+_NETWORK_AXIS = {
+    "fig2": (
+        "ResNet depth",
+        lambda n: f"ResNet-{6 * n + 2}",
+        "separable pre-activation ResNets (d = 9)",
+    ),
+    "fig4": (
+        "ConvMixer depth",
+        lambda d: f"ConvMixer/{d}",
+        "ConvMixers (width 128, kernel 8, patch 2)",
+    ),
+}
+
+
+def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
+    """Mean over seeds with 95% intervals per freeze mode and x, plus the
+    paired Chans - Full and Space - Full differences."""
+    plt = _plt()
+    values = {}  # (freeze, x) -> {seed: value}
+    wall, seeds_seen = 0.0, set()
+    for run in runs:
+        metrics = _metrics(fig_dir, run)
+        if metrics is None or key not in run.meta:
+            continue
+        cell = values.setdefault((run.meta["freeze"], run.meta[key]), {})
+        cell[run.meta["seed"]] = metrics[value]
+        wall += metrics["train_time_s"]
+        seeds_seen.add(run.meta["seed"])
+    xs = sorted({x for _, x in values})
+    axis_label, tick, networks = _NETWORK_AXIS.get(figure, (key, str, ""))
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
+    rows = []
+    for freeze in FREEZES:
+        points = [(x, values[freeze, x]) for x in xs if (freeze, x) in values]
+        if not points:
+            continue
+        cis = [stats.mean_ci(list(v.values())) for _, v in points]
+        means = [100 * c[0] for c in cis]
+        errors = [
+            [100 * (c[0] - c[1]) if c[1] == c[1] else 0 for c in cis],
+            [100 * (c[2] - c[0]) if c[2] == c[2] else 0 for c in cis],
+        ]
+        ax.errorbar(
+            [p[0] for p in points],
+            means,
+            yerr=errors,
+            fmt="-o",
+            capsize=4,
+            label=LABELS[freeze],
+        )
+        for (x, by_seed), ci in zip(points, cis, strict=True):
+            row = [tick(x), LABELS[freeze], len(by_seed), stats.format_ci(*ci)]
+            if freeze != "none" and ("none", x) in values:
+                diff = stats.paired_difference(by_seed, values["none", x])
+                row.append(f"{stats.format_ci(*diff[:3])} (n={diff[3]})")
+            else:
+                row.append("")
+            rows.append(tuple(row))
+    ax.set_xticks(xs, [tick(x) for x in xs])
+    ax.set_xlabel(axis_label)
+    ax.set_ylabel(f"{ylabel} (%), mean and 95% CI")
+    panel = runs[0].meta.get("panel", "") if runs else ""
+    ax.set_title(
+        f"{figure}: {networks}, {panel}, {scale} scale, "
+        f"{len(seeds_seen)} seed(s)\n"
+        "y axis zoomed to the data (does not start at 0)",
+        fontsize=9,
+    )
+    ax.grid(alpha=0.3)
+    ax.legend()
+    png = _save_figure(plt, fig, fig_dir, figure)
+    _write_report(
+        fig_dir,
+        figure,
+        scale,
+        [
+            "model",
+            "mode",
+            "seeds",
+            f"{ylabel} (%), mean [95% CI]",
+            "paired difference to Full (points) [95% CI]",
+        ],
+        rows,
+        wall,
+        notes=(
+            "Runs of one seed are paired: the Full, Chans and Space runs "
+            "share the initial weights (Full starts from the filters Chans "
+            "keeps frozen) and the data order. Intervals are Student-t over "
+            "seeds; with one seed there is none (an anecdote)."
+        ),
+    )
+    return png, rows
+
+
 def lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
-    """One panel per dataset (`meta["panel"]`), one line per freeze mode."""
+    """One panel per dataset (`meta["panel"]`), one line per freeze mode;
+    with seeds (the cifar scale), means and intervals over them."""
 
     def report(fig_dir, runs, scale):
+        if any("seed" in r.meta for r in runs):
+            return _seeded_lines_report(
+                figure, ylabel, value, key, fig_dir, runs, scale
+            )
         plt = _plt()
         panels = list(dict.fromkeys(r.meta.get("panel", "") for r in runs))
         fig, axes = plt.subplots(

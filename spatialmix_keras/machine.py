@@ -1,0 +1,63 @@
+"""What a result was measured on: CPU model and flags, and the code's commit.
+
+Benchmarks put these in their JSON, training runs in `metrics.json`, and
+reports in their header, so that every number says where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+# The CPU flags that decide which kernels and precisions are fast.
+_FLAGS_OF_INTEREST = ("avx2", "fma", "avx512", "amx", "bf16", "vnni")
+
+
+def cpu_features() -> dict:
+    """CPU model and vector flags from /proc/cpuinfo (Linux), else {}."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+    except OSError:
+        return {}
+    model, flags = None, set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and model is None:
+            model = value.strip()
+        elif key.strip() == "flags" and not flags:
+            flags = set(value.split())
+    wanted = sorted(
+        f for f in flags if any(part in f for part in _FLAGS_OF_INTEREST)
+    )
+    return {
+        "cpu_model": model,
+        "cpu_flags": wanted,
+        "cpu_bfloat16": bool({"avx512_bf16", "amx_bf16"} & flags),
+    }
+
+
+def code_version() -> str | None:
+    """The git commit of the package's checkout (`+dirty` with uncommitted
+    changes), or None outside a git checkout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}+dirty" if dirty else commit
