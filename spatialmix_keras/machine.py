@@ -37,27 +37,24 @@ def cpu_features() -> dict:
     }
 
 
+def _git(*args) -> str:
+    here = os.path.dirname(os.path.abspath(__file__))
+    return subprocess.run(
+        ["git", *args],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout.strip()
+
+
 def code_version() -> str | None:
     """The git commit of the package's checkout (`+dirty` with uncommitted
     changes), or None outside a git checkout."""
-    here = os.path.dirname(os.path.abspath(__file__))
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        commit = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{commit}+dirty" if dirty else commit
