@@ -22,7 +22,7 @@ def build_model(config, info=None):
     builder = models.VARIANTS[config.model]
     params = inspect.signature(builder.func).parameters
     kwargs = dict(config.model_kwargs)
-    if "conv" in params:
+    if "conv" in params and config.conv is not None:
         kwargs["conv"] = config.conv
     if "num_classes" in params:
         kwargs["num_classes"] = info.num_classes

@@ -9,6 +9,7 @@ from it); `validate_config` rejects a bad one before any data is read;
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -34,7 +35,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.tfds_data_dir = config_dict.placeholder(str)
     c.small = False  # <dataset>_small.npz: 200 train / 50 test per class
     c.model = "resnet20"
-    c.conv = "separable"  # ResNets only
+    # ResNets only: "standard" or "separable"; None leaves the model's own
+    # (separable). Set for another model, it is an error, not a no-op.
+    c.conv = config_dict.placeholder(str)
     c.freeze = "none"
     c.spatial_initializer = "spatial_random"
     c.smoothing_sigma = 1.0  # with spatial_initializer="smoothed"
@@ -153,14 +156,25 @@ def run_name(config) -> str:
                 f"fields {tuple(fields)} in braces. Received: "
                 f"run_name={config.run_name!r}"
             ) from error
-    conv = f"_{config.conv}" if config.model.startswith("resnet") else ""
+    conv = (
+        f"_{config.conv or 'separable'}"
+        if config.model.startswith("resnet")
+        else ""
+    )
+    changes = "".join(
+        f"_{k}{v}"
+        for k, v in models.variant_changes(
+            config.model, config.model_kwargs
+        ).items()
+    )
+    model = f"{config.model}+{changes[1:]}" if changes else config.model
     init = (
         ""
         if config.spatial_initializer == "spatial_random"
         else f"_{config.spatial_initializer}"
     )
     return (
-        f"{config.model}{conv}_{config.freeze}{init}_{config.dataset}"
+        f"{model}{conv}_{config.freeze}{init}_{config.dataset}"
         f"_s{config.seed}_{fields['hash']}"
     )
 
@@ -225,7 +239,23 @@ def validate_config(config) -> None:
     data.dataset_info(config.dataset)
     _choice("model", config.model, tuple(models.VARIANTS))
     _choice("freeze", config.freeze, ("none", "spatial", "channel"))
-    _choice("conv", config.conv, ("standard", "separable"))
+    models.check_arguments(
+        config.model, config.model_kwargs, "config.model_kwargs"
+    )
+    if config.conv is not None:
+        _choice("conv", config.conv, ("standard", "separable"))
+        if (
+            "conv"
+            not in inspect.signature(
+                models.VARIANTS[config.model].func
+            ).parameters
+        ):
+            raise ValueError(
+                "Invalid value for argument `conv`. It chooses between "
+                "standard and separable ResNet convolutions; model "
+                f"{config.model!r} has no such choice. Received: "
+                f"conv={config.conv!r}"
+            )
     _choice(
         "spatial_initializer",
         config.spatial_initializer,

@@ -176,6 +176,23 @@ CASES = {
         "classify: error: --seed=3 and --config.seed=5 set the same config "
         "field to different values; give one of them.",
     ),
+    "model_of_another_family_for_the_config": (
+        (
+            "classify",
+            "--config=configs/convmixer_cifar10.py:smoke",
+            "--model=resnet20",
+        ),
+        (),
+        None,
+        "classify: error: Model 'resnet20' (preact_resnet) takes no "
+        "argument 'depth' (from config.model_kwargs). It takes: ",
+    ),
+    "conv_for_a_convmixer": (
+        ("classify", "--config=configs/convmixer_cifar10.py:smoke"),
+        ("--conv=standard",),
+        None,
+        "model 'convmixer_tiny' has no such choice. Received: conv='standard'",
+    ),
     "unshuffle_learning_rate_negative": (
         UNSHUFFLE,
         ("--learning_rate=-1",),

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 
 import keras
 
@@ -77,6 +78,44 @@ VARIANTS = {
 }
 
 
+def check_arguments(name: str, arguments, source: str = "arguments") -> None:
+    """Refuses, in one line, arguments that the variant's builder does not
+    take (before anything is built).
+
+    >>> check_arguments("resnet20", {"dim": 64}, "config.model_kwargs")
+    Traceback (most recent call last):
+    ...
+    ValueError: Model 'resnet20' (preact_resnet) takes no argument 'dim' ...
+    """
+    if name not in VARIANTS:
+        raise ValueError(
+            "Invalid value for argument `name`. Expected one of "
+            f"{tuple(VARIANTS)}. Received: name={name!r}"
+        )
+    variant = VARIANTS[name]
+    # A variant's own settings (its `functools.partial` keywords) may be
+    # overridden too.
+    takes = sorted(
+        p for p in inspect.signature(variant.func).parameters if p != "name"
+    )
+    for argument in arguments:
+        if argument not in takes:
+            raise ValueError(
+                f"Model {name!r} ({variant.func.__name__}) takes no argument "
+                f"{argument!r} (from {source}). It takes: "
+                f"{', '.join(takes)}."
+            )
+
+
+def variant_changes(name: str, arguments) -> dict:
+    """The arguments that change a variant's own settings (e.g. `depth=4`
+    on `convmixer_128_8`): a run named after the variant says so."""
+    fixed = VARIANTS[name].keywords
+    return {
+        k: v for k, v in dict(arguments).items() if k in fixed and fixed[k] != v
+    }
+
+
 def get_model(name: str, **overrides) -> keras.Model:
     """Builds the named variant; keyword arguments override its settings.
 
@@ -98,10 +137,12 @@ def get_model(name: str, **overrides) -> keras.Model:
 
 __all__ = [
     "VARIANTS",
+    "check_arguments",
     "convmixer",
     "convmixer_trunk",
     "convmixer_unshuffler",
     "get_model",
+    "variant_changes",
     "preact_block",
     "preact_resnet",
 ]
