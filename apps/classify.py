@@ -12,15 +12,14 @@ whole experiments are configs (`--config=configs/convmixer_cifar10.py`, with
 from absl import app, flags, logging
 
 from apps import common
+from spatialmix_keras import vocabulary
 
 _CONFIG = common.define_training_flags(
     "resnet_cifar10.py",
     "Named model variant, e.g. resnet20.",
     "cifar10, mnist, fashion_mnist or imagenet2012.",
 )
-flags.DEFINE_enum(
-    "conv", None, ["standard", "separable"], "ResNet convolutions."
-)
+flags.DEFINE_enum("conv", None, list(vocabulary.CONVS), "ResNet convolutions.")
 flags.DEFINE_string(
     "spatial_initializer",
     None,
@@ -30,13 +29,13 @@ flags.DEFINE_string(
 flags.DEFINE_enum(
     "mixed_precision",
     None,
-    ["none", "mixed_float16", "mixed_bfloat16"],
+    list(vocabulary.PRECISIONS),
     "Mixed precision policy.",
 )
 flags.DEFINE_enum(
     "jit_compile",
     None,
-    ["auto", "on", "off"],
+    list(vocabulary.JIT_MODES),
     "XLA; auto = on with a GPU/TPU, off on CPU.",
 )
 

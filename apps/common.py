@@ -9,6 +9,8 @@ import sys
 
 from absl import flags
 
+from spatialmix_keras import vocabulary
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -44,7 +46,7 @@ def define_training_flags(default_config: str, model_help: str, datasets: str):
     flags.DEFINE_enum(
         "freeze",
         None,
-        ["none", "spatial", "channel"],
+        list(vocabulary.FREEZE_MODES),
         "Full (none), Chans (spatial frozen), Space (channel frozen).",
     )
     flags.DEFINE_string("model", None, model_help)
@@ -70,7 +72,7 @@ def define_training_flags(default_config: str, model_help: str, datasets: str):
     flags.DEFINE_enum(
         "strategy",
         None,
-        ["auto", "default", "mirrored", "multi_worker", "tpu"],
+        list(vocabulary.STRATEGIES),
         "tf.distribute strategy.",
     )
     return config

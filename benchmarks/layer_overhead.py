@@ -16,12 +16,13 @@ from absl import app, flags
 
 from benchmarks import common
 from spatialmix_keras import get_model
+from spatialmix_keras.vocabulary import FREEZE_MODES
 
 _BATCH = flags.DEFINE_integer("batch_size", 128, "Images per step.")
 _WINDOWS = flags.DEFINE_integer("windows", 5, "Timed windows per model.")
 _STEPS = flags.DEFINE_integer("steps", 3, "Steps per window.")
 _FREEZES = flags.DEFINE_list(
-    "freeze", ["none", "spatial", "channel"], "Freeze modes to time."
+    "freeze", list(FREEZE_MODES), "Freeze modes to time."
 )
 
 

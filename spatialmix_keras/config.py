@@ -20,10 +20,13 @@ from ml_collections import config_dict
 from spatialmix_keras import data, distribute, models
 from spatialmix_keras import initializers as fixed_initializers
 from spatialmix_keras.schedules import SCHEDULES
-
-OPTIMIZERS = ("sgd", "adamw")
-PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
-JIT = ("auto", "on", "off")
+from spatialmix_keras.vocabulary import (
+    CONVS,
+    FREEZE_MODES,
+    JIT_MODES,
+    OPTIMIZERS,
+    PRECISIONS,
+)
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -238,12 +241,12 @@ def validate_config(config) -> None:
     """Rejects a bad config before any data is read or model built."""
     data.dataset_info(config.dataset)
     _choice("model", config.model, tuple(models.VARIANTS))
-    _choice("freeze", config.freeze, ("none", "spatial", "channel"))
+    _choice("freeze", config.freeze, FREEZE_MODES)
     models.check_arguments(
         config.model, config.model_kwargs, "config.model_kwargs"
     )
     if config.conv is not None:
-        _choice("conv", config.conv, ("standard", "separable"))
+        _choice("conv", config.conv, CONVS)
         if (
             "conv"
             not in inspect.signature(
@@ -278,7 +281,7 @@ def validate_config(config) -> None:
     _choice("optimizer.name", config.optimizer.name, OPTIMIZERS)
     _choice("schedule.name", config.schedule.name, SCHEDULES)
     _choice("mixed_precision", config.mixed_precision, PRECISIONS)
-    _choice("jit_compile", config.jit_compile, JIT)
+    _choice("jit_compile", config.jit_compile, JIT_MODES)
     _choice("strategy", config.strategy, distribute.STRATEGIES)
     wd = config.optimizer.weight_decay
     if not (isinstance(wd, (int, float)) and math.isfinite(wd) and wd >= 0):

@@ -14,7 +14,7 @@ import os
 
 import tensorflow as tf
 
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+from spatialmix_keras.vocabulary import STRATEGIES
 
 
 def _tf_config():

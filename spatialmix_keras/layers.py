@@ -20,10 +20,9 @@ from __future__ import annotations
 import keras
 
 from spatialmix_keras import initializers as fixed_initializers
+from spatialmix_keras.vocabulary import COMPOSE_MODES, FREEZE_MODES
 
 _PACKAGE = "spatialmix_keras"
-FREEZE_MODES = ("none", "spatial", "channel")
-COMPOSE_MODES = ("auto", "always", "never")
 # `compose="auto"` composes while the composed convolution costs at most this
 # many times the multiply-adds of the two separable parts. The depthwise
 # kernel moves a byte per multiply-add and wastes most of a CPU's vector

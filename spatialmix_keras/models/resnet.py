@@ -26,13 +26,13 @@ from spatialmix_keras.models.common import (
     spatial_initializer_factory,
 )
 from spatialmix_keras.normalization import FusedBatchNormalization
+from spatialmix_keras.vocabulary import CONVS
 
 VARIANTS = {
     # variant: (stem kernel, stem stride, max-pool after stem, stage widths)
     "cifar": (3, 1, False, (16, 32, 64)),
     "imagenet": (7, 2, True, (64, 128, 256, 512)),
 }
-CONVS = ("standard", "separable")
 
 
 class _ConvFactory:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from spatialmix_keras.vocabulary import FREEZE_LABELS, FREEZE_MODES
+
 SCALES = ("smoke", "cpu", "cifar", "paper")
-FREEZES = ("none", "spatial", "channel")
-LABELS = {"none": "Full", "spatial": "Chans", "channel": "Space"}
+FREEZES = FREEZE_MODES
+LABELS = FREEZE_LABELS
 # The cpu scale trains on Fashion-MNIST (full split, in shared/data) for two
 # epochs of 100 steps (25,600 images drawn from the shuffled 60,000: that is
 # what fits Figs. 2, 4 and 5 into ~1 hour together on 2 cores) and tests on

@@ -1,0 +1,18 @@
+"""The package's words, defined once: every module and app imports them.
+
+| `freeze`    | paper | learns            |
+| ----------- | ----- | ----------------- |
+| `"none"`    | Full  | spatial + channel |
+| `"spatial"` | Chans | channel only      |
+| `"channel"` | Space | spatial only      |
+"""
+
+FREEZE_MODES = ("none", "spatial", "channel")
+# The paper's names, used in every table and figure.
+FREEZE_LABELS = {"none": "Full", "spatial": "Chans", "channel": "Space"}
+CONVS = ("standard", "separable")  # ResNet convolutions
+COMPOSE_MODES = ("auto", "always", "never")  # SpatialSeparableConv2D
+PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
+JIT_MODES = ("auto", "on", "off")
+OPTIMIZERS = ("sgd", "adamw")
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
