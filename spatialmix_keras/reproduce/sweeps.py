@@ -10,7 +10,12 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import configs
 from spatialmix_keras.vocabulary import FREEZE_LABELS, FREEZE_MODES
+
+# The experiment configs, by absolute path: the sweeps' commands then run
+# from any directory (the configs install beside the apps).
+CONFIGS = os.path.dirname(os.path.abspath(configs.__file__))
 
 SCALES = ("smoke", "cpu", "cifar", "paper")
 FREEZES = FREEZE_MODES
@@ -122,7 +127,7 @@ def resnet_runs(scale, imagenet=False):
     for n in depths[scale]:
         model = "resnet_tiny" if scale == "smoke" else f"resnet{6 * n + 2}"
         base = (
-            f"--config=configs/resnet_cifar10.py{_smoke_flag(scale)}",
+            f"--config={CONFIGS}/resnet_cifar10.py{_smoke_flag(scale)}",
             f"--model={model}",
         )
         for seed in SEEDS[scale]:
@@ -141,7 +146,7 @@ def resnet_runs(scale, imagenet=False):
                         f"resnet_imagenet_n{n}_{freeze}",
                         "classify",
                         (
-                            "--config=configs/resnet_imagenet.py",
+                            f"--config={CONFIGS}/resnet_imagenet.py",
                             f"--model=resnet{8 * n + 2}_imagenet",
                             f"--freeze={freeze}",
                         ),
@@ -165,7 +170,7 @@ def convmixer_runs(scale):
         for seed in SEEDS[scale]:
             for freeze in FREEZES:
                 args = (
-                    "--config=configs/convmixer_cifar10.py"
+                    f"--config={CONFIGS}/convmixer_cifar10.py"
                     f"{_smoke_flag(scale)}",
                     f"--freeze={freeze}",
                     f"--config.model_kwargs.depth={depth}",
@@ -272,7 +277,7 @@ def fig9_runs(scale, workdir):
     for seed in SEEDS[scale]:
         for s in sigmas:
             args = (
-                f"--config=configs/convmixer_smoothing.py:{smoke}sigma={s}",
+                f"--config={CONFIGS}/convmixer_smoothing.py:{smoke}sigma={s}",
                 *extra,
             )
             name, args, meta = _with_seed(
@@ -308,14 +313,14 @@ def fig12_runs(scale):
             + [(16, w, 7) for w in (128, 256)]
             + [(16, 512, k) for k in (3, 5)]
         )
-        config = "configs/unshuffle_cifar10.py:d={d},w={w},k={k}"
+        config = CONFIGS + "/unshuffle_cifar10.py:d={d},w={w},k={k}"
         extra = ()
     elif scale == "cifar":
         # CIFAR-10 at 32x32x3 on a CPU: width 64, kernel 9 (receptive field
         # 1 + 8 d: 33 at depth 4, 65 at depth 8, enough to move any pixel
         # anywhere), 3 epochs.
         points = [(4, 64, 9), (8, 64, 9), (8, 32, 9), (8, 64, 5)]
-        config = "configs/unshuffle_cifar10.py:d={d},w={w},k={k}"
+        config = CONFIGS + "/unshuffle_cifar10.py:d={d},w={w},k={k}"
         extra = ("--epochs=3",)
     else:
         points = {
@@ -329,7 +334,7 @@ def fig12_runs(scale):
                 (5, 64, 3),
             ],
         }[scale]
-        config = "configs/unshuffle_mnist.py" + _smoke_flag(scale)
+        config = f"{CONFIGS}/unshuffle_mnist.py" + _smoke_flag(scale)
         # cpu: 2 epochs of 320 batches of 64 (40,960 images; the recipe's
         # 4 full epochs take ~16 min a run, too long for 10 runs).
         cpu = ("--epochs=2", "--config.steps_per_epoch=320")
@@ -372,11 +377,11 @@ def grid_runs(scale, workdir):
     for dataset in datasets:
         if dataset == "cifar10" and scale == "cifar":
             # The best point of the cifar-scale Fig. 12 sweep.
-            config = "configs/unshuffle_cifar10.py:d=8,w=64,k=9"
+            config = f"{CONFIGS}/unshuffle_cifar10.py:d=8,w=64,k=9"
         elif dataset == "cifar10":
-            config = "configs/unshuffle_cifar10.py"
+            config = f"{CONFIGS}/unshuffle_cifar10.py"
         else:
-            config = "configs/unshuffle_mnist.py" + _smoke_flag(scale)
+            config = f"{CONFIGS}/unshuffle_mnist.py" + _smoke_flag(scale)
         names = []
         for freeze in ("none", "spatial"):
             name = f"unshuffle_{dataset}_{freeze}"
