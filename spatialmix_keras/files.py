@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
 from collections.abc import Callable
 
@@ -50,6 +51,48 @@ def atomic_write(path: str, write: Callable[[str], None]) -> str:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+class InUseError(OSError):
+    """A directory is locked by another run."""
+
+
+class DirectoryLock:
+    """Holds an OS lock on `<directory>/.lock` (`fcntl.flock`) while in use.
+
+    A second process meets it at once with one line naming the holder; the
+    lock dies with its process, so a killed run never blocks the next one.
+    """
+
+    def __init__(self, directory: str, what: str = "directory"):
+        self.path = os.path.join(directory, ".lock")
+        self.directory, self.what = directory, what
+        self._file = None
+
+    def __enter__(self):
+        import fcntl
+
+        self._file = open(self.path, "a+")
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.seek(0)
+            holder = self._file.read().strip() or "another process"
+            self._file.close()
+            raise InUseError(
+                f"The {self.what} {self.directory} is in use by {holder}; "
+                "wait for that run to end, or choose another "
+                f"--{self.what}."
+            ) from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        self._file.flush()
+        return self
+
+    def __exit__(self, *exc):
+        self._file.close()  # closing releases the lock
+        return False
 
 
 def write_json(path: str, payload) -> str:

@@ -24,6 +24,7 @@ replicas the global batch is `R * batch_size` and the peak learning rate
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -307,8 +308,20 @@ def train_and_evaluate(
             os.path.join(config.export_dir, name),
             os.path.join(workdir, "checkpoints"),
         )
-    check_workdir(workdir, config)
     os.makedirs(workdir, exist_ok=True)
+    # One run per workdir: the chief holds its lock until the run ends.
+    with (
+        files.DirectoryLock(workdir, "workdir")
+        if chief
+        else contextlib.nullcontext()
+    ):
+        return _locked_train_and_evaluate(
+            config, workdir, strategy, chief, name, task
+        )
+
+
+def _locked_train_and_evaluate(config, workdir, strategy, chief, name, task):
+    check_workdir(workdir, config)
     if chief:
         files.write_json(os.path.join(workdir, "config.json"), config.to_dict())
 

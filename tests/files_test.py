@@ -1,6 +1,9 @@
 import json
 import os
+import socket
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -34,3 +37,36 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
         files.atomic_write(path, broken)
     assert open(path).read() == "old\n"
     assert os.listdir(tmp_path) == ["results.csv"]
+
+
+def test_directory_lock_refuses_a_second_holder_and_dies_with_its_process(
+    tmp_path,
+):
+    script = (
+        "import sys, time\n"
+        "from spatialmix_keras.files import DirectoryLock\n"
+        "with DirectoryLock(sys.argv[1], 'workdir'):\n"
+        "    print('locked', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(files.InUseError) as info:
+            with files.DirectoryLock(str(tmp_path), "workdir"):
+                pass
+        assert str(info.value) == (
+            f"The workdir {tmp_path} is in use by pid {holder.pid} on "
+            f"{socket.gethostname()}; wait for that run to end, or choose "
+            "another --workdir."
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    # SIGKILLed holder: its lock went with it.
+    with files.DirectoryLock(str(tmp_path), "workdir"):
+        pass
