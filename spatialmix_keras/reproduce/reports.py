@@ -361,10 +361,32 @@ def time_report(figure):
             ],
             rows,
             wall,
+            notes=_compose_note(fig_dir, runs) if figure == "fig3" else "",
         )
         return png, rows
 
     return report
+
+
+def _compose_note(fig_dir, runs):
+    """How the separable convolutions of a time figure were computed."""
+    settings = set()
+    for run in runs:
+        path = os.path.join(run_dir(fig_dir, run), "config.json")
+        if os.path.exists(path):
+            kwargs = _read_json(path).get("model_kwargs", {})
+            settings.add(kwargs.get("compose", "auto"))
+    if not settings:
+        return ""
+    return (
+        f"Separable convolutions computed with compose={sorted(settings)} "
+        "('auto' composes the paper's d = 9 layers into one convolution, "
+        "'never' is the paper's two-part computation). Composed, Chans and "
+        "Full train at the same speed; the paper's Chans advantage belongs "
+        "to the two-part computation (resnet20: composed 2.3-2.7x faster "
+        "than 'never', benchmarks/README.md). For the paper's timing, run "
+        "the sweep with --config.model_kwargs.compose=never."
+    )
 
 
 def filters_bar_report(fig_dir, runs, scale):
