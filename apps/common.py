@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import sys
+from typing import NamedTuple
 
 from absl import flags
 
@@ -96,6 +97,25 @@ TRAINING_OVERRIDES = {
     "overwrite": "overwrite",
     "strategy": "strategy",
 }
+
+
+class DataFlags(NamedTuple):
+    """The flags of the apps that read one split of a dataset."""
+
+    dataset: flags.FlagHolder
+    data_dir: flags.FlagHolder
+    tfds_data_dir: flags.FlagHolder
+    small: flags.FlagHolder
+
+
+def define_data_flags() -> DataFlags:
+    """`--dataset`, `--data_dir`, `--tfds_data_dir` and `--small`."""
+    return DataFlags(
+        flags.DEFINE_string("dataset", "cifar10", "Dataset."),
+        flags.DEFINE_string("data_dir", None, "Directory of .npz files."),
+        flags.DEFINE_string("tfds_data_dir", None, "TFDS data dir."),
+        flags.DEFINE_bool("small", False, "Use <dataset>_small.npz."),
+    )
 
 
 def load_models_and_data(

@@ -17,11 +17,8 @@ from apps import common
 _MODELS = flags.DEFINE_multi_string(
     "model", None, "Model(s) to evaluate.", required=True
 )
-_DATASET = flags.DEFINE_string("dataset", "cifar10", "Dataset.")
+_DATA = common.define_data_flags()
 _SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"], "Split.")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory of .npz files.")
-_TFDS_DIR = flags.DEFINE_string("tfds_data_dir", None, "TFDS data dir.")
-_SMALL = flags.DEFINE_bool("small", False, "Use <dataset>_small.npz.")
 _BATCH = flags.DEFINE_integer("batch_size", 256, "Batch size.")
 _JSON = flags.DEFINE_string("json", None, "Also write the results here.")
 
@@ -40,12 +37,12 @@ def main(argv):
             )
         loaded, dataset = common.load_models_and_data(
             _MODELS.value,
-            _DATASET.value,
+            _DATA.dataset.value,
             _SPLIT.value,
             _BATCH.value,
-            _DATA_DIR.value,
-            _SMALL.value,
-            _TFDS_DIR.value,
+            _DATA.data_dir.value,
+            _DATA.small.value,
+            _DATA.tfds_data_dir.value,
         )
         for model in loaded:
             metrics = export.evaluate_loaded(
@@ -55,7 +52,7 @@ def main(argv):
                 {
                     "model": model.path,
                     "kind": model.kind,
-                    "dataset": _DATASET.value,
+                    "dataset": _DATA.dataset.value,
                     "split": _SPLIT.value,
                     **metrics,
                 }

@@ -26,11 +26,8 @@ _LABELS = flags.DEFINE_multi_string(
     None,
     "Legend label per model (default: the model's directory name).",
 )
-_DATASET = flags.DEFINE_string("dataset", "cifar10", "Dataset.")
+_DATA = common.define_data_flags()
 _SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"], "Split.")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory of .npz files.")
-_TFDS_DIR = flags.DEFINE_string("tfds_data_dir", None, "TFDS data dir.")
-_SMALL = flags.DEFINE_bool("small", False, "Use <dataset>_small.npz.")
 _EPS = flags.DEFINE_string(
     "eps",
     "0,0.5/255,1/255,2/255,4/255,8/255",
@@ -49,35 +46,13 @@ _SEED = flags.DEFINE_integer("seed", 0, "PGD random start seed.")
 OUTPUTS = ("results.json", "results.csv", "accuracy_vs_eps.png")
 
 
-def parse_eps(text: str) -> list[float]:
-    """`"0,1/255,0.01"` -> floats; each must lie in [0, 1]."""
-    from spatialmix_keras import attacks
-
-    values = []
-    for item in text.split(","):
-        item = item.strip()
-        try:
-            if "/" in item:
-                numerator, denominator = item.split("/")
-                value = float(numerator) / float(denominator)
-            else:
-                value = float(item)
-        except (ValueError, ZeroDivisionError) as error:
-            raise ValueError(
-                "Invalid value for argument `eps`. Expected numbers or a/b "
-                f"fractions. Received: eps={item!r}"
-            ) from error
-        values.append(attacks.check_eps(value))
-    return values
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from spatialmix_keras import attacks, data, files, plots
 
     try:
-        eps_values = parse_eps(_EPS.value)
+        eps_values = attacks.parse_eps(_EPS.value)
         for attack in _ATTACKS.value:
             if attack not in attacks.ATTACKS:
                 raise ValueError(
@@ -99,12 +74,12 @@ def main(argv):
             )
         loaded, dataset = common.load_models_and_data(
             _MODELS.value,
-            _DATASET.value,
+            _DATA.dataset.value,
             _SPLIT.value,
             _BATCH.value,
-            _DATA_DIR.value,
-            _SMALL.value,
-            _TFDS_DIR.value,
+            _DATA.data_dir.value,
+            _DATA.small.value,
+            _DATA.tfds_data_dir.value,
         )
         if _MAX.value:
             dataset = dataset.unbatch().take(_MAX.value).batch(_BATCH.value)
@@ -145,13 +120,17 @@ def main(argv):
 
     files.write_json(
         os.path.join(_OUT.value, "results.json"),
-        {"dataset": _DATASET.value, "split": _SPLIT.value, "curves": curves},
+        {
+            "dataset": _DATA.dataset.value,
+            "split": _SPLIT.value,
+            "curves": curves,
+        },
     )
     files.atomic_write(os.path.join(_OUT.value, "results.csv"), write_csv)
     files.atomic_write(
         os.path.join(_OUT.value, "accuracy_vs_eps.png"),
         lambda path: plots.plot_eps_sweep(
-            curves, path, f"{_DATASET.value} ({_SPLIT.value})"
+            curves, path, f"{_DATA.dataset.value} ({_SPLIT.value})"
         ),
     )
     print(f"Wrote {', '.join(OUTPUTS)} to {_OUT.value}")

@@ -52,6 +52,30 @@ def check_eps(eps) -> float:
     return float(eps)
 
 
+def parse_eps(text: str) -> list[float]:
+    """`"0,1/255,0.01"` -> floats; each must lie in [0, 1].
+
+    >>> [round(255 * e, 6) for e in parse_eps("0, 0.5/255, 8/255")]
+    [0.0, 0.5, 8.0]
+    """
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            if "/" in item:
+                numerator, denominator = item.split("/")
+                value = float(numerator) / float(denominator)
+            else:
+                value = float(item)
+        except (ValueError, ZeroDivisionError) as error:
+            raise ValueError(
+                "Invalid value for argument `eps`. Expected numbers or a/b "
+                f"fractions. Received: eps={item!r}"
+            ) from error
+        values.append(check_eps(value))
+    return values
+
+
 def logits_fn(model) -> Callable:
     """A function images -> logits, in inference mode."""
     if isinstance(model, keras.Model):
@@ -234,6 +258,7 @@ def eps_sweep(
     seed: int = 0,
     compare_fgsm: bool = True,
     progress_label: str | None = None,
+    on_adversarial: Callable | None = None,
 ) -> dict:
     """Clean and adversarial accuracy per epsilon over a whole split.
 
@@ -249,6 +274,10 @@ def eps_sweep(
         compare_fgsm: with `attack="pgd"`, also run FGSM and warn if PGD is
             weaker at some epsilon.
         progress_label: show progress (bar or log lines) under this label.
+        on_adversarial: called as `on_adversarial(attack, eps, adversarial,
+            labels)` for every batch of adversarial images (eps > 0), also
+            for the FGSM images of a PGD sweep with `compare_fgsm`: e.g. to
+            score them on other models (transfer attacks).
 
     Returns:
         `{"attack", "eps", "accuracy", "clean_accuracy", "examples",
@@ -299,10 +328,14 @@ def eps_sweep(
                 )
             predictions = attacker.predict(adversarial).numpy().argmax(-1)
             correct[i] += np.sum(predictions == labels_np)
+            if on_adversarial is not None and eps > 0:
+                on_adversarial(attack, eps, adversarial, labels)
             if compare:
                 fgsm_images = tf.clip_by_value(
                     images + eps * tf.sign(gradient), 0.0, 1.0
                 )
+                if on_adversarial is not None and eps > 0:
+                    on_adversarial("fgsm", eps, fgsm_images, labels)
                 fgsm_correct[i] += np.sum(
                     attacker.predict(fgsm_images).numpy().argmax(-1)
                     == labels_np

@@ -12,6 +12,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 from spatialmix_keras import files  # noqa: E402
 
 
+def _save(fig, path: str) -> str:
+    """Lays out, writes (atomically) and closes a figure: `path`."""
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    files.atomic_write(path, fig.savefig)
+    plt.close(fig)
+    return path
+
+
 def plot_eps_sweep(curves, path: str, title: str = "") -> str:
     """Accuracy against epsilon, one line per model and attack (Figs. 8, 9).
 
@@ -42,11 +51,7 @@ def plot_eps_sweep(curves, path: str, title: str = "") -> str:
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    files.atomic_write(path, fig.savefig)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_reconstructions(
@@ -92,8 +97,116 @@ def plot_reconstructions(
                 )
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    files.atomic_write(path, fig.savefig)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
+
+
+def _band(ax, x, groups, label, style):
+    """Mean over seeds with a 95% t band (a line alone for one seed)."""
+    from spatialmix_keras.reproduce import stats
+
+    summary = [stats.mean_ci(g) for g in groups]
+    mean = [m for m, _, _ in summary]
+    (line,) = ax.plot(x, mean, style, markersize=4, label=label)
+    if len(groups[0]) > 1:
+        ax.fill_between(
+            x,
+            [low for _, low, _ in summary],
+            [high for _, _, high in summary],
+            color=line.get_color(),
+            alpha=0.2,
+            linewidth=0,
+        )
+
+
+def plot_robustness(results, path: str, title: str = "") -> str:
+    """White-box FGSM (all images) and PGD (subset) accuracy against
+    epsilon: the mean over seeds of each label with its 95% band."""
+    from spatialmix_keras.reproduce import verdicts
+
+    s = results["settings"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=120, sharey=True)
+    for label in verdicts.labels(results):
+        group = [e for e in results["subjects"] if e["label"] == label]
+        fgsm = [[e["white_box"]["clean_accuracy"] for e in group]] + [
+            [e["white_box"]["fgsm"][i] for e in group]
+            for i in range(len(s["fgsm_eps"]))
+        ]
+        pgd = [[e["subset"]["clean_accuracy"] for e in group]] + [
+            [e["subset"]["pgd"][i] for e in group]
+            for i in range(len(s["pgd_eps"]))
+        ]
+        name = f"{label} ({len(group)} seed{'s' * (len(group) > 1)})"
+        _band(axes[0], [0] + [255 * e for e in s["fgsm_eps"]], fgsm, name, "-o")
+        _band(axes[1], [0] + [255 * e for e in s["pgd_eps"]], pgd, name, "--s")
+    axes[0].set_title(f"FGSM, {s['examples']} test images")
+    axes[1].set_title(
+        f"PGD-{s['pgd_steps']} (random start), first {s['pgd_examples']}"
+    )
+    axes[0].set_ylabel("accuracy (mean, 95% band over seeds)")
+    for ax in axes:
+        ax.set_xlabel("epsilon (x 1/255)")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_training_length(results, path: str, title: str = "") -> str:
+    """Against the training epoch: FGSM and PGD accuracy at the smallest
+    PGD epsilon (subset), how far the depthwise filters moved from their
+    initialisation, and their high-frequency energy share."""
+    from spatialmix_keras.reproduce import verdicts
+
+    s = results["settings"]
+    eps = s["pgd_eps"][0]
+    fgsm_index = min(
+        range(len(s["fgsm_eps"])), key=lambda i: abs(s["fgsm_eps"][i] - eps)
+    )
+    fig, axes = plt.subplots(1, 5, figsize=(20, 3.8), dpi=120)
+    panels = (
+        ("clean accuracy", lambda p: p.get("clean_accuracy")),
+        (
+            f"FGSM accuracy, eps {255 * s['fgsm_eps'][fgsm_index]:g}/255",
+            lambda p: p.get("fgsm", [None] * len(s["fgsm_eps"]))[fgsm_index],
+        ),
+        (
+            f"PGD accuracy, eps {255 * eps:g}/255",
+            lambda p: p.get("pgd", [None])[0],
+        ),
+        ("filter movement ||D - D0|| / ||D0||", lambda p: p["filter_movement"]),
+        (
+            f"filter energy above {s['high_frequency_cutoff']} cycles/px",
+            lambda p: p["high_frequency_share"],
+        ),
+    )
+    for ax, (ylabel, value) in zip(axes, panels, strict=True):
+        for label in verdicts.labels(results):
+            group = [e for e in results["subjects"] if e["label"] == label]
+            epochs = [
+                p["epoch"]
+                for p in group[0]["epochs"]
+                if value(p) is not None and p["epoch"] is not None
+            ]
+            if not epochs:
+                continue
+            values = [
+                [
+                    value(p)
+                    for e in group
+                    for p in e["epochs"]
+                    if p["epoch"] == epoch and value(p) is not None
+                ]
+                for epoch in epochs
+            ]
+            if len({len(v) for v in values}) != 1:
+                continue  # seeds kept different epochs: no common band
+            _band(ax, epochs, values, label, "-o")
+        ax.set_xlabel("epoch")
+        ax.set_title(ylabel, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)

@@ -9,10 +9,12 @@ Keras 3's `model.fit` fails under `MultiWorkerMirroredStrategy`
 fewer features; with one loop, progress logging, TensorBoard, resume and
 export are the same everywhere.
 
-Resume uses TensorFlow's `tf.train.CheckpointManager` (model, optimizer,
-epoch and step within it, saved into `<workdir>/checkpoints` at every epoch
-end and every `checkpoint_every_minutes` inside one): re-running the same
-command continues from there, skipping the batches of the epoch it had
+Resume uses TensorFlow checkpoints (model, optimizer, epoch and step within
+it, saved into `<workdir>/checkpoints` at every epoch end and every
+`checkpoint_every_minutes` inside one), written whole or not at all and
+verified when read (`checkpoints.Checkpoints`: a corrupt newest one is set
+aside and the one before used): re-running the same command continues from
+there, skipping the batches of the epoch it had
 trained on. SIGTERM / SIGINT save after the current step and raise
 `Interrupted`. A NaN loss stops the run with `FloatingPointError` before
 anything is saved, so the last good checkpoint stays.
@@ -38,6 +40,7 @@ import tensorflow as tf
 from absl import logging
 
 from spatialmix_keras import (
+    checkpoints,
     distribute,
     export,
     files,
@@ -421,18 +424,8 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
     ckpt_dir = distribute.worker_dir(
         os.path.join(workdir, "checkpoints"), strategy
     )
-    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=2)
-    if manager.latest_checkpoint:
-        try:
-            checkpoint.restore(
-                manager.latest_checkpoint
-            ).assert_existing_objects_matched()
-        except (ValueError, AssertionError) as error:
-            raise ValueError(
-                f"The checkpoint {manager.latest_checkpoint} does not fit "
-                "this config (another model or optimizer?). Resume with the "
-                f"config it was made with, or use a new workdir. ({error})"
-            ) from error
+    manager = checkpoints.Checkpoints(checkpoint, ckpt_dir, keep=2)
+    manager.restore()
     start_epoch = int(epoch_var.numpy())
     start_step = int(step_var.numpy())
     export_path = (
@@ -442,7 +435,7 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
         name,
         workdir,
         export_path,
-        manager.latest_checkpoint,
+        manager.latest,
         start_epoch,
         start_step,
         steps_per_epoch,
@@ -545,7 +538,7 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
                     raise Interrupted(
                         f"Stopped by {stop.signal_name} at epoch {epoch}, "
                         f"step {step}/{steps_per_epoch}; saved to "
-                        f"{manager.latest_checkpoint}. Run the same command "
+                        f"{manager.latest}. Run the same command "
                         "again to resume from there."
                     )
         train_time = bar.elapsed + (sums_var.numpy()[3] if first else 0.0)
@@ -606,7 +599,7 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
         if stop.signal_name and epoch < config.epochs:
             raise Interrupted(
                 f"Stopped by {stop.signal_name} after epoch {epoch}; saved "
-                f"to {manager.latest_checkpoint}. Run the same command again "
+                f"to {manager.latest}. Run the same command again "
                 "to resume from there."
             )
 

@@ -59,8 +59,13 @@ def _run(*args, data_dir):
 
 
 def _columns(markdown):
-    """`{header: [cells]}` of a report's Markdown table."""
-    lines = [line for line in markdown.splitlines() if line.startswith("| ")]
+    """`{header: [cells]}` of a report's first Markdown table."""
+    lines = []
+    for line in markdown.splitlines():
+        if line.startswith("| "):
+            lines.append(line)
+        elif lines:
+            break
     header = [c.strip() for c in lines[0].strip("|").split("|")]
     rows = [
         [c.strip() for c in line.strip("|").split("|")]
@@ -121,6 +126,9 @@ def test_smoke_scale_reproduces_every_figure_and_resumes(data_dir, tmp_path):
             markdown = f.read()
         assert "smoke scale" in markdown and "Hardware:" in markdown
         _check_report(figure, markdown)
+        if figure in ("fig8", "fig9"):  # the robustness study ran
+            assert "## Robustness study" in markdown
+            assert "**Verdict:" in markdown and "undecided" in markdown
         if figure == "fig2":  # configs/resnet_cifar10.py:smoke: 2 x 5 x 32
             assert "2 epochs of 5 steps of 32 images (320 images" in markdown
         png = (

@@ -77,7 +77,9 @@ def _code_versions(fig_dir):
     return ", ".join(sorted(v for v in found if v))
 
 
-def _write_report(fig_dir, figure, scale, header, rows, wall_s, notes=""):
+def _write_report(
+    fig_dir, figure, scale, header, rows, wall_s, notes="", after=""
+):
     path = os.path.join(fig_dir, f"{figure}.md")
     lines = [
         f"# {figure} ({scale} scale)",
@@ -112,6 +114,8 @@ def _write_report(fig_dir, figure, scale, header, rows, wall_s, notes=""):
             )
             + " |"
         )
+    if after:
+        lines += ["", after]
     return files.write_text(path, "\n".join(lines) + "\n")
 
 
@@ -487,7 +491,7 @@ def fgsm_report(figure):
         wall = sum(
             _metrics(fig_dir, r)["train_time_s"]
             for r in runs
-            if r.app != "fgsm"
+            if r.app == "classify"
         )
         _write_report(
             fig_dir,
@@ -497,10 +501,41 @@ def fgsm_report(figure):
             rows,
             wall,
             "FGSM accuracy on the test split.",
+            _robustness_note(fig_dir, runs),
         )
         return png, rows
 
     return report
+
+
+def _robustness_note(fig_dir, runs):
+    """The robustness study's verdict and table, when it has run."""
+    study = [r for r in runs if r.app == "robustness"]
+    path = study and os.path.join(run_dir(fig_dir, study[0]), "robustness.json")
+    if not path or not os.path.exists(path):
+        return ""
+    from spatialmix_keras.reproduce import verdicts
+
+    results = _read_json(path)
+    s = results["settings"]
+    where = os.path.relpath(os.path.dirname(path), fig_dir)
+    lines = [
+        f"## Robustness study ({where}/robustness.md)",
+        "",
+        f"FGSM on "
+        f"{s['examples']} images, PGD-{s['pgd_steps']} with random start on "
+        f"the first {s['pgd_examples']}, transfer between every pair of "
+        "models; mean [95% CI] over seeds.",
+        "",
+        *verdicts.table(results),
+    ]
+    if "verdict" in results:
+        v = results["verdict"]
+        lines += [
+            "",
+            f"**Verdict: {v['claim']}: {v['verdict']}.** {v['reason']}.",
+        ]
+    return "\n".join(lines)
 
 
 def fig12_report(fig_dir, runs, scale):

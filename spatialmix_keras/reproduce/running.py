@@ -17,10 +17,9 @@ def run_dir(fig_dir, run):
 
 
 def is_done(fig_dir, run) -> bool:
-    if run.app == "fgsm":
-        return os.path.exists(
-            os.path.join(run_dir(fig_dir, run), "results.json")
-        )
+    if run.app in ("fgsm", "robustness"):
+        result = "results.json" if run.app == "fgsm" else "robustness.json"
+        return os.path.exists(os.path.join(run_dir(fig_dir, run), result))
     if "--compare" in " ".join(run.args):
         return os.path.exists(run.meta["output"])
     return os.path.exists(

@@ -1,8 +1,9 @@
 """The runs of every figure at every scale, as app commands.
 
-Each builder returns the `Run`s of one figure: the `classify`, `unshuffle`
-or `fgsm` commands, made from the configs, with what its report needs to
-place each result (`meta`) and the runs whose exports it reads (`after`).
+Each builder returns the `Run`s of one figure: the `classify`, `unshuffle`,
+`fgsm` or `robustness` commands, made from the configs, with what its report
+needs to place each result (`meta`) and the runs whose exports it reads
+(`after`).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class Run:
 
     Attributes:
         name: unique within its figure's work directory.
-        app: `classify`, `unshuffle` or `fgsm`.
+        app: `classify`, `unshuffle`, `fgsm` or `robustness`.
         args: the app's flags (config and overrides).
         meta: what the report needs to place it (freeze, depth, ...).
         after: names of runs whose exports this one reads.
@@ -230,8 +231,54 @@ def _fgsm_args(scale, exports, names, labels, out):
     )
 
 
+# The robustness study (apps.robustness) of Figs. 8 and 9: FGSM on every test
+# image, PGD-20 (random start) on the first 2,000, transfer between every pair
+# of models, and attacks on the weights kept after epochs 1 and 3 (cifar).
+ROBUSTNESS = {
+    "smoke": (
+        "--small",
+        "--max_examples=100",
+        "--pgd_examples=50",
+        "--pgd_steps=2",
+    ),
+    "cpu": ("--pgd_examples=1000",),
+    "cifar": (),
+    "paper": (),
+}
+
+
+def _robustness_run(scale, workdir, train, labels, claim, reference, title):
+    names = [r.name for r in train]
+    dataset = "fashion_mnist" if scale == "cpu" else "cifar10"
+    shown = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}[dataset]
+    weights = (
+        [os.path.join(workdir, "runs", n, "weights") for n in names]
+        if scale == "cifar"
+        else []
+    )
+    return Run(
+        "robustness",
+        "robustness",
+        (
+            *[f"--model={os.path.join(workdir, 'exports', n)}" for n in names],
+            *[f"--weights_dir={w}" for w in weights],
+            *[f"--label={label}" for label in labels],
+            f"--dataset={dataset}",
+            f"--claim={claim}",
+            f"--reference={reference}",
+            f"--title={title} on {shown}, {scale} scale",
+            f"--output_dir={os.path.join(workdir, 'runs', 'robustness')}",
+            "--overwrite",
+            *ROBUSTNESS[scale],
+        ),
+        {},
+        tuple(names),
+    )
+
+
 def fig8_runs(scale, workdir):
-    """FGSM on Full / Chans / Space separable ResNets (Fig. 8)."""
+    """FGSM on Full / Chans / Space separable ResNets (Fig. 8), and the
+    robustness study of the same models."""
     train = [
         r
         for r in resnet_runs(scale)
@@ -256,7 +303,16 @@ def fig8_runs(scale, workdir):
         {},
         tuple(names),
     )
-    return [*train, attack]
+    study = _robustness_run(
+        scale,
+        workdir,
+        train,
+        [LABELS[r.meta["freeze"]] for r in train],
+        "chans",
+        "Full",
+        f"Separable ResNet-{6 * train[0].meta['depth'] + 2}",
+    )
+    return [*train, attack, study]
 
 
 def fig9_runs(scale, workdir):
@@ -302,7 +358,16 @@ def fig9_runs(scale, workdir):
         {},
         tuple(r.name for r in train),
     )
-    return [*train, attack]
+    study = _robustness_run(
+        scale,
+        workdir,
+        train,
+        [f"sigma={r.meta['sigma']}" for r in train],
+        "smoothing",
+        "sigma=none",
+        "ConvMixer with smoothed frozen random filters",
+    )
+    return [*train, attack, study]
 
 
 def fig12_runs(scale):

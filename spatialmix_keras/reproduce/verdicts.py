@@ -1,0 +1,183 @@
+"""Verdicts on the paper's robustness claims, by rules fixed before the runs.
+
+The paper claims (Figs. 8 and 9) that (d1) models that learn only channel
+mixing (Chans) are more robust to adversarial perturbations than fully
+learned ones (Full), and (d2) that smoothing the frozen random filters adds
+robustness without costing clean accuracy. From a `robustness.study` result
+(paired seeds) the rules are:
+
+- a model's *robust score* under an attack is its adversarial accuracy
+  averaged over that attack's epsilons (FGSM on all test images, PGD on the
+  subset);
+- "more robust" means the 95% interval of the paired (same-seed) difference
+  candidate - reference of that score lies above 0;
+- "without costing clean accuracy" means the interval of the paired clean
+  accuracy difference lies above `-CLEAN_TOLERANCE`;
+- verdict: **holds** if more robust under FGSM and PGD (and no gradient
+  masking flagged for the candidate); **holds only against FGSM** if more
+  robust under FGSM only (or masking is flagged); **does not hold**
+  otherwise; **undecided** with fewer than 2 paired seeds (no interval).
+
+No threshold was chosen after seeing a result.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from spatialmix_keras.reproduce import stats
+
+CLEAN_TOLERANCE = 0.01
+HOLDS = "holds"
+FGSM_ONLY = "holds only against FGSM"
+FAILS = "does not hold"
+UNDECIDED = "undecided"
+
+
+def labels(results: dict) -> list[str]:
+    """The subjects' labels, in their first order."""
+    return list(dict.fromkeys(e["label"] for e in results["subjects"]))
+
+
+def scores(entry: dict) -> dict:
+    """`{"clean", "fgsm", "pgd"}`: clean accuracy (all images) and robust
+    scores (mean adversarial accuracy over each attack's epsilons)."""
+    return {
+        "clean": entry["white_box"]["clean_accuracy"],
+        "fgsm": statistics.fmean(entry["white_box"]["fgsm"]),
+        "pgd": statistics.fmean(entry["subset"]["pgd"]),
+    }
+
+
+def by_seed(results: dict, label: str, key) -> dict:
+    """`{seed: key(entry)}` for the subjects labelled `label`."""
+    found = {}
+    for entry in results["subjects"]:
+        if entry["label"] == label:
+            seed = entry["seed"]
+            if seed in found:
+                raise ValueError(
+                    f"Two subjects labelled {label!r} share seed {seed}: "
+                    "runs cannot be paired."
+                )
+            found[seed] = key(entry)
+    return found
+
+
+def difference(results, candidate, reference, measure) -> tuple:
+    """Paired `candidate - reference` of one score: `(mean, low, high, n)`."""
+    return stats.paired_difference(
+        by_seed(results, candidate, lambda e: scores(e)[measure]),
+        by_seed(results, reference, lambda e: scores(e)[measure]),
+    )
+
+
+def _points(d) -> str:
+    mean, low, high, n = d
+    if math.isnan(low):
+        return f"{100 * mean:+.1f} points (n={n}, no interval)"
+    interval = f"[{100 * low:+.1f}, {100 * high:+.1f}]"
+    return f"{100 * mean:+.1f} {interval} points (n={n})"
+
+
+def _masked(results, label):
+    return [
+        f"{e['name']}: {m}"
+        for e in results["subjects"]
+        if e["label"] == label
+        for m in e["masking"]
+    ]
+
+
+def more_robust(results: dict, candidate: str, reference: str) -> tuple:
+    """`(verdict, reason)` for "candidate is more robust than reference"."""
+    fgsm = difference(results, candidate, reference, "fgsm")
+    pgd = difference(results, candidate, reference, "pgd")
+    reason = (
+        f"{candidate} - {reference} robust score, FGSM {_points(fgsm)}, "
+        f"PGD {_points(pgd)}"
+    )
+    masked = _masked(results, candidate)
+    if masked:
+        reason += f"; gradient masking flagged: {'; '.join(masked)}"
+    if fgsm[3] < 2:
+        return UNDECIDED, reason + " (fewer than 2 paired seeds)"
+    if fgsm[1] > 0 and pgd[1] > 0 and not masked:
+        return HOLDS, reason
+    if fgsm[1] > 0:
+        return FGSM_ONLY, reason
+    return FAILS, reason
+
+
+def smoothing(results: dict, reference: str) -> tuple:
+    """`(verdict, reason)` for "smoothing adds robustness without costing
+    clean accuracy": the best verdict over the smoothed labels (every label
+    but `reference`), each judged by `more_robust` and the clean rule."""
+    rank = {HOLDS: 0, FGSM_ONLY: 1, FAILS: 2, UNDECIDED: 3}
+    found = []
+    for label in labels(results):
+        if label == reference:
+            continue
+        verdict, reason = more_robust(results, label, reference)
+        clean = difference(results, label, reference, "clean")
+        reason += f"; clean accuracy {_points(clean)}"
+        if verdict in (HOLDS, FGSM_ONLY) and not clean[1] > -CLEAN_TOLERANCE:
+            verdict = FAILS
+            reason += f" (costs more than {100 * CLEAN_TOLERANCE:g} point)"
+        found.append((rank[verdict], label, verdict, reason))
+    if not found:
+        raise ValueError("No smoothed models besides the reference.")
+    found.sort(key=lambda f: f[0])
+    lines = "; ".join(
+        f"{label}: {verdict} ({reason})" for _, label, verdict, reason in found
+    )
+    return found[0][2], lines
+
+
+def table(results: dict) -> list[str]:
+    """Markdown rows: per label, mean [95% CI] over seeds of clean and
+    adversarial accuracy."""
+    s = results["settings"]
+    header = (
+        ["model", "seeds", "clean"]
+        + [f"FGSM {255 * e:g}" for e in s["fgsm_eps"]]
+        + [f"PGD-{s['pgd_steps']} {255 * e:g}" for e in s["pgd_eps"]]
+    )
+    rows = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for label in labels(results):
+        group = [e for e in results["subjects"] if e["label"] == label]
+        columns = [[e["white_box"]["clean_accuracy"] for e in group]]
+        columns += [
+            [e["white_box"]["fgsm"][i] for e in group]
+            for i in range(len(s["fgsm_eps"]))
+        ]
+        columns += [
+            [e["subset"]["pgd"][i] for e in group]
+            for i in range(len(s["pgd_eps"]))
+        ]
+        cells = [stats.format_ci(*stats.mean_ci(c)) for c in columns]
+        rows.append(f"| {label} | {len(group)} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def transfer_table(results: dict, attack: str, eps_index: int) -> list[str]:
+    """Markdown rows: accuracy of each target (row) on images crafted on
+    each source (column); the diagonal is the white-box accuracy."""
+    entries = results["subjects"]
+    names = [e["name"] for e in entries]
+    rows = [
+        "| target \\ source | " + " | ".join(names) + " |",
+        "|" + " --- |" * (len(names) + 1),
+    ]
+    for e in entries:
+        cells = []
+        for source in names:
+            if source == e["name"]:
+                cells.append(f"**{100 * e['subset'][attack][eps_index]:.1f}**")
+            else:
+                cells.append(
+                    f"{100 * e['transfer'][attack][eps_index][source]:.1f}"
+                )
+        rows.append(f"| {e['name']} | " + " | ".join(cells) + " |")
+    return rows

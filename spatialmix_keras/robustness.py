@@ -1,0 +1,456 @@
+"""The robustness study of Figs. 8 and 9, done the way attack papers do it.
+
+A white-box FGSM curve alone can overstate robustness: a model whose input
+gradients are uninformative (gradient masking) resists FGSM without being
+robust. For a set of trained models ("subjects": Full / Chans / Space, or
+smoothing sigmas, over paired seeds) `study` measures:
+
+- **white box**: FGSM at every epsilon on all the test images given, and
+  PGD (random start, `pgd_steps` steps) on a fixed subset (the first
+  `pgd_examples` images), through `attacks.eps_sweep`: inference mode, loss
+  on logits, float32, with its sanity checks;
+- **transfer (black box)**: the FGSM and PGD images crafted on each subject
+  are scored on every other subject. A valid white-box attack is at least as
+  strong as a transferred one; where a model resists its own attack better
+  than one crafted on another model, its robustness is gradient masking
+  (`masking`);
+- **training length**: the same attacks (on the subset) on the weights kept
+  after given epochs (`config.save_weights_epochs`), beside how far the
+  depthwise filters moved from their initialisation (`filter_movement`) and
+  their high-frequency energy (`high_frequency_share`).
+
+Every accuracy is a count over the same images for every subject, so seeds
+can be paired (`reproduce.verdicts`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import os
+import re
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from spatialmix_keras import attacks, vocabulary
+
+FGSM_EPS = (0.5 / 255, 1 / 255, 2 / 255, 4 / 255, 8 / 255)
+PGD_EPS = (2 / 255, 8 / 255)
+PGD_STEPS = 20
+PGD_EXAMPLES = 2000
+# Radial frequency (cycles per pixel) above which filter energy counts as
+# high-frequency: half the Nyquist frequency.
+HIGH_FREQUENCY_CUTOFF = 0.25
+# Filters are zero-padded to this size before their DFT (a fine sampling of
+# their spectrum, the same grid for every kernel size).
+SPECTRUM_SIZE = 32
+# A white-box accuracy above a transferred one by more than this (plus two
+# binomial standard errors of the difference) is flagged as masking.
+MASKING_MARGIN = 0.01
+_WEIGHTS_FILE = re.compile(r"epoch_(\d+)\.weights\.h5$")
+
+
+# ------------------------------------------------------------- the filters
+
+
+def _layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _layers(layer)
+
+
+def depthwise_kernels(model) -> dict[str, np.ndarray]:
+    """The spatial-mixing filters of a model, by layer name: the depthwise
+    kernels of its separable and depthwise convolutions, `(k, k, C, d)`."""
+    kernels = {}
+    for layer in _layers(model):
+        if isinstance(layer, keras.layers.SeparableConv2D):
+            kernels[layer.name] = layer.depthwise_kernel
+        elif isinstance(layer, keras.layers.DepthwiseConv2D):
+            kernels[layer.name] = layer.kernel
+    return {k: keras.ops.convert_to_numpy(v) for k, v in kernels.items()}
+
+
+def filter_movement(initial: dict, current: dict) -> float:
+    """`||D - D0|| / ||D0||` (Frobenius, all depthwise kernels together):
+    how far training moved the spatial filters from their initialisation
+    (0 for frozen ones)."""
+    if initial.keys() != current.keys():
+        raise ValueError(
+            "The two sets of kernels come from different models: layers "
+            f"{sorted(initial.keys() ^ current.keys())} are in only one."
+        )
+    moved = sum(float(np.sum((current[k] - initial[k]) ** 2)) for k in initial)
+    size = sum(float(np.sum(initial[k] ** 2)) for k in initial)
+    return float(np.sqrt(moved / size))
+
+
+def high_frequency_share(
+    kernels, cutoff: float = HIGH_FREQUENCY_CUTOFF, size: int = SPECTRUM_SIZE
+) -> float:
+    """Share of the filters' energy above `cutoff` cycles per pixel.
+
+    Each k x k filter's spectrum is its DFT zero-padded to `size` x `size`
+    (its continuous spectrum, finely sampled); the energy `|F|^2` of the
+    bins whose radial frequency exceeds `cutoff` is divided by the energy
+    of all bins, pooled over every filter. White-noise filters (a flat
+    expected spectrum) give the share of bins above the cutoff, ~0.80 at
+    0.25; smooth filters give less.
+
+    Args:
+        kernels: arrays `(k, k, ...)` (a dict's values are used), e.g. from
+            `depthwise_kernels`.
+    """
+    if isinstance(kernels, dict):
+        kernels = list(kernels.values())
+    frequencies = np.fft.fftfreq(size)
+    high = np.hypot(frequencies[:, None], frequencies[None, :]) > cutoff
+    high_energy = total = 0.0
+    for kernel in kernels:
+        kernel = np.asarray(kernel, np.float64)
+        if kernel.shape[0] > size or kernel.shape[1] > size:
+            raise ValueError(
+                f"Invalid value for argument `size`: {size} is smaller than a "
+                f"{kernel.shape[0]}x{kernel.shape[1]} kernel."
+            )
+        flat = kernel.reshape(kernel.shape[0], kernel.shape[1], -1)
+        energy = np.abs(np.fft.fft2(flat, s=(size, size), axes=(0, 1))) ** 2
+        high_energy += float(energy[high].sum())
+        total += float(energy.sum())
+    if total == 0:
+        raise ValueError("The kernels are all zero: no spectrum to measure.")
+    return high_energy / total
+
+
+# ------------------------------------------------------------ the subjects
+
+
+@dataclasses.dataclass(eq=False)
+class Subject:
+    """One trained model of the study.
+
+    Attributes:
+        name: unique (e.g. the run name).
+        label: its group in tables and plots (`"Full"`, `"sigma=1.0"`).
+        seed: its paired seed (None if unknown).
+        model: the Keras model (logits from [0, 1] pixels).
+        checkpoints: `{epoch: weights file}` of the same architecture.
+        epochs: how many epochs the final model trained (None if unknown).
+    """
+
+    name: str
+    label: str
+    seed: int | None
+    model: keras.Model
+    checkpoints: dict = dataclasses.field(default_factory=dict)
+    epochs: int | None = None
+
+
+def default_label(config: dict) -> str:
+    """`"Full"`, `"Chans"` or `"Space"` from a run's config (with the
+    smoothing sigma when its random filters are smoothed)."""
+    label = vocabulary.FREEZE_LABELS.get(config.get("freeze"), "?")
+    if config.get("spatial_initializer") == "smoothed":
+        label += f" sigma={config.get('smoothing_sigma')}"
+    return label
+
+
+def find_checkpoints(weights_dir: str | None) -> dict[int, str]:
+    """`{epoch: path}` of the `epoch_NNNN.weights.h5` files in a run's
+    `weights/` directory (`config.save_weights_epochs`)."""
+    if not weights_dir:
+        return {}
+    found = {}
+    for path in glob.glob(os.path.join(weights_dir, "epoch_*.weights.h5")):
+        match = _WEIGHTS_FILE.search(path)
+        if match:
+            found[int(match.group(1))] = path
+    return dict(sorted(found.items()))
+
+
+def load_subject(
+    export_dir: str, label: str | None = None, weights_dir: str | None = None
+) -> Subject:
+    """A subject from an export directory (its `model.keras` and
+    `config.json`) and, optionally, its run's `weights/` directory."""
+    keras_file = os.path.join(export_dir, "model.keras")
+    config_file = os.path.join(export_dir, "config.json")
+    for path in (keras_file, config_file):
+        if not os.path.isfile(path):
+            raise ValueError(
+                "Invalid value for argument `model`: expected an export "
+                f"directory holding model.keras and config.json; {path} does "
+                f"not exist. Received: model={export_dir!r}"
+            )
+    import spatialmix_keras  # noqa: F401  (registers the custom layers)
+
+    model = keras.models.load_model(keras_file, safe_mode=True, compile=False)
+    with open(config_file) as f:
+        config = json.load(f)
+    checkpoints = find_checkpoints(weights_dir)
+    if weights_dir and not checkpoints:
+        raise ValueError(
+            "Invalid value for argument `weights_dir`: no epoch_NNNN."
+            f"weights.h5 files in it. Received: weights_dir={weights_dir!r}"
+        )
+    return Subject(
+        name=os.path.basename(os.path.normpath(export_dir)),
+        label=label or default_label(config),
+        seed=config.get("seed"),
+        model=model,
+        checkpoints=checkpoints,
+        epochs=config.get("epochs"),
+    )
+
+
+# --------------------------------------------------------------- the study
+
+
+def _batches(images, labels, batch_size):
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(
+        batch_size
+    )
+
+
+def _at_epoch(subject, epoch):
+    model = keras.models.clone_model(subject.model)
+    with warnings.catch_warnings():
+        # Weights saved during training carry the optimizer's state, which
+        # an attack has no use for.
+        warnings.filterwarnings(
+            "ignore", "Skipping variable loading for optimizer"
+        )
+        model.load_weights(subject.checkpoints[epoch])
+    return model
+
+
+def _attack_subset(model, subset, fgsm_eps, pgd_eps, pgd_steps, seed, label):
+    fgsm = attacks.eps_sweep(
+        model, subset, [0.0, *fgsm_eps], "fgsm", progress_label=f"FGSM {label}"
+    )
+    result = {
+        "clean_accuracy": fgsm["clean_accuracy"],
+        "fgsm": fgsm["accuracy"][1:],
+        "warnings": fgsm["warnings"],
+    }
+    if pgd_eps:
+        pgd = attacks.eps_sweep(
+            model,
+            subset,
+            pgd_eps,
+            "pgd",
+            pgd_steps,
+            seed=seed,
+            compare_fgsm=False,
+            progress_label=f"PGD {label}",
+        )
+        result["pgd"] = pgd["accuracy"]
+        result["warnings"] += pgd["warnings"]
+    return result
+
+
+def study(
+    subjects: list[Subject],
+    images,
+    labels,
+    fgsm_eps=FGSM_EPS,
+    pgd_eps=PGD_EPS,
+    pgd_steps: int = PGD_STEPS,
+    pgd_examples: int = PGD_EXAMPLES,
+    batch_size: int = 250,
+    seed: int = 0,
+) -> dict:
+    """White-box, transfer and training-length attacks on every subject.
+
+    Args:
+        subjects: the models; names must be unique.
+        images, labels: float [0, 1] pixels `(N, H, W, C)` and int labels.
+        fgsm_eps, pgd_eps: epsilons on the [0, 1] scale (all > 0).
+        pgd_steps: PGD steps (step size `2.5 * eps / steps`).
+        pgd_examples: the first this many images form the PGD, transfer and
+            checkpoint subset.
+        seed: of PGD's random start.
+
+    Returns:
+        A JSON-able dict: `settings` and one entry per subject in
+        `subjects` with `white_box` (FGSM on all images), `subset` (clean,
+        FGSM and PGD on the subset), `transfer` (accuracy of this subject on
+        images crafted on each other one), `masking` and `epochs`
+        (attacks and filter statistics per kept epoch, the final model last).
+    """
+    names = [s.name for s in subjects]
+    if len(set(names)) != len(names) or not subjects:
+        raise ValueError(
+            "Invalid value for argument `subjects`: expected models with "
+            f"distinct names. Received: {names}"
+        )
+    fgsm_eps = [attacks.check_eps(e) for e in fgsm_eps]
+    pgd_eps = [attacks.check_eps(e) for e in pgd_eps]
+    if 0.0 in fgsm_eps or 0.0 in pgd_eps:
+        raise ValueError(
+            "Epsilons of the study must be > 0 (clean accuracy "
+            "is always measured)."
+        )
+    images = np.asarray(images, np.float32)
+    labels = np.asarray(labels)
+    pgd_examples = min(pgd_examples, len(images))
+    everything = _batches(images, labels, batch_size)
+    subset = _batches(images[:pgd_examples], labels[:pgd_examples], batch_size)
+    attackers = {s.name: attacks.Attacker(s.model) for s in subjects}
+    # transfer[target][attack][eps index][source] = correct count
+    transfer = {
+        t.name: {a: [{} for _ in pgd_eps] for a in attacks.ATTACKS}
+        for t in subjects
+    }
+    entries = []
+    for source in subjects:
+        logging.info("Robustness study: %s (%s)", source.name, source.label)
+        white = attacks.eps_sweep(
+            source.model,
+            everything,
+            [0.0, *fgsm_eps],
+            "fgsm",
+            progress_label=f"FGSM {source.name}",
+        )
+
+        def score(attack, eps, adversarial, y, source=source):
+            i = pgd_eps.index(eps)
+            for target in subjects:
+                if target is not source:
+                    predicted = attackers[target.name].predict(adversarial)
+                    counts = transfer[target.name][attack][i]
+                    counts[source.name] = counts.get(source.name, 0) + int(
+                        np.sum(predicted.numpy().argmax(-1) == y.numpy())
+                    )
+
+        pgd = attacks.eps_sweep(
+            source.model,
+            subset,
+            pgd_eps,
+            "pgd",
+            pgd_steps,
+            seed=seed,
+            compare_fgsm=True,
+            progress_label=f"PGD {source.name}",
+            on_adversarial=score,
+        )
+        entries.append(
+            {
+                "name": source.name,
+                "label": source.label,
+                "seed": source.seed,
+                "white_box": {
+                    "clean_accuracy": white["clean_accuracy"],
+                    "fgsm": white["accuracy"][1:],
+                    "examples": white["examples"],
+                },
+                "subset": {
+                    "clean_accuracy": pgd["clean_accuracy"],
+                    "fgsm": pgd["fgsm_accuracy"],
+                    "pgd": pgd["accuracy"],
+                    "examples": pgd["examples"],
+                },
+                "warnings": white["warnings"] + pgd["warnings"],
+            }
+        )
+    for entry in entries:
+        entry["transfer"] = {
+            attack: [
+                {k: v / pgd_examples for k, v in counts.items()}
+                for counts in transfer[entry["name"]][attack]
+            ]
+            for attack in attacks.ATTACKS
+        }
+        entry["masking"] = masking(entry, pgd_eps, pgd_examples)
+    for subject, entry in zip(subjects, entries, strict=True):
+        entry["epochs"] = _training_length(
+            subject, entry, subset, fgsm_eps, pgd_eps, pgd_steps, seed
+        )
+    return {
+        "settings": {
+            "fgsm_eps": fgsm_eps,
+            "pgd_eps": pgd_eps,
+            "pgd_steps": pgd_steps,
+            "pgd_step_size": "2.5 * eps / steps",
+            "pgd_random_start": True,
+            "pgd_examples": pgd_examples,
+            "examples": int(len(images)),
+            "seed": seed,
+            "high_frequency_cutoff": HIGH_FREQUENCY_CUTOFF,
+        },
+        "subjects": entries,
+    }
+
+
+def masking(entry: dict, pgd_eps, examples: int) -> list[str]:
+    """Where this subject resists its own (white-box) attack better than one
+    transferred from another subject: a sign of gradient masking.
+
+    Compares, per attack and epsilon, the white-box accuracy on the subset
+    with the lowest transferred accuracy, beyond `MASKING_MARGIN` plus two
+    binomial standard errors of the difference.
+    """
+    found = []
+    for attack in attacks.ATTACKS:
+        for i, eps in enumerate(pgd_eps):
+            transferred = entry["transfer"][attack][i]
+            if not transferred:
+                continue
+            source, worst = min(transferred.items(), key=lambda kv: kv[1])
+            white = entry["subset"][attack][i]
+            noise = 2 * np.sqrt(
+                (white * (1 - white) + worst * (1 - worst)) / examples
+            )
+            if white > worst + MASKING_MARGIN + noise:
+                found.append(
+                    f"{attack.upper()} at eps={255 * eps:g}/255: white-box "
+                    f"accuracy {white:.3f} above {worst:.3f} for images "
+                    f"crafted on {source}"
+                )
+    return found
+
+
+def _training_length(subject, entry, subset, fgsm_eps, pgd_eps, steps, seed):
+    """Attacks and filter statistics after each kept epoch, then the final
+    (whose PGD numbers are the subset's white-box ones)."""
+    initial = None
+    if 0 in subject.checkpoints:
+        initial = depthwise_kernels(_at_epoch(subject, 0))
+    points = []
+    for epoch in [*subject.checkpoints, "final"]:
+        final = epoch == "final"
+        model = subject.model if final else _at_epoch(subject, epoch)
+        kernels = depthwise_kernels(model)
+        point = {
+            "epoch": subject.epochs if final else epoch,
+            "final": final,
+            "filter_movement": (
+                filter_movement(initial, kernels) if initial else None
+            ),
+            "high_frequency_share": (
+                high_frequency_share(kernels) if kernels else None
+            ),
+        }
+        if epoch != 0 and subject.checkpoints:
+            label = f"{subject.name} epoch {epoch}"
+            point.update(
+                _attack_subset(
+                    model,
+                    subset,
+                    fgsm_eps,
+                    [] if final else pgd_eps,
+                    steps,
+                    seed,
+                    label,
+                )
+            )
+            if final:
+                point["pgd"] = entry["subset"]["pgd"]
+        points.append(point)
+    return points

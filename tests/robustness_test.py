@@ -1,0 +1,445 @@
+"""The robustness study: filter statistics against independent computations,
+transfer attacks between identical models, masking caught, verdict rules."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from spatialmix_keras import attacks, data, export, get_model, robustness
+from spatialmix_keras.reproduce import verdicts
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# ------------------------------------------------------------ the filters
+
+
+def _direct_high_share(kernel, cutoff, size):
+    """Energy above `cutoff` of the DTFT of a 2-D kernel, summed by hand
+    over the frequencies j/size (no FFT)."""
+    k = kernel.shape[0]
+    high = total = 0.0
+    for a in range(size):
+        for b in range(size):
+            fa = a / size if a < size / 2 else a / size - 1
+            fb = b / size if b < size / 2 else b / size - 1
+            value = sum(
+                kernel[i, j] * np.exp(-2j * np.pi * (fa * i + fb * j))
+                for i in range(k)
+                for j in range(k)
+            )
+            energy = abs(value) ** 2
+            total += energy
+            if np.hypot(fa, fb) > cutoff:
+                high += energy
+    return high / total
+
+
+def test_high_frequency_share_matches_a_direct_fourier_sum():
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(3, 3))
+    expected = _direct_high_share(kernel, 0.25, 12)
+    got = robustness.high_frequency_share([kernel[..., None, None]], 0.25, 12)
+    assert got == pytest.approx(expected, rel=1e-9)
+    # Pooled over filters: energy-weighted, as one sum.
+    other = rng.normal(size=(3, 3)) * 3
+    pooled = robustness.high_frequency_share(
+        {"a": np.stack([kernel, other], -1)[..., None, :]}, 0.25, 12
+    )
+    assert min(expected, _direct_high_share(other, 0.25, 12)) <= pooled
+    assert pooled <= max(expected, _direct_high_share(other, 0.25, 12))
+
+
+def test_white_noise_has_the_grid_share_and_smoothing_lowers_it():
+    rng = np.random.default_rng(1)
+    noise = rng.normal(size=(5, 5, 64, 32))
+    frequencies = np.fft.fftfreq(32)
+    grid = np.mean(np.hypot(frequencies[:, None], frequencies[None, :]) > 0.25)
+    share = robustness.high_frequency_share([noise])
+    assert share == pytest.approx(grid, abs=0.02)  # ~0.80
+    # A 3-tap binomial blur along both axes (a low-pass) lowers it.
+    blur = np.array([0.25, 0.5, 0.25])
+    smooth = sum(
+        blur[i] * blur[j] * np.roll(np.roll(noise, i - 1, 0), j - 1, 1)
+        for i in range(3)
+        for j in range(3)
+    )
+    assert robustness.high_frequency_share([smooth]) < share - 0.2
+
+
+def test_high_frequency_share_refuses_what_it_cannot_measure():
+    with pytest.raises(ValueError, match="all zero"):
+        robustness.high_frequency_share([np.zeros((3, 3, 2, 1))])
+    with pytest.raises(ValueError, match="argument `size`: 4 is smaller"):
+        robustness.high_frequency_share([np.ones((5, 5, 1, 1))], size=4)
+
+
+def test_filter_movement_is_the_relative_frobenius_distance():
+    initial = {"a": np.ones((3, 3, 1, 1)), "b": np.full((1, 2, 1, 1), 2.0)}
+    current = {"a": np.ones((3, 3, 1, 1)), "b": np.full((1, 2, 1, 1), 5.0)}
+    # moved: 2 entries * 3^2 = 18; size: 9 * 1 + 2 * 4 = 17.
+    assert robustness.filter_movement(initial, current) == pytest.approx(
+        np.sqrt(18 / 17)
+    )
+    assert robustness.filter_movement(initial, initial) == 0
+    with pytest.raises(ValueError, match=r"\['c'\]"):
+        robustness.filter_movement(initial, {**current, "c": np.ones(1)})
+
+
+def test_depthwise_kernels_are_the_spatial_filters_of_each_model():
+    resnet = get_model("resnet8", input_shape=(32, 32, 3))
+    separable = [
+        layer
+        for layer in resnet.layers
+        if isinstance(layer, keras.layers.SeparableConv2D)
+    ]
+    kernels = robustness.depthwise_kernels(resnet)
+    # ResNet-8: stem + 3 stages x 1 block x 2 convolutions.
+    assert len(kernels) == len(separable) == 7
+    for layer in separable:
+        np.testing.assert_array_equal(
+            kernels[layer.name], layer.depthwise_kernel.numpy()
+        )
+    mixer = get_model("convmixer_tiny", input_shape=(28, 28, 1), depth=3)
+    assert len(robustness.depthwise_kernels(mixer)) == 3
+    assert (
+        robustness.depthwise_kernels(
+            get_model("resnet8", input_shape=(32, 32, 3), conv="standard")
+        )
+        == {}
+    )
+
+
+# --------------------------------------------------------------- the study
+
+
+def _masked(model):
+    """The same function, with input gradients cut: FGSM cannot move it."""
+    inputs = keras.Input(model.input_shape[1:])
+    blocked = keras.layers.Lambda(keras.ops.stop_gradient)(inputs)
+    return keras.Model(inputs, model(blocked), name="masked")
+
+
+@pytest.fixture(scope="module")
+def trained(data_dir, tmp_path_factory):
+    """A small ConvMixer trained on mnist_small with its weights after
+    epochs 0 and 1, an identical copy, and a gradient-masked wrapper."""
+    keras.utils.set_random_seed(0)
+    weights = tmp_path_factory.mktemp("weights")
+    images, labels = data.load_arrays("mnist", "train", data_dir, small=True)
+    model = get_model(
+        "convmixer_tiny", input_shape=(28, 28, 1), seed=0, dim=32, kernel_size=5
+    )
+    model.compile(
+        keras.optimizers.Adam(3e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.save_weights(str(weights / "epoch_0000.weights.h5"))
+    model.fit(images / 255.0, labels, batch_size=64, epochs=1, verbose=0)
+    model.save_weights(str(weights / "epoch_0001.weights.h5"))
+    model.fit(images / 255.0, labels, batch_size=64, epochs=3, verbose=0)
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    test_images, test_labels = data.load_arrays(
+        "mnist", "test", data_dir, small=True
+    )
+    return model, copy, str(weights), test_images / 255.0, test_labels
+
+
+@pytest.fixture(scope="module")
+def studied(trained):
+    model, copy, weights, images, labels = trained
+    subjects = [
+        robustness.Subject(
+            "a", "Full", 0, model, robustness.find_checkpoints(weights), 4
+        ),
+        robustness.Subject("b", "Chans", 0, copy),
+        robustness.Subject("m", "Masked", 0, _masked(model)),
+    ]
+    result = robustness.study(
+        subjects,
+        images,
+        labels,
+        fgsm_eps=(0.05, 0.1),
+        pgd_eps=(0.05, 0.1),
+        pgd_steps=3,
+        pgd_examples=200,
+    )
+    return {e["name"]: e for e in result["subjects"]}, result, trained
+
+
+def test_white_box_numbers_are_those_of_eps_sweep(studied):
+    entries, _, (model, _, _, images, labels) = studied
+    expected = attacks.eps_sweep(
+        model,
+        [(images.astype("float32"), labels)],
+        [0.0, 0.05, 0.1],
+    )
+    assert entries["a"]["white_box"]["clean_accuracy"] > 0.5  # it learned
+    assert [
+        entries["a"]["white_box"]["clean_accuracy"],
+        *entries["a"]["white_box"]["fgsm"],
+    ] == pytest.approx(expected["accuracy"])
+    assert entries["a"]["white_box"]["examples"] == 500
+    assert entries["a"]["subset"]["examples"] == 200
+
+
+def test_images_crafted_on_a_copy_transfer_exactly(studied):
+    entries, _, _ = studied
+    for attack in attacks.ATTACKS:
+        for i in range(2):
+            # b computes a's function: a's adversarial images fool b exactly
+            # as they fool a, and the other way round.
+            assert entries["b"]["transfer"][attack][i]["a"] == pytest.approx(
+                entries["a"]["subset"][attack][i]
+            )
+            assert entries["a"]["transfer"][attack][i]["b"] == pytest.approx(
+                entries["b"]["subset"][attack][i]
+            )
+    assert entries["a"]["masking"] == entries["b"]["masking"] == []
+
+
+def test_a_model_with_masked_gradients_is_caught_by_transfer(studied):
+    entries, _, _ = studied
+    masked = entries["m"]
+    # White box, FGSM does nothing to it: its accuracy stays clean...
+    assert masked["subset"]["fgsm"][1] == masked["subset"]["clean_accuracy"]
+    # ...while images crafted on the same function unmasked fool it.
+    assert masked["transfer"]["fgsm"][1]["a"] < masked["subset"]["fgsm"][1]
+    assert any(
+        "FGSM at eps=25.5/255" in m and "crafted on a" in m
+        for m in masked["masking"]
+    ), masked["masking"]
+    assert any("exactly zero" in w for w in masked["warnings"])
+
+
+def test_training_length_points_follow_the_kept_weights(studied):
+    entries, _, (model, _, weights, _, _) = studied
+    points = entries["a"]["epochs"]
+    assert [p["epoch"] for p in points] == [0, 1, 4]
+    assert [p["final"] for p in points] == [False, False, True]
+    assert points[0]["filter_movement"] == 0
+    assert "clean_accuracy" not in points[0]  # epoch 0 is not attacked
+    at_epoch = [keras.models.clone_model(model) for _ in range(2)]
+    at_epoch[0].load_weights(os.path.join(weights, "epoch_0000.weights.h5"))
+    at_epoch[1].load_weights(os.path.join(weights, "epoch_0001.weights.h5"))
+    initial, first = (robustness.depthwise_kernels(m) for m in at_epoch)
+    final = robustness.depthwise_kernels(model)
+    assert points[1]["filter_movement"] == pytest.approx(
+        robustness.filter_movement(initial, first)
+    )
+    assert points[2]["filter_movement"] == pytest.approx(
+        robustness.filter_movement(initial, final)
+    )
+    assert 0 < points[1]["filter_movement"] < points[2]["filter_movement"]
+    assert points[2]["high_frequency_share"] == pytest.approx(
+        robustness.high_frequency_share(final)
+    )
+    assert points[2]["pgd"] == entries["a"]["subset"]["pgd"]
+    assert (
+        points[2]["clean_accuracy"] == entries["a"]["subset"]["clean_accuracy"]
+    )
+    assert points[1]["clean_accuracy"] < points[2]["clean_accuracy"]
+    # Models without kept weights get the final filters' statistics only.
+    assert [p["epoch"] for p in entries["b"]["epochs"]] == [None]
+    assert "fgsm" not in entries["b"]["epochs"][0]
+
+
+def test_study_refuses_duplicate_names_and_zero_eps(trained):
+    model = trained[0]
+    twice = [robustness.Subject("x", "Full", 0, model)] * 2
+    with pytest.raises(ValueError, match="distinct names"):
+        robustness.study(twice, trained[3][:4], trained[4][:4])
+    with pytest.raises(ValueError, match="must be > 0"):
+        robustness.study(twice[:1], trained[3][:4], trained[4][:4], (0.0,))
+
+
+# ------------------------------------------------------------ the verdicts
+
+
+def _entry(label, seed, clean, fgsm, pgd, masking=()):
+    return {
+        "name": f"{label}_{seed}",
+        "label": label,
+        "seed": seed,
+        "white_box": {"clean_accuracy": clean, "fgsm": fgsm},
+        "subset": {"pgd": pgd},
+        "masking": list(masking),
+    }
+
+
+def _results(chans_fgsm, chans_pgd, seeds=(0, 1, 2), masking=(), clean=0.8):
+    subjects = []
+    for seed in seeds:
+        wobble = 0.01 * seed
+        subjects.append(_entry("Full", seed, 0.8, [0.3 + wobble, 0.1], [0.05]))
+        subjects.append(
+            _entry(
+                "Chans",
+                seed,
+                clean + wobble / 10,
+                [0.3 + wobble + chans_fgsm[seed], 0.1 + chans_fgsm[seed]],
+                [0.05 + chans_pgd[seed]],
+                masking,
+            )
+        )
+    return {"subjects": subjects}
+
+
+GAIN = (0.05, 0.06, 0.04)
+NONE = (0.0, 0.01, -0.01)
+
+
+def test_verdict_holds_when_both_attacks_agree_across_seeds():
+    verdict, reason = verdicts.more_robust(
+        _results(GAIN, GAIN), "Chans", "Full"
+    )
+    assert verdict == verdicts.HOLDS
+    # Mean gain 5 points; paired t interval 5 +- 4.303 * 1 / sqrt(3).
+    assert "FGSM +5.0 [+2.5, +7.5] points (n=3)" in reason
+
+
+def test_verdict_fgsm_only_when_pgd_shows_no_gain_or_masking_is_flagged():
+    verdict, _ = verdicts.more_robust(_results(GAIN, NONE), "Chans", "Full")
+    assert verdict == verdicts.FGSM_ONLY
+    masked = _results(GAIN, GAIN, masking=["FGSM at eps=8/255: ..."])
+    verdict, reason = verdicts.more_robust(masked, "Chans", "Full")
+    assert verdict == verdicts.FGSM_ONLY and "masking flagged" in reason
+
+
+def test_verdict_fails_without_a_gain_and_is_undecided_with_one_seed():
+    assert (
+        verdicts.more_robust(_results(NONE, GAIN), "Chans", "Full")[0]
+        == verdicts.FAILS
+    )
+    loss = tuple(-g for g in GAIN)
+    assert (
+        verdicts.more_robust(_results(loss, loss), "Chans", "Full")[0]
+        == verdicts.FAILS
+    )
+    one = _results(GAIN, GAIN, seeds=(0,))
+    verdict, reason = verdicts.more_robust(one, "Chans", "Full")
+    assert verdict == verdicts.UNDECIDED and "no interval" in reason
+
+
+def test_smoothing_verdict_also_weighs_the_clean_accuracy():
+    kept = _results(GAIN, GAIN)
+    assert verdicts.smoothing(kept, "Full")[0] == verdicts.HOLDS
+    costly = _results(GAIN, GAIN, clean=0.75)
+    verdict, reason = verdicts.smoothing(costly, "Full")
+    assert verdict == verdicts.FAILS and "costs more than 1 point" in reason
+
+
+def test_unpairable_runs_are_refused():
+    twice = _results(GAIN, GAIN, seeds=(0, 0))
+    with pytest.raises(ValueError, match="share seed 0"):
+        verdicts.more_robust(twice, "Chans", "Full")
+
+
+# ---------------------------------------------------------------- the app
+
+
+def _run(*args, data_dir):
+    return subprocess.run(
+        [sys.executable, "-m", "apps.robustness", *args],
+        cwd=REPO,
+        env={
+            **os.environ,
+            "SPATIALMIX_DATA_DIR": data_dir,
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def exports(trained, tmp_path_factory):
+    model, copy, weights, _, _ = trained
+    where = str(tmp_path_factory.mktemp("exports"))
+    paths = []
+    for name, m, freeze, seed in (
+        ("full_s0", model, "none", 0),
+        ("chans_s0", copy, "spatial", 0),
+        ("full_s1", copy, "none", 1),
+        ("chans_s1", model, "spatial", 1),
+    ):
+        config = {"freeze": freeze, "seed": seed, "epochs": 4}
+        paths.append(
+            export.export_run(m, where, name, files={"config.json": config})
+        )
+    return paths, weights
+
+
+def test_app_writes_study_report_plots_and_verdict(exports, data_dir, tmp_path):
+    (full0, chans0, full1, chans1), weights = exports
+    out = tmp_path / "study"
+    args = [
+        f"--model={full0}",
+        f"--model={chans0}",
+        f"--model={full1}",
+        f"--model={chans1}",
+        *[f"--weights_dir={weights}"] * 4,
+        "--dataset=mnist",
+        "--small",
+        "--max_examples=100",
+        "--pgd_examples=50",
+        "--pgd_steps=2",
+        "--fgsm_eps=0.05,0.1",
+        "--pgd_eps=0.1",
+        f"--output_dir={out}",
+    ]
+    result = _run(*args, data_dir=data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(out / "robustness.json") as f:
+        study = json.load(f)
+    assert [e["label"] for e in study["subjects"]] == ["Full", "Chans"] * 2
+    assert [e["seed"] for e in study["subjects"]] == [0, 0, 1, 1]
+    # The pairs compute the same function: no difference, so no gain.
+    assert study["verdict"]["verdict"] == verdicts.FAILS
+    assert "FGSM +0.0 [+0.0, +0.0] points (n=2)" in study["verdict"]["reason"]
+    report = (out / "robustness.md").read_text()
+    assert (
+        "**Verdict: Chans is more robust than Full: does not hold.**" in report
+    )
+    assert "| full_s0 | 1 |" in report  # the epoch-1 weights were attacked
+    for png in ("robustness.png", "training_length.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    # A second run keeps these results without --overwrite.
+    before = (out / "robustness.json").read_bytes()
+    again = _run(*args, data_dir=data_dir)
+    assert again.returncode != 0 and "--overwrite" in again.stderr
+    assert (out / "robustness.json").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--weights_dir=/a", "--weights_dir=/b"], "give one per --model (1)"),
+        (["--weights_dir=/nowhere"], "no epoch_NNNN.weights.h5 files in it"),
+        (["--pgd_steps=0"], "Received: pgd_steps=0"),
+        (["--pgd_eps=2"], "eps=2.0"),
+        (["--dataset=cifar10"], "but cifar10's are (32, 32, 3)"),
+        (["--model=/nowhere"], "Received: model='/nowhere'"),
+    ],
+)
+def test_app_refuses_bad_input(exports, data_dir, tmp_path, args, message):
+    (full0, *_), _ = exports
+    model = [] if any(a.startswith("--model") for a in args) else [full0]
+    result = _run(
+        *[f"--model={m}" for m in model],
+        "--dataset=mnist",
+        "--small",
+        f"--output_dir={tmp_path / 'out'}",
+        *args,
+        data_dir=data_dir,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not os.path.exists(tmp_path / "out" / "robustness.json")
