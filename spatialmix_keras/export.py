@@ -167,6 +167,52 @@ def _saved_model_input_shape(loaded):
     return tuple(spec.shape)
 
 
+# The most weight bytes a `.keras` file may declare (a ConvMixer-1536/20,
+# the paper's largest model, has ~210 MB).
+MAX_WEIGHT_BYTES = 2**30
+
+
+def check_weights_size(path: str, limit: int = MAX_WEIGHT_BYTES) -> None:
+    """Refuses a `.keras` file whose weights would take more than `limit`
+    bytes of memory, before anything is read: the weight file's size in
+    the archive and the sizes its HDF5 datasets declare (a few compressed
+    megabytes can declare gigabytes)."""
+    import h5py
+
+    def refuse(what, size):
+        raise ValueError(
+            f"Refused to load {path}: it declares {what} of "
+            f"{size / 2**20:.0f} MiB, above the "
+            f"{limit / 2**20:.0f} MiB this loader reads (export.MAX_WEIGHT_"
+            "BYTES)."
+        )
+
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        total = sum(info.file_size for info in infos)
+        if total > limit:
+            refuse("files", total)
+        names = [i.filename for i in infos if i.filename.endswith(".h5")]
+        for name in names:
+            with archive.open(name) as raw, h5py.File(raw, "r") as h5:
+                declared = _declared_bytes(h5)
+            if declared > limit:
+                refuse("weights", declared)
+
+
+def _declared_bytes(h5) -> int:
+    import h5py
+
+    sizes = []
+
+    def visit(_, item):
+        if isinstance(item, h5py.Dataset):
+            sizes.append(item.size * item.dtype.itemsize)
+
+    h5.visititems(visit)
+    return sum(sizes)
+
+
 def load_for_eval(path: str) -> LoadedModel:
     """Loads an export directory, a SavedModel or a `.keras` file.
 
@@ -181,7 +227,14 @@ def load_for_eval(path: str) -> LoadedModel:
         elif os.path.isfile(os.path.join(path, KERAS_FILE)):
             path = os.path.join(path, KERAS_FILE)
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
-        loaded = tf.saved_model.load(path)
+        try:
+            loaded = tf.saved_model.load(path)
+        except (OSError, ValueError, tf.errors.OpError) as error:
+            reason = str(error).strip().splitlines()[0]
+            raise ValueError(
+                f"Refused to load {path}: not a whole SavedModel (missing "
+                f"or unreadable variables?): {reason}"
+            ) from error
         if not hasattr(loaded, "serve"):
             raise ValueError(
                 f"{path}: a SavedModel without a `serve` endpoint; export it "
@@ -197,6 +250,10 @@ def load_for_eval(path: str) -> LoadedModel:
     if path.endswith(".keras") and os.path.isfile(path):
         import spatialmix_keras  # noqa: F401  (registers the custom layers)
 
+        try:
+            check_weights_size(path)
+        except (zipfile.BadZipFile, OSError):
+            pass  # not a whole archive: load_model below says so
         try:
             # Safe mode stays on: it refuses embedded code (lambdas), layers
             # that load other programs (TFSMLayer) and non-Keras classes.

@@ -119,7 +119,8 @@ class Progress:
 
 def over_batches(dataset, label: str | None, log_every: int = 10):
     """Iterates `dataset`, showing progress under `label` (None: silent)
-    when its number of batches is known; yields its batches."""
+    when its number of batches is known; yields its batches. Log lines come
+    every `log_every` batches, and at least every quarter of the way."""
     import tensorflow as tf
 
     total = (
@@ -133,7 +134,8 @@ def over_batches(dataset, label: str | None, log_every: int = 10):
     bar = None
     for done, batch in enumerate(dataset, start=1):
         if bar is None:
-            bar = Progress(total, label, int(batch[0].shape[0]), log_every)
+            every = min(log_every, max(1, total // 4))
+            bar = Progress(total, label, int(batch[0].shape[0]), every)
         yield batch
         bar.update(done)
 

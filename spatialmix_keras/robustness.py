@@ -189,7 +189,9 @@ def load_subject(
                 f"not exist. Received: model={export_dir!r}"
             )
     import spatialmix_keras  # noqa: F401  (registers the custom layers)
+    from spatialmix_keras import export
 
+    export.check_weights_size(keras_file)
     model = keras.models.load_model(keras_file, safe_mode=True, compile=False)
     with open(config_file) as f:
         config = json.load(f)

@@ -91,6 +91,49 @@ def _tfsm_layer(tmp_path):
     return path
 
 
+def _nested_lambda(tmp_path):
+    inner = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Lambda(lambda x: x * 2)]
+    )
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.Sequential([keras.Input((4,)), inner]),
+            keras.layers.Dense(2),
+        ]
+    )
+    path = tmp_path / "nested_lambda.keras"
+    model.save(path)
+    return path
+
+
+def _nested_tfsm_layer(tmp_path):
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    inner.export(str(tmp_path / "inner"), verbose=False)
+    inputs = keras.Input((4,))
+    tfsm = keras.layers.TFSMLayer(
+        str(tmp_path / "inner"), call_endpoint="serve"
+    )
+    sub = keras.Model(inputs, tfsm(inputs))
+    path = tmp_path / "nested_tfsm.keras"
+    keras.Sequential([keras.Input((4,)), sub]).save(path)
+    return path
+
+
+def _function_of_a_foreign_module(tmp_path):
+    def edit(config):
+        config["config"]["layers"][1]["config"]["activation"] = {
+            "module": "os",
+            "class_name": "function",
+            "config": "system",
+            "registered_name": "function",
+        }
+
+    path = tmp_path / "os_system_activation.keras"
+    _rewrite_config(_plain(tmp_path), path, edit)
+    return path
+
+
 def _truncated(tmp_path):
     path = tmp_path / "truncated.keras"
     path.write_bytes(_plain(tmp_path).read_bytes()[:200])
@@ -99,6 +142,9 @@ def _truncated(tmp_path):
 
 HOSTILE = {
     "lambda": _lambda_file,
+    "nested_lambda": _nested_lambda,
+    "nested_tfsm_layer": _nested_tfsm_layer,
+    "function_of_a_foreign_module": _function_of_a_foreign_module,
     "code_in_config": _code_in_config,
     "foreign_module": _foreign_module,
     "tfsm_layer": _tfsm_layer,
@@ -112,6 +158,45 @@ def test_hostile_keras_file_is_refused(kind, tmp_path):
     with pytest.raises(ValueError, match=r"Refused to load .*safe mode"):
         export.load_for_eval(str(path))
     assert not (tmp_path / "pwned").exists()
+
+
+def test_weights_declaring_gigabytes_are_refused_before_reading(tmp_path):
+    import h5py
+
+    plain = _plain(tmp_path)
+    with zipfile.ZipFile(plain) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    # A few kilobytes on disk (chunks never written) declaring 20000 x 20000
+    # float32 weights: 1526 MiB if read.
+    h5_path = tmp_path / "big.weights.h5"
+    with h5py.File(h5_path, "w") as h5:
+        h5.create_dataset(
+            "layers/dense/vars/0",
+            shape=(20000, 20000),
+            dtype="float32",
+            chunks=(1000, 1000),
+            compression="gzip",
+        )
+    assert h5_path.stat().st_size < 100_000
+    files["model.weights.h5"] = h5_path.read_bytes()
+    path = tmp_path / "big.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, payload in files.items():
+            z.writestr(name, payload)
+    with pytest.raises(ValueError, match=r"declares weights of 1526 MiB"):
+        export.load_for_eval(str(path))
+
+
+def test_a_savedmodel_without_its_variables_is_refused(tmp_path):
+    import shutil
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.export(str(tmp_path / "sm"), verbose=False)
+    shutil.rmtree(tmp_path / "sm" / "variables")
+    with pytest.raises(
+        ValueError, match=r"Refused to load .*not a whole Saved"
+    ):
+        export.load_for_eval(str(tmp_path / "sm"))
 
 
 def test_plain_keras_file_still_loads(tmp_path):
