@@ -52,6 +52,41 @@ _REPORT_ONLY = flags.DEFINE_bool(
 )
 
 
+def _execute(figure, fig_dir, runs):
+    """Runs what is not done yet, saying before each run where its log
+    goes and after it how long it took and when the rest should end."""
+    import time
+
+    from spatialmix_keras import progress, reproduce
+
+    todo = [r for r in runs if not reproduce.is_done(fig_dir, r)]
+    for run in runs:
+        if run not in todo:
+            print(f"{figure}: {run.name}: already done, skipped", flush=True)
+    took = []
+    for i, run in enumerate(todo, start=1):
+        log = f"{reproduce.run_dir(fig_dir, run)}/log.txt"
+        print(
+            f"{figure}: [{i}/{len(todo)}] {run.name}: running (log: {log})",
+            flush=True,
+        )
+        start = time.monotonic()
+        reproduce.execute(fig_dir, run, _DATA_DIR.value)
+        took.append(time.monotonic() - start)
+        left = (len(todo) - i) * sum(took) / len(took)
+        rest = (
+            f"; {len(todo) - i} left, ~{progress.format_duration(left)} at "
+            f"this pace (until ~{progress.finish_time(left)})"
+            if i < len(todo)
+            else ""
+        )
+        print(
+            f"{figure}: {run.name}: done in "
+            f"{progress.format_duration(took[-1])}{rest}",
+            flush=True,
+        )
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -83,12 +118,7 @@ def main(argv):
                     )
                 runs = [runs[_INDEX.value]]
             if not _REPORT_ONLY.value:
-                for run in runs:
-                    ran = reproduce.execute(fig_dir, run, _DATA_DIR.value)
-                    print(
-                        f"{figure}: {run.name}: "
-                        f"{'done' if ran else 'already done, skipped'}"
-                    )
+                _execute(figure, fig_dir, runs)
             if _INDEX.value is None:
                 png, rows = reproduce.report(figure, _SCALE.value, workdir)
                 print(

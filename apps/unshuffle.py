@@ -138,7 +138,7 @@ def _compare(paths):
     shuffled, original = unshuffle.sample_images(test_ds, _IMAGES.value, 0)
     rows, results = [], []
     for path, (model, _, export_config) in zip(paths, loaded, strict=True):
-        result = unshuffle.evaluate(model, test_ds)
+        result = unshuffle.evaluate(model, test_ds, f"PSNR {path}")
         label = f"{export_config['freeze']}\n{result['psnr']:.1f} dB"
         rows.append((label, np.asarray(model(shuffled))))
         results.append(

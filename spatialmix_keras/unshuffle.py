@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from ml_collections import config_dict
 
-from spatialmix_keras import data, models
+from spatialmix_keras import data, models, progress
 from spatialmix_keras import initializers as fixed_initializers
 
 PERMUTATION_FILE = "permutation.json"
@@ -345,11 +345,12 @@ def config_for_export(
     return config
 
 
-def evaluate(model, test_ds) -> dict:
-    """Mean test PSNR and MSE of an un-shuffler over a split."""
+def evaluate(model, test_ds, progress_label: str | None = None) -> dict:
+    """Mean test PSNR and MSE of an un-shuffler over a split (with progress
+    under `progress_label`, if given)."""
     total_psnr, total_mse, count = 0.0, 0.0, 0
     predict = tf.function(model, reduce_retracing=True)
-    for shuffled, original in test_ds:
+    for shuffled, original in progress.over_batches(test_ds, progress_label):
         reconstruction = tf.cast(predict(shuffled), tf.float32)
         total_psnr += float(tf.reduce_sum(psnr(original, reconstruction)))
         total_mse += float(
