@@ -219,6 +219,43 @@ def test_seeded_report_gives_mean_interval_and_paired_difference(tmp_path):
     assert by_mode["Space"][2:4] == (1, "60.0")
     assert by_mode["Space"][4] == "-20.0 (n=1)"
     assert os.path.exists(os.path.join(fig_dir, "fig2.png"))
+    # One Space seed: no interval, so no verdict on claim (a) yet.
+    with open(os.path.join(fig_dir, "fig2.md")) as f:
+        markdown = f.read()
+    assert (
+        "**Verdict (a) separable ResNets: Chans close to Full, Space far "
+        "behind: undecided.** ResNet-8: Chans - Full -2.0 [" in markdown
+    )
+
+
+def test_filter_report_pairs_seeds_and_judges_random_filters(tmp_path):
+    runs = reproduce.figure_runs("fig5", "cifar", str(tmp_path))
+    fig_dir = reproduce.figure_dir(str(tmp_path), "fig5")
+    accuracy = {"learned": 0.80, "random": 0.78, "same": 0.60, "box": 0.70}
+    for run in runs:
+        kind, seed = run.meta["kind"], run.meta["seed"]
+        if kind not in accuracy:
+            continue
+        os.makedirs(reproduce.run_dir(fig_dir, run))
+        metrics = {
+            "final_test_accuracy": accuracy[kind]
+            + 0.01 * seed * (kind == "same"),
+            "train_time_s": 60.0,
+            "trainable_params": 1000,
+        }
+        with open(
+            os.path.join(reproduce.run_dir(fig_dir, run), "metrics.json"), "w"
+        ) as f:
+            json.dump(metrics, f)
+    _, rows = reproduce.report("fig5", "cifar", str(tmp_path))
+    by_kind = {row[0]: row for row in rows}
+    assert by_kind["random"][1:3] == (3, pytest.approx(0.78))
+    # random - same per seed: 18, 17, 16 points -> 17 +- 4.303 * 1 / sqrt(3).
+    assert by_kind["same"][5] == "17.0 [14.5, 19.5] (n=3)"
+    with open(os.path.join(fig_dir, "fig5.md")) as f:
+        assert (
+            "(c) random filters work best among fixed ones: holds." in f.read()
+        )
 
 
 def test_first_cifar_scale_run_trains_when_shrunk(data_dir, tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import platform
 
@@ -239,9 +240,41 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
             "share the initial weights (Full starts from the filters Chans "
             "keeps frozen) and the data order. Intervals are Student-t over "
             "seeds; with one seed there is none (an anecdote)."
+            + _close_and_far_note(figure, values, xs, tick)
         ),
     )
     return png, rows
+
+
+_CLAIMS = {
+    "fig2": "(a) separable ResNets: Chans close to Full, Space far behind",
+    "fig4": "(b) ConvMixers: Chans close to Full, Space far behind",
+}
+
+
+def _close_and_far_note(figure, values, xs, tick):
+    if figure not in _CLAIMS:
+        return ""
+    from spatialmix_keras.reproduce import verdicts
+
+    differences = {}
+    for x in xs:
+        if ("none", x) not in values:
+            continue
+        differences[tick(x)] = {
+            LABELS[freeze]: stats.paired_difference(
+                values[freeze, x], values["none", x]
+            )
+            for freeze in ("spatial", "channel")
+            if (freeze, x) in values
+        }
+    verdict, reason = verdicts.close_and_far(differences)
+    return (
+        f"\n\n**Verdict {_CLAIMS[figure]}: {verdict}.** {reason}. Rule: "
+        f"Chans - Full above -{100 * verdicts.CLOSE:g} and Space - Full "
+        f"below -{100 * verdicts.FAR:g} points at every depth "
+        "(`reproduce/verdicts.py`)."
+    )
 
 
 def lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
@@ -394,39 +427,79 @@ def _compose_note(fig_dir, runs):
 
 
 def filters_bar_report(fig_dir, runs, scale):
+    """Test accuracy per filter type: mean and 95% CI over seeds, and the
+    paired difference random - type with the verdict on claim (c)."""
+    from spatialmix_keras.reproduce import verdicts
+
     plt = _plt()
-    rows, wall = [], 0.0
+    by_kind, params, wall = {}, {}, 0.0  # kind -> {seed: accuracy}
     for run in runs:
         metrics = _metrics(fig_dir, run)
         if metrics:
-            rows.append(
-                (
-                    run.meta["kind"],
-                    metrics["final_test_accuracy"],
-                    metrics["trainable_params"],
-                )
-            )
+            seeds = by_kind.setdefault(run.meta["kind"], {})
+            seeds[run.meta.get("seed", 0)] = metrics["final_test_accuracy"]
+            params[run.meta["kind"]] = metrics["trainable_params"]
             wall += metrics["train_time_s"]
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
+    rows, differences = [], {}
+    for kind, seeds in by_kind.items():
+        mean, low, high = stats.mean_ci(list(seeds.values()))
+        diff = ""
+        if kind not in ("learned", "random") and "random" in by_kind:
+            d = stats.paired_difference(by_kind["random"], seeds)
+            differences[kind] = d
+            diff = f"{stats.format_ci(*d[:3])} (n={d[3]})"
+        ci = "" if math.isnan(low) else f"[{low:.4f}, {high:.4f}]"
+        rows.append((kind, len(seeds), mean, ci, params[kind], diff))
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
+    means = [r[2] for r in rows]
+    errors = [
+        [
+            0 if math.isnan(c[1]) else c[0] - c[1]
+            for c in (stats.mean_ci(list(v.values())) for v in by_kind.values())
+        ],
+        [
+            0 if math.isnan(c[2]) else c[2] - c[0]
+            for c in (stats.mean_ci(list(v.values())) for v in by_kind.values())
+        ],
+    ]
     bars = ax.bar(
         [r[0] for r in rows],
-        [r[1] for r in rows],
+        means,
+        yerr=errors,
+        capsize=4,
         color=["tab:blue", "tab:red", "gold", "tab:green", "tab:orange"][
             : len(rows)
         ],
     )
-    ax.bar_label(bars, fmt="%.3f", fontsize=8)
-    ax.set_ylabel("test accuracy")
+    ax.bar_label(bars, fmt="%.3f", fontsize=8, label_type="center")
+    seeds_seen = max((r[1] for r in rows), default=0)
+    ax.set_ylabel("test accuracy (mean, 95% CI over seeds)")
+    ax.set_title(
+        f"fig5: spatial filter types, separable ResNet-8, {scale} scale, "
+        f"{seeds_seen} seed(s)",
+        fontsize=9,
+    )
     ax.set_ylim(0, 1)
     png = _save_figure(plt, fig, fig_dir, "fig5")
+    verdict, reason = verdicts.best_fixed(differences)
     _write_report(
         fig_dir,
         "fig5",
         scale,
-        ["spatial filters", "test accuracy", "trainable params"],
+        [
+            "spatial filters",
+            "seeds",
+            "test accuracy",
+            "95% CI",
+            "trainable params",
+            "random - this (points) [95% CI]",
+        ],
         rows,
         wall,
-        "learned = Full; the others are Chans with frozen filters.",
+        "learned = Full; the others are Chans with frozen filters. Runs of "
+        "one seed are paired."
+        f"\n\n**Verdict (c) random filters work best among fixed ones: "
+        f"{verdict}.** {reason}.",
     )
     return png, rows
 
@@ -578,8 +651,27 @@ def fig12_report(fig_dir, runs, scale):
         ["model", "learns", "test PSNR (dB)", "train time (s)"],
         rows,
         sum(m["train_time_s"] for _, m in done),
+        _as_well_note(done),
     )
     return png, rows
+
+
+def _as_well_note(done):
+    """Claim (e), paired over the sweep's configurations (one seed each)."""
+    from spatialmix_keras.reproduce import verdicts
+
+    psnr = {"none": {}, "spatial": {}}
+    for r, m in done:
+        if r.meta["freeze"] in psnr:
+            point = (r.meta["d"], r.meta["w"], r.meta["k"])
+            psnr[r.meta["freeze"]][point] = m["final_test_psnr"]
+    d = stats.paired_difference(psnr["spatial"], psnr["none"])
+    verdict, reason = verdicts.as_well(d)
+    return (
+        f"**Verdict (e) Chans un-shuffles as well as Full: {verdict}.** "
+        f"{reason}, paired over the sweep's (depth, width, kernel) points, "
+        f"one seed each. Rule: above -{verdicts.PSNR_CLOSE:g} dB."
+    )
 
 
 def _center(done, key):

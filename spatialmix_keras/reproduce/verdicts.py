@@ -1,10 +1,26 @@
-"""Verdicts on the paper's robustness claims, by rules fixed before the runs.
+"""Verdicts on the paper's claims, by rules fixed before the runs.
 
-The paper claims (Figs. 8 and 9) that (d1) models that learn only channel
+Every rule reads 95% intervals of *paired* differences (same seed, or same
+configuration); with fewer than 2 pairs there is no interval and the verdict
+is **undecided**. No threshold was chosen after seeing a result.
+
+Accuracy claims (Figs. 2, 4, 5, 12), `close_and_far`, `best_fixed` and
+`as_well`:
+
+- (a, b) "Chans is close to Full, Space far behind": at every depth, the
+  interval of Chans - Full lies above `-CLOSE` (2 points) and that of
+  Space - Full below `-FAR` (5 points). **Does not hold** if at some depth
+  an interval lies wholly on the wrong side.
+- (c) "random filters work best among fixed ones": random - every other
+  fixed type lies above 0; **does not hold** if some type beats random.
+- (e) "Chans un-shuffles as well as Full": Chans - Full PSNR above
+  `-PSNR_CLOSE` (1 dB).
+
+Robustness claims (Figs. 8 and 9): (d1) models that learn only channel
 mixing (Chans) are more robust to adversarial perturbations than fully
-learned ones (Full), and (d2) that smoothing the frozen random filters adds
+learned ones (Full); (d2) smoothing the frozen random filters adds
 robustness without costing clean accuracy. From a `robustness.study` result
-(paired seeds) the rules are:
+(paired seeds), `more_robust` and `smoothing`:
 
 - a model's *robust score* under an attack is its adversarial accuracy
   averaged over that attack's epsilons (FGSM on all test images, PGD on the
@@ -17,8 +33,6 @@ robustness without costing clean accuracy. From a `robustness.study` result
   masking flagged for the candidate); **holds only against FGSM** if more
   robust under FGSM only (or masking is flagged); **does not hold**
   otherwise; **undecided** with fewer than 2 paired seeds (no interval).
-
-No threshold was chosen after seeing a result.
 """
 
 from __future__ import annotations
@@ -29,6 +43,9 @@ import statistics
 from spatialmix_keras.reproduce import stats
 
 CLEAN_TOLERANCE = 0.01
+CLOSE = 0.02
+FAR = 0.05
+PSNR_CLOSE = 1.0
 HOLDS = "holds"
 FGSM_ONLY = "holds only against FGSM"
 FAILS = "does not hold"
@@ -181,3 +198,74 @@ def transfer_table(results: dict, attack: str, eps_index: int) -> list[str]:
                 )
         rows.append(f"| {e['name']} | " + " | ".join(cells) + " |")
     return rows
+
+
+def _interval(d, scale=100, unit="points"):
+    mean, low, high, n = d
+    if n < 2:
+        return f"{scale * mean:+.1f} {unit} (n={n}, no interval)"
+    return (
+        f"{scale * mean:+.1f} [{scale * low:+.1f}, {scale * high:+.1f}] "
+        f"{unit} (n={n})"
+    )
+
+
+def _combine(verdicts_):
+    if FAILS in verdicts_:
+        return FAILS
+    if verdicts_ and all(v == HOLDS for v in verdicts_):
+        return HOLDS
+    return UNDECIDED
+
+
+def close_and_far(differences: dict) -> tuple:
+    """Claims (a) and (b). `differences`: `{x: {"Chans": d, "Space": d}}`
+    with `d = (mean, low, high, n)` paired differences to Full (fractions).
+    Returns `(verdict, reason)`."""
+    found, reasons = [], []
+    for x, d in differences.items():
+        chans, space = d.get("Chans"), d.get("Space")
+        if chans is None or space is None:
+            continue
+        reasons.append(
+            f"{x}: Chans - Full {_interval(chans)}, Space - Full "
+            f"{_interval(space)}"
+        )
+        if min(chans[3], space[3]) < 2:
+            found.append(UNDECIDED)
+        elif chans[1] > -CLOSE and space[2] < -FAR:
+            found.append(HOLDS)
+        elif chans[2] < -CLOSE or space[1] > -FAR:
+            found.append(FAILS)
+        else:
+            found.append(UNDECIDED)
+    return _combine(found), "; ".join(reasons) or "no paired runs yet"
+
+
+def best_fixed(differences: dict) -> tuple:
+    """Claim (c). `differences`: `{kind: d}`, random - kind for every other
+    fixed filter type. Returns `(verdict, reason)`."""
+    found, reasons = [], []
+    for kind, d in differences.items():
+        reasons.append(f"random - {kind} {_interval(d)}")
+        if d[3] < 2:
+            found.append(UNDECIDED)
+        elif d[1] > 0:
+            found.append(HOLDS)
+        elif d[2] < 0:
+            found.append(FAILS)
+        else:
+            found.append(UNDECIDED)
+    return _combine(found), "; ".join(reasons) or "no paired runs yet"
+
+
+def as_well(difference: tuple) -> tuple:
+    """Claim (e): `difference` is Chans - Full PSNR (dB), paired."""
+    reason = f"Chans - Full PSNR {_interval(difference, 1, 'dB')}"
+    if difference[3] < 2:
+        return UNDECIDED, reason
+    if difference[1] > -PSNR_CLOSE:
+        return HOLDS, reason
+    if difference[2] < -PSNR_CLOSE:
+        return FAILS, reason
+    return UNDECIDED, reason

@@ -1,0 +1,149 @@
+"""Verdicts on the paper's claims: each rule against hand-made paired
+differences whose intervals are known."""
+
+import pytest
+
+from spatialmix_keras.reproduce import stats, verdicts
+
+# ------------------------------------------------------- robustness claims
+
+
+def _entry(label, seed, clean, fgsm, pgd, masking=()):
+    return {
+        "name": f"{label}_{seed}",
+        "label": label,
+        "seed": seed,
+        "white_box": {"clean_accuracy": clean, "fgsm": fgsm},
+        "subset": {"pgd": pgd},
+        "masking": list(masking),
+    }
+
+
+def _results(chans_fgsm, chans_pgd, seeds=(0, 1, 2), masking=(), clean=0.8):
+    subjects = []
+    for seed in seeds:
+        wobble = 0.01 * seed
+        subjects.append(_entry("Full", seed, 0.8, [0.3 + wobble, 0.1], [0.05]))
+        subjects.append(
+            _entry(
+                "Chans",
+                seed,
+                clean + wobble / 10,
+                [0.3 + wobble + chans_fgsm[seed], 0.1 + chans_fgsm[seed]],
+                [0.05 + chans_pgd[seed]],
+                masking,
+            )
+        )
+    return {"subjects": subjects}
+
+
+GAIN = (0.05, 0.06, 0.04)
+NONE = (0.0, 0.01, -0.01)
+
+
+def test_verdict_holds_when_both_attacks_agree_across_seeds():
+    verdict, reason = verdicts.more_robust(
+        _results(GAIN, GAIN), "Chans", "Full"
+    )
+    assert verdict == verdicts.HOLDS
+    # Mean gain 5 points; paired t interval 5 +- 4.303 * 1 / sqrt(3).
+    assert "FGSM +5.0 [+2.5, +7.5] points (n=3)" in reason
+
+
+def test_verdict_fgsm_only_when_pgd_shows_no_gain_or_masking_is_flagged():
+    verdict, _ = verdicts.more_robust(_results(GAIN, NONE), "Chans", "Full")
+    assert verdict == verdicts.FGSM_ONLY
+    masked = _results(GAIN, GAIN, masking=["FGSM at eps=8/255: ..."])
+    verdict, reason = verdicts.more_robust(masked, "Chans", "Full")
+    assert verdict == verdicts.FGSM_ONLY and "masking flagged" in reason
+
+
+def test_verdict_fails_without_a_gain_and_is_undecided_with_one_seed():
+    assert (
+        verdicts.more_robust(_results(NONE, GAIN), "Chans", "Full")[0]
+        == verdicts.FAILS
+    )
+    loss = tuple(-g for g in GAIN)
+    assert (
+        verdicts.more_robust(_results(loss, loss), "Chans", "Full")[0]
+        == verdicts.FAILS
+    )
+    one = _results(GAIN, GAIN, seeds=(0,))
+    verdict, reason = verdicts.more_robust(one, "Chans", "Full")
+    assert verdict == verdicts.UNDECIDED and "no interval" in reason
+
+
+def test_smoothing_verdict_also_weighs_the_clean_accuracy():
+    kept = _results(GAIN, GAIN)
+    assert verdicts.smoothing(kept, "Full")[0] == verdicts.HOLDS
+    costly = _results(GAIN, GAIN, clean=0.75)
+    verdict, reason = verdicts.smoothing(costly, "Full")
+    assert verdict == verdicts.FAILS and "costs more than 1 point" in reason
+
+
+def test_unpairable_runs_are_refused():
+    twice = _results(GAIN, GAIN, seeds=(0, 0))
+    with pytest.raises(ValueError, match="share seed 0"):
+        verdicts.more_robust(twice, "Chans", "Full")
+
+
+# --------------------------------------------------------- accuracy claims
+
+
+def _d(values):
+    """A paired difference (mean, low, high, n) from per-seed differences."""
+    return (*stats.mean_ci(values), len(values))
+
+
+def test_close_and_far_holds_only_when_every_depth_agrees():
+    close = _d([-0.01, -0.012, -0.008])  # -1.0 +- 0.5 points
+    far = _d([-0.10, -0.11, -0.09])
+    assert (
+        verdicts.close_and_far({"ResNet-8": {"Chans": close, "Space": far}})[0]
+        == verdicts.HOLDS
+    )
+    # Chans 4 points behind at one depth, clearly: the claim fails there.
+    behind = _d([-0.04, -0.041, -0.039])
+    verdict, reason = verdicts.close_and_far(
+        {
+            "ResNet-8": {"Chans": close, "Space": far},
+            "ResNet-14": {"Chans": behind, "Space": far},
+        }
+    )
+    assert verdict == verdicts.FAILS
+    assert "ResNet-14: Chans - Full -4.0 [-4.2, -3.8] points (n=3)" in reason
+    # Space only 2 points behind: not "far".
+    near = _d([-0.02, -0.021, -0.019])
+    assert (
+        verdicts.close_and_far({"ResNet-8": {"Chans": close, "Space": near}})[0]
+        == verdicts.FAILS
+    )
+
+
+def test_close_and_far_is_undecided_on_wide_or_missing_intervals():
+    wide = _d([0.0, -0.04, 0.01])  # straddles -2 points
+    far = _d([-0.10, -0.11, -0.09])
+    assert (
+        verdicts.close_and_far({"x": {"Chans": wide, "Space": far}})[0]
+        == verdicts.UNDECIDED
+    )
+    one = _d([-0.01])
+    verdict, reason = verdicts.close_and_far(
+        {"x": {"Chans": one, "Space": one}}
+    )
+    assert verdict == verdicts.UNDECIDED and "no interval" in reason
+    assert verdicts.close_and_far({})[0] == verdicts.UNDECIDED
+
+
+def test_best_fixed_and_as_well():
+    ahead = _d([0.05, 0.06, 0.04])
+    assert verdicts.best_fixed({"same": ahead, "box": ahead})[0] == (
+        verdicts.HOLDS
+    )
+    behind = _d([-0.05, -0.06, -0.04])
+    assert verdicts.best_fixed({"same": ahead, "box": behind})[0] == (
+        verdicts.FAILS
+    )
+    assert verdicts.as_well(_d([-0.2, -0.3, -0.1]))[0] == verdicts.HOLDS
+    verdict, reason = verdicts.as_well(_d([-3.0, -3.2, -2.8]))
+    assert verdict == verdicts.FAILS and "-3.0 [-3.5, -2.5] dB" in reason
