@@ -58,15 +58,30 @@ class InUseError(OSError):
 
 
 class DirectoryLock:
-    """Holds an OS lock on `<directory>/.lock` (`fcntl.flock`) while in use.
+    """Holds an OS lock on `<directory>/<name>` (`fcntl.flock`) while in use.
 
     A second process meets it at once with one line naming the holder; the
     lock dies with its process, so a killed run never blocks the next one.
+
+    Args:
+        directory: where the lock file goes.
+        what: what is locked, in the message (`"workdir"`).
+        name: the lock file's name.
+        shown: the path the message names (default: `directory`).
+        hint: what to choose instead (default: `--<what>`).
     """
 
-    def __init__(self, directory: str, what: str = "directory"):
-        self.path = os.path.join(directory, ".lock")
-        self.directory, self.what = directory, what
+    def __init__(
+        self,
+        directory: str,
+        what: str = "directory",
+        name: str = ".lock",
+        shown: str | None = None,
+        hint: str | None = None,
+    ):
+        self.path = os.path.join(directory, name)
+        self.directory, self.what = shown or directory, what
+        self.hint = hint or f"--{what}"
         self._file = None
 
     def __enter__(self):
@@ -81,8 +96,7 @@ class DirectoryLock:
             self._file.close()
             raise InUseError(
                 f"The {self.what} {self.directory} is in use by {holder}; "
-                "wait for that run to end, or choose another "
-                f"--{self.what}."
+                f"wait for that run to end, or choose another {self.hint}."
             ) from None
         self._file.seek(0)
         self._file.truncate()

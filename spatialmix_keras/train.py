@@ -312,12 +312,23 @@ def train_and_evaluate(
             os.path.join(workdir, "checkpoints"),
         )
     os.makedirs(workdir, exist_ok=True)
-    # One run per workdir: the chief holds its lock until the run ends.
-    with (
-        files.DirectoryLock(workdir, "workdir")
-        if chief
-        else contextlib.nullcontext()
-    ):
+    # One run per workdir and per export target: the chief holds both locks
+    # until the run ends (a second run meets them at its start, not after
+    # hours of training at the export).
+    with contextlib.ExitStack() as locks:
+        if chief:
+            locks.enter_context(files.DirectoryLock(workdir, "workdir"))
+        if chief and config.export:
+            os.makedirs(config.export_dir, exist_ok=True)
+            locks.enter_context(
+                files.DirectoryLock(
+                    config.export_dir,
+                    "export target",
+                    name=f".{name}.lock",
+                    shown=os.path.join(config.export_dir, name),
+                    hint="--run_name or --export_dir",
+                )
+            )
         return _locked_train_and_evaluate(
             config, workdir, strategy, chief, name, task
         )

@@ -106,7 +106,8 @@ def test_classify_on_a_full_disk_exits_nonzero_and_keeps_the_export(
     assert "previous export there is unchanged" in result.stderr
     assert "Traceback" not in result.stderr
     assert _tree(old) == {"model.keras": b"previous model"}
-    assert sorted(os.listdir(exports)) == ["run"]
+    # The export target's lock file, and no staging directory.
+    assert sorted(os.listdir(exports)) == [".run.lock", "run"]
 
 
 SITE_SLOW_EXPORT = """
@@ -167,7 +168,8 @@ def test_kill_during_export_leaves_no_partial_export_and_rerun_completes(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "(epoch 2 done)" in result.stderr
-    assert os.listdir(exports) == ["run"]  # the killed staging is gone
+    # The killed staging is gone; the lock file of the export target stays.
+    assert sorted(os.listdir(exports)) == [".run.lock", "run"]
     expected = ["config.json", "metrics.json", "model.keras", "saved_model"]
     if app == "unshuffle":
         expected.insert(3, "permutation.json")

@@ -70,3 +70,51 @@ def test_directory_lock_refuses_a_second_holder_and_dies_with_its_process(
     # SIGKILLed holder: its lock went with it.
     with files.DirectoryLock(str(tmp_path), "workdir"):
         pass
+
+
+def test_a_second_run_for_the_same_export_target_stops_at_its_start(
+    data_dir, tmp_path
+):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    script = (
+        "import sys, time\n"
+        "from spatialmix_keras.files import DirectoryLock\n"
+        "with DirectoryLock(sys.argv[1], 'export target', name='.r.lock'):\n"
+        "    print('locked', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(exports)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "apps.classify",
+                "--config=configs/resnet_cifar10.py:smoke",
+                f"--workdir={tmp_path / 'other_run'}",
+                f"--export_dir={exports}",
+                "--run_name=r",
+            ],
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            env={**os.environ, "SPATIALMIX_DATA_DIR": data_dir},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode != 0
+    assert (
+        f"The export target {exports / 'r'} is in use by pid {holder.pid} on "
+        f"{socket.gethostname()}; wait for that run to end, or choose another "
+        "--run_name or --export_dir." in result.stderr
+    ), result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not os.path.exists(tmp_path / "other_run" / "checkpoints")
