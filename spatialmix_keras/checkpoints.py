@@ -14,8 +14,9 @@ A run's `checkpoints/` directory holds TensorFlow checkpoints `ckpt-N`
   and the next newest is tried; if checkpoints exist but none is whole,
   `CheckpointError` names them.
 
-`tf.train.CheckpointManager`'s own `checkpoint` state file is not used: the
-newest whole `ckpt-N` is the state. Older workdirs, written by the manager,
+TensorFlow's `checkpoint` state file is kept up to date for
+`tf.train.latest_checkpoint`, but resume does not trust it: the newest whole
+`ckpt-N` is the state. Older workdirs, written by `tf.train.CheckpointManager`,
 resume the same way.
 """
 
@@ -197,7 +198,15 @@ class Checkpoints:
                 "command to resume from it."
             ) from error
         self.latest = prefix
-        for old in _numbers(self.directory)[self.keep :]:
+        numbers = _numbers(self.directory)
+        for old in numbers[self.keep :]:
             for path in _files(self._prefix(old)):
                 os.remove(path)
+        # TensorFlow's own state file, for `tf.train.latest_checkpoint`
+        # users (resume here does not read it).
+        tf.compat.v1.train.update_checkpoint_state(
+            self.directory,
+            prefix,
+            [self._prefix(n) for n in reversed(numbers[: self.keep])],
+        )
         return prefix

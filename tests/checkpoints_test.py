@@ -33,10 +33,16 @@ def test_save_keeps_the_newest_and_restore_reads_the_latest(tmp_path):
         state.v.assign(tf.fill((64, 64), value))
         manager.save()
     assert sorted(os.listdir(tmp_path)) == sorted(
-        f"ckpt-{n}.{ext}"
-        for n in (2, 3)
-        for ext in ("index", "data-00000-of-00001")
+        [
+            "checkpoint",  # TensorFlow's state file
+            *(
+                f"ckpt-{n}.{ext}"
+                for n in (2, 3)
+                for ext in ("index", "data-00000-of-00001")
+            ),
+        ]
     )
+    assert tf.train.latest_checkpoint(str(tmp_path)) == str(tmp_path / "ckpt-3")
     fresh = _state(0.0)
     again = checkpoints.Checkpoints(fresh, str(tmp_path))
     assert again.restore() == str(tmp_path / "ckpt-3")
