@@ -206,7 +206,11 @@ def _report(results, verdict, reference):
             pgd = p.get("pgd") or [None] * len(s["pgd_eps"])
             row = [
                 e["name"],
-                f"{p['epoch']}{' (final)' if p['final'] else ''}",
+                (
+                    "final"
+                    if p["epoch"] is None
+                    else f"{p['epoch']}{' (final)' if p['final'] else ''}"
+                ),
                 cell(p.get("clean_accuracy")),
                 *[cell(v) for v in fgsm],
                 *[cell(v) for v in pgd],
