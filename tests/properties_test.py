@@ -42,21 +42,27 @@ def _valid(images, labels):
     )
 
 
+# derandomize: CI sees the same examples on every run.
 @settings(
     max_examples=60,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     images=hnp.arrays(_dtypes, _image_shapes),
-    labels=hnp.arrays(
-        st.sampled_from([np.int64, np.uint8, np.int8, np.float32]),
-        st.one_of(
-            st.integers(0, 3).map(lambda n: (n,)),
-            hnp.array_shapes(min_dims=0, max_dims=2, max_side=3),
+    # Values -2..12 in int64, then cast: in uint8, -2 wraps to 254.
+    labels=st.tuples(
+        hnp.arrays(
+            np.int64,
+            st.one_of(
+                st.integers(0, 3).map(lambda n: (n,)),
+                hnp.array_shapes(min_dims=0, max_dims=2, max_side=3),
+            ),
+            elements=st.integers(-2, 12),
         ),
-        elements=st.integers(-2, 12),
-    ),
+        st.sampled_from([np.int64, np.uint8, np.int8, np.float32]),
+    ).map(lambda pair: pair[0].astype(pair[1])),
 )
 def test_npz_loader_returns_valid_arrays_or_one_clear_error(
     tmp_path, images, labels
@@ -90,6 +96,7 @@ def attacker():
 
 @settings(
     max_examples=40,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
