@@ -28,13 +28,10 @@ def build_model(config, info=None):
         kwargs["num_classes"] = info.num_classes
     if "mean" in params:
         kwargs.update(mean=info.mean, std=info.std)
-    init = config.spatial_initializer
-    if init == "smoothed":
-        init = fixed_initializers.Smoothed(sigma=config.smoothing_sigma)
     return models.get_model(
         config.model,
         freeze=config.freeze,
-        spatial_initializer=init,
+        spatial_initializer=fixed_initializers.from_config(config),
         input_shape=info.image_shape,
         seed=config.seed,
         **kwargs,

@@ -303,6 +303,15 @@ ALIASES = {
 }
 
 
+def from_config(config):
+    """The spatial initializer a training config names: its
+    `spatial_initializer`, with `smoothing_sigma` when that is
+    `"smoothed"`."""
+    if config.spatial_initializer == "smoothed":
+        return Smoothed(sigma=config.smoothing_sigma)
+    return config.spatial_initializer
+
+
 def get(identifier):
     """Resolves an initializer: our snake-case names first, then Keras'.
 

@@ -421,14 +421,14 @@ def masking(entry: dict, pgd_eps, examples: int) -> list[str]:
 def _training_length(subject, entry, subset, fgsm_eps, pgd_eps, steps, seed):
     """Attacks and filter statistics after each kept epoch, then the final
     (whose PGD numbers are the subset's white-box ones)."""
-    initial = None
-    if 0 in subject.checkpoints:
-        initial = depthwise_kernels(_at_epoch(subject, 0))
+    initial = None  # the kernels of epoch 0, when kept (it comes first)
     points = []
     for epoch in [*subject.checkpoints, "final"]:
         final = epoch == "final"
         model = subject.model if final else _at_epoch(subject, epoch)
         kernels = depthwise_kernels(model)
+        if epoch == 0:
+            initial = kernels
         point = {
             "epoch": subject.epochs if final else epoch,
             "final": final,

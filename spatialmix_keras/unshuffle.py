@@ -264,13 +264,10 @@ class UnshuffleTask:
         return train_ds, num_train, test_ds, num_test
 
     def build_model(self, config):
-        init = config.spatial_initializer
-        if init == "smoothed":
-            init = fixed_initializers.Smoothed(sigma=config.smoothing_sigma)
         return models.get_model(
             config.model,
             freeze=config.freeze,
-            spatial_initializer=init,
+            spatial_initializer=fixed_initializers.from_config(config),
             input_shape=image_shape(config),
             seed=config.seed,
             **dict(config.model_kwargs),

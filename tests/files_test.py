@@ -39,23 +39,30 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     assert os.listdir(tmp_path) == ["results.csv"]
 
 
-def test_directory_lock_refuses_a_second_holder_and_dies_with_its_process(
-    tmp_path,
-):
+def _holding(directory, lock_args):
+    """Another process holding `DirectoryLock(directory, <lock_args>)`
+    until killed (it has the lock when this returns)."""
     script = (
         "import sys, time\n"
         "from spatialmix_keras.files import DirectoryLock\n"
-        "with DirectoryLock(sys.argv[1], 'workdir'):\n"
+        f"with DirectoryLock(sys.argv[1], {lock_args}):\n"
         "    print('locked', flush=True)\n"
         "    time.sleep(60)\n"
     )
     holder = subprocess.Popen(
-        [sys.executable, "-c", script, str(tmp_path)],
+        [sys.executable, "-c", script, str(directory)],
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_directory_lock_refuses_a_second_holder_and_dies_with_its_process(
+    tmp_path,
+):
+    holder = _holding(tmp_path, "'workdir'")
     try:
-        assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(files.InUseError) as info:
             with files.DirectoryLock(str(tmp_path), "workdir"):
                 pass
@@ -77,20 +84,8 @@ def test_a_second_run_for_the_same_export_target_stops_at_its_start(
 ):
     exports = tmp_path / "exports"
     exports.mkdir()
-    script = (
-        "import sys, time\n"
-        "from spatialmix_keras.files import DirectoryLock\n"
-        "with DirectoryLock(sys.argv[1], 'export target', name='.r.lock'):\n"
-        "    print('locked', flush=True)\n"
-        "    time.sleep(60)\n"
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", script, str(exports)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _holding(exports, "'export target', name='.r.lock'")
     try:
-        assert holder.stdout.readline().strip() == "locked"
         result = subprocess.run(
             [
                 sys.executable,

@@ -37,7 +37,6 @@ robustness without costing clean accuracy. From a `robustness.study` result
 
 from __future__ import annotations
 
-import math
 import statistics
 
 from spatialmix_keras.reproduce import stats
@@ -90,14 +89,6 @@ def difference(results, candidate, reference, measure) -> tuple:
     )
 
 
-def _points(d) -> str:
-    mean, low, high, n = d
-    if math.isnan(low):
-        return f"{100 * mean:+.1f} points (n={n}, no interval)"
-    interval = f"[{100 * low:+.1f}, {100 * high:+.1f}]"
-    return f"{100 * mean:+.1f} {interval} points (n={n})"
-
-
 def _masked(results, label):
     return [
         f"{e['name']}: {m}"
@@ -112,8 +103,8 @@ def more_robust(results: dict, candidate: str, reference: str) -> tuple:
     fgsm = difference(results, candidate, reference, "fgsm")
     pgd = difference(results, candidate, reference, "pgd")
     reason = (
-        f"{candidate} - {reference} robust score, FGSM {_points(fgsm)}, "
-        f"PGD {_points(pgd)}"
+        f"{candidate} - {reference} robust score, FGSM {_interval(fgsm)}, "
+        f"PGD {_interval(pgd)}"
     )
     masked = _masked(results, candidate)
     if masked:
@@ -138,7 +129,7 @@ def smoothing(results: dict, reference: str) -> tuple:
             continue
         verdict, reason = more_robust(results, label, reference)
         clean = difference(results, label, reference, "clean")
-        reason += f"; clean accuracy {_points(clean)}"
+        reason += f"; clean accuracy {_interval(clean)}"
         if verdict in (HOLDS, FGSM_ONLY) and not clean[1] > -CLEAN_TOLERANCE:
             verdict = FAILS
             reason += f" (costs more than {100 * CLEAN_TOLERANCE:g} point)"
