@@ -43,7 +43,7 @@ flags.adopt_module_key_flags(common)  # --help lists the shared flags too
 
 OVERRIDES = {
     **common.TRAINING_OVERRIDES,
-    "conv": "conv",
+    "conv": "model.conv",
     "spatial_initializer": "spatial_initializer",
     "mixed_precision": "mixed_precision",
     "jit_compile": "jit_compile",

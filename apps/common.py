@@ -82,7 +82,7 @@ def define_training_flags(default_config: str, model_help: str, datasets: str):
 # Flag name -> config field, for the flags of `define_training_flags`.
 TRAINING_OVERRIDES = {
     "freeze": "freeze",
-    "model": "model",
+    "model": "model.name",
     "dataset": "dataset",
     "epochs": "epochs",
     "batch_size": "batch_size",

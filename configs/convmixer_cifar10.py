@@ -10,7 +10,7 @@ RandAugment (2 ops) and flips; MixUp, CutMix and RandomErasing are available
 Run:
 
     python -m apps.classify --config=configs/convmixer_cifar10.py \
-        --config.freeze=spatial --config.model_kwargs.depth=8
+        --config.freeze=spatial --config.model.depth=8
 
 Smoke (~1 min on a 2-core CPU, cifar10_small.npz, tiny ConvMixer):
 
@@ -23,16 +23,22 @@ far below. Full-scale numbers have not been measured in this project yet. At
 Chans 76.5%, Space 74.4% (docs/results/cpu/fig4.md).
 """
 
+import ml_collections
+
 from spatialmix_keras import data, train
 
 
 def get_config(arg: str | None = None):
     config = train.base_config()
-    config.model = "convmixer_128_8"
-    config.model_kwargs.dim = 128
-    config.model_kwargs.depth = 8
-    config.model_kwargs.kernel_size = 8
-    config.model_kwargs.patch_size = 1
+    config.model = ml_collections.ConfigDict(
+        {
+            "name": "convmixer_128_8",
+            "dim": 128,
+            "depth": 8,
+            "kernel_size": 8,
+            "patch_size": 1,
+        }
+    )
     config.epochs = 25
     config.batch_size = 128
     config.optimizer.name = "adamw"
@@ -47,8 +53,9 @@ def get_config(arg: str | None = None):
     )
     if arg == "smoke":
         config.small = True
-        config.model = "convmixer_tiny"
-        config.model_kwargs.update(dim=16, depth=2, kernel_size=3, patch_size=2)
+        config.model.update(
+            name="convmixer_tiny", dim=16, depth=2, kernel_size=3, patch_size=2
+        )
         config.epochs = 2
         config.batch_size = 32
         config.steps_per_epoch = 5

@@ -8,7 +8,7 @@ Run (the default config of the classify app):
 
     python -m apps.classify --freeze=spatial            # Chans
     python -m apps.classify --config=configs/resnet_cifar10.py \
-        --config.freeze=none --config.model=resnet56     # Full, n = 9
+        --config.freeze=none --config.model.name=resnet56     # Full, n = 9
 
 Smoke (~1 min on a 2-core CPU, cifar10_small.npz, 2 epochs of 5 steps):
 
@@ -23,13 +23,18 @@ images, 2-core CPU, 3-4 min a run): resnet20 Full 77.9%, Chans 78.4%, Space
 72.7% test accuracy; resnet8 74.7 / 74.6 / 68.8% (docs/results/cpu/fig2.md).
 """
 
+import ml_collections
+
 from spatialmix_keras import train
 
 
 def get_config(arg: str | None = None):
     config = train.base_config()
-    config.model = "resnet20"
-    config.conv = "separable"
+    # conv: "separable" or "standard"; compose: how a separable convolution
+    # is computed ("auto", "always", "never"; the same numbers each way).
+    config.model = ml_collections.ConfigDict(
+        {"name": "resnet20", "conv": "separable", "compose": "auto"}
+    )
     config.epochs = 200
     config.batch_size = 128
     config.optimizer.name = "sgd"
@@ -38,7 +43,7 @@ def get_config(arg: str | None = None):
     config.schedule.name = "cosine"
     if arg == "smoke":
         config.small = True
-        config.model = "resnet8"
+        config.model.name = "resnet8"
         config.epochs = 2
         config.batch_size = 32
         config.steps_per_epoch = 5

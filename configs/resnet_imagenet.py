@@ -25,7 +25,7 @@ from spatialmix_keras import data, train
 def get_config(arg: str | None = None):
     config = train.base_config()
     config.dataset = "imagenet2012"
-    config.model = "resnet18_imagenet"
+    config.model.name = "resnet18_imagenet"
     config.epochs = 90
     config.batch_size = 128
     config.optimizer.name = "sgd"
@@ -35,7 +35,7 @@ def get_config(arg: str | None = None):
     config.schedule.boundaries = (30 / 90, 60 / 90, 80 / 90)
     config.augment = data.augment_config(flip=True)
     if arg == "smoke":
-        config.model = "resnet10_imagenet"
+        config.model.name = "resnet10_imagenet"
         config.epochs = 2
         config.batch_size = 16
         config.steps_per_epoch = 5

@@ -32,6 +32,8 @@ Chans close to Full. Not measured in this project yet (a GPU job: one
 epoch of the d=16, w=512 model is ~1.6 TFLOP per 1000 images).
 """
 
+import ml_collections
+
 from spatialmix_keras import unshuffle
 
 
@@ -56,10 +58,14 @@ def get_config(arg: str | None = None):
     settings, smoke = _parse(arg)
     config = unshuffle.base_config()
     config.dataset = "cifar10"
-    config.model = "unshuffler_128_8"
-    config.model_kwargs.dim = settings["w"]
-    config.model_kwargs.depth = settings["d"]
-    config.model_kwargs.kernel_size = settings["k"]
+    config.model = ml_collections.ConfigDict(
+        {
+            "name": "unshuffler_128_8",
+            "dim": settings["w"],
+            "depth": settings["d"],
+            "kernel_size": settings["k"],
+        }
+    )
     config.epochs = 30
     config.batch_size = 64
     config.optimizer.name = "adamw"

@@ -30,14 +30,17 @@ Be warned that the task is slow to start: PSNR sits below the mean image
 (~13.2 dB at 14x14) for the first ~20k images before routing is learnt.
 """
 
+import ml_collections
+
 from spatialmix_keras import unshuffle
 
 
 def get_config(arg: str | None = None):
     config = unshuffle.base_config()
     config.dataset = "mnist"
-    config.model = "unshuffler_64_5"
-    config.model_kwargs.update(dim=64, depth=5, kernel_size=7)
+    config.model = ml_collections.ConfigDict(
+        {"name": "unshuffler_64_5", "dim": 64, "depth": 5, "kernel_size": 7}
+    )
     config.unshuffle.image_size = 14
     config.epochs = 4
     config.batch_size = 64
@@ -47,7 +50,7 @@ def get_config(arg: str | None = None):
     config.schedule.name = "cosine"
     config.schedule.warmup_epochs = 0.3
     if arg == "smoke":
-        config.model_kwargs.update(dim=16, depth=2, kernel_size=5)
+        config.model.update(dim=16, depth=2, kernel_size=5)
         config.small = True
         config.epochs = 2
         config.steps_per_epoch = 5

@@ -7,8 +7,6 @@ per-example loss and metric, and any files and summaries of its own
 
 from __future__ import annotations
 
-import inspect
-
 import keras
 import tensorflow as tf
 
@@ -19,22 +17,15 @@ from spatialmix_keras import initializers as fixed_initializers
 def build_model(config, info=None):
     """The configured model for the configured dataset."""
     info = info or data.dataset_info(config.dataset)
-    builder = models.VARIANTS[config.model]
-    params = inspect.signature(builder.func).parameters
-    kwargs = dict(config.model_kwargs)
-    if "conv" in params and config.conv is not None:
-        kwargs["conv"] = config.conv
-    if "num_classes" in params:
-        kwargs["num_classes"] = info.num_classes
-    if "mean" in params:
-        kwargs.update(mean=info.mean, std=info.std)
-    return models.get_model(
+    return models.build(
         config.model,
         freeze=config.freeze,
         spatial_initializer=fixed_initializers.from_config(config),
         input_shape=info.image_shape,
         seed=config.seed,
-        **kwargs,
+        num_classes=info.num_classes,
+        mean=info.mean,
+        std=info.std,
     )
 
 
@@ -44,9 +35,9 @@ class ClassificationTask:
     metric = "accuracy"
 
     def validate(self, config):
-        if config.model.startswith("unshuffler"):
+        if config.model.name.startswith("unshuffler"):
             raise ValueError(
-                f"Model {config.model!r} is an un-shuffler, not a "
+                f"Model {config.model.name!r} is an un-shuffler, not a "
                 "classifier: train it with `python -m apps.unshuffle`."
             )
 

@@ -9,7 +9,6 @@ from it); `validate_config` rejects a bad one before any data is read;
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import math
 import os
@@ -21,6 +20,7 @@ from spatialmix_keras import data, distribute, models
 from spatialmix_keras import initializers as fixed_initializers
 from spatialmix_keras.schedules import SCHEDULES
 from spatialmix_keras.vocabulary import (
+    COMPOSE_MODES,
     CONVS,
     FREEZE_MODES,
     JIT_MODES,
@@ -37,14 +37,13 @@ def base_config() -> ml_collections.ConfigDict:
     c.data_dir = config_dict.placeholder(str)
     c.tfds_data_dir = config_dict.placeholder(str)
     c.small = False  # <dataset>_small.npz: 200 train / 50 test per class
-    c.model = "resnet20"
-    # ResNets only: "standard" or "separable"; None leaves the model's own
-    # (separable). Set for another model, it is an error, not a no-op.
-    c.conv = config_dict.placeholder(str)
+    # The model, described once: a variant of `models.VARIANTS` plus any
+    # arguments of its builder (e.g. `conv` for ResNets, `dim`, `depth`,
+    # `kernel_size` for ConvMixers), read by `models.build`.
+    c.model = ml_collections.ConfigDict({"name": "resnet20"})
     c.freeze = "none"
     c.spatial_initializer = "spatial_random"
     c.smoothing_sigma = 1.0  # with spatial_initializer="smoothed"
-    c.model_kwargs = ml_collections.ConfigDict()  # e.g. dim, depth, kernel
     c.epochs = 200
     c.batch_size = 128  # per replica
     c.steps_per_epoch = config_dict.placeholder(int)  # None: whole epoch
@@ -148,7 +147,8 @@ def run_name(config) -> str:
     configs (a quick `--epochs=1` run beside the real one) never share a
     workdir or an export.
     """
-    fields = {k: config[k] for k in ("freeze", "seed", "dataset", "model")}
+    fields = {k: config[k] for k in ("freeze", "seed", "dataset")}
+    fields["model"] = config.model.name
     fields["hash"] = config_hash(config)
     if config.run_name:
         try:
@@ -159,18 +159,16 @@ def run_name(config) -> str:
                 f"fields {tuple(fields)} in braces. Received: "
                 f"run_name={config.run_name!r}"
             ) from error
+    name, arguments = models.split_spec(config.model)
     conv = (
-        f"_{config.conv or 'separable'}"
-        if config.model.startswith("resnet")
+        f"_{arguments.get('conv', 'separable')}"
+        if name.startswith("resnet")
         else ""
     )
     changes = "".join(
-        f"_{k}{v}"
-        for k, v in models.variant_changes(
-            config.model, config.model_kwargs
-        ).items()
+        f"_{k}{v}" for k, v in models.variant_changes(name, arguments).items()
     )
-    model = f"{config.model}+{changes[1:]}" if changes else config.model
+    model = f"{name}+{changes[1:]}" if changes else name
     init = (
         ""
         if config.spatial_initializer == "spatial_random"
@@ -240,25 +238,12 @@ def _choice(name, value, choices):
 def validate_config(config) -> None:
     """Rejects a bad config before any data is read or model built."""
     data.dataset_info(config.dataset)
-    _choice("model", config.model, tuple(models.VARIANTS))
+    _, arguments = models.split_spec(config.model)
     _choice("freeze", config.freeze, FREEZE_MODES)
-    models.check_arguments(
-        config.model, config.model_kwargs, "config.model_kwargs"
-    )
-    if config.conv is not None:
-        _choice("conv", config.conv, CONVS)
-        if (
-            "conv"
-            not in inspect.signature(
-                models.VARIANTS[config.model].func
-            ).parameters
-        ):
-            raise ValueError(
-                "Invalid value for argument `conv`. It chooses between "
-                "standard and separable ResNet convolutions; model "
-                f"{config.model!r} has no such choice. Received: "
-                f"conv={config.conv!r}"
-            )
+    if "conv" in arguments:
+        _choice("model.conv", arguments["conv"], CONVS)
+    if "compose" in arguments:
+        _choice("model.compose", arguments["compose"], COMPOSE_MODES)
     _choice(
         "spatial_initializer",
         config.spatial_initializer,
@@ -318,3 +303,17 @@ def hparams(config) -> dict:
             or flat.get(_READ_ONLY_BY[key][0]) == _READ_ONLY_BY[key][1]
         )
     }
+
+
+def model_spec(config: dict) -> dict:
+    """The model description (`{"name": ..., **arguments}`) of a saved
+    `config.json`, also of one written before `config.model` became a
+    ConfigDict (then `model` was the name, with `model_kwargs` and `conv`
+    beside it)."""
+    model = config.get("model")
+    if isinstance(model, dict):
+        return dict(model)
+    spec = {"name": model, **(config.get("model_kwargs") or {})}
+    if config.get("conv") is not None:
+        spec["conv"] = config["conv"]
+    return spec

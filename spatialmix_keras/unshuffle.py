@@ -211,7 +211,7 @@ def base_config() -> ml_collections.ConfigDict:
     config = train.base_config()
     config.task = "unshuffle"
     config.dataset = "mnist"
-    config.model = "unshuffler_128_8"
+    config.model = ml_collections.ConfigDict({"name": "unshuffler_128_8"})
     config.augment = data.augment_config()
     config.unshuffle = ml_collections.ConfigDict(
         {
@@ -235,13 +235,14 @@ class UnshuffleTask:
         )
 
     def validate(self, config):
-        if not config.model.startswith("unshuffler"):
+        if not config.model.name.startswith("unshuffler"):
             choices = tuple(
                 m for m in models.VARIANTS if m.startswith("unshuffler")
             )
             raise ValueError(
-                "Invalid value for argument `model`. Un-shuffling needs an "
-                f"un-shuffler {choices}. Received: model={config.model!r}"
+                "Invalid value for argument `model.name`. Un-shuffling needs "
+                f"an un-shuffler {choices}. Received: model.name="
+                f"{config.model.name!r}"
             )
 
     def datasets(self, config, global_batch, epoch=1):
@@ -264,13 +265,12 @@ class UnshuffleTask:
         return train_ds, num_train, test_ds, num_test
 
     def build_model(self, config):
-        return models.get_model(
+        return models.build(
             config.model,
             freeze=config.freeze,
             spatial_initializer=fixed_initializers.from_config(config),
             input_shape=image_shape(config),
             seed=config.seed,
-            **dict(config.model_kwargs),
         )
 
     def train_terms(self, targets, outputs):

@@ -233,6 +233,8 @@ def test_print_config_shows_flags_applied_to_their_fields():
         "classify",
         "--epochs=3",
         "--freeze=spatial",
+        "--model=resnet8",
+        "--conv=standard",
         "--print_config",
         data_dir="/nonexistent",
     )
@@ -240,6 +242,8 @@ def test_print_config_shows_flags_applied_to_their_fields():
     lines = result.stdout.splitlines()
     assert "--config.epochs=3" in lines
     assert "--config.freeze='spatial'" in lines
+    assert "--config.model.name='resnet8'" in lines
+    assert "--config.model.conv='standard'" in lines
     assert "--config.optimizer.learning_rate=0.1" in lines
 
 

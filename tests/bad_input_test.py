@@ -185,13 +185,21 @@ CASES = {
         (),
         None,
         "classify: error: Model 'resnet20' (preact_resnet) takes no "
-        "argument 'depth' (from config.model_kwargs). It takes: ",
+        "argument 'depth' (from config.model). It takes: ",
+    ),
+    "conv_flag_and_model_field_disagree": (
+        CLASSIFY,
+        ("--config.model.conv=separable", "--conv=standard"),
+        None,
+        "classify: error: --conv=standard and --config.model.conv=separable "
+        "set the same config field to different values; give one of them.",
     ),
     "conv_for_a_convmixer": (
         ("classify", "--config=configs/convmixer_cifar10.py:smoke"),
         ("--conv=standard",),
         None,
-        "model 'convmixer_tiny' has no such choice. Received: conv='standard'",
+        "classify: error: Model 'convmixer_tiny' (convmixer) takes no "
+        "argument 'conv' (from config.model). It takes: ",
     ),
     "unshuffle_learning_rate_negative": (
         UNSHUFFLE,

@@ -2,6 +2,7 @@
 
 import glob
 import importlib
+import json
 import os
 
 import pytest
@@ -76,3 +77,18 @@ def test_unshuffle_cifar10_config_names_its_sweep_point():
     assert not depthwise[0].spatial_trainable
     with pytest.raises(ValueError, match="Received: 'd=0'"):
         unshuffle_cifar10.get_config("d=0")
+
+
+def test_model_spec_reads_both_forms_of_a_saved_config():
+    from spatialmix_keras import config as config_lib
+
+    new = train.base_config()
+    new.model.update(name="resnet8", conv="standard")
+    saved = json.loads(json.dumps(new.to_dict()))
+    spec = {"name": "resnet8", "conv": "standard"}
+    assert config_lib.model_spec(saved) == spec
+    # Written before `config.model` became a ConfigDict.
+    old = {"model": "convmixer_128_8", "model_kwargs": {"depth": 4}}
+    assert config_lib.model_spec(old) == {"name": "convmixer_128_8", "depth": 4}
+    old = {"model": "resnet8", "model_kwargs": {}, "conv": "standard"}
+    assert config_lib.model_spec(old) == {"name": "resnet8", "conv": "standard"}

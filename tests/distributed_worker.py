@@ -28,7 +28,7 @@ def main(kind, workdir, export_dir):
 
     config = train.base_config()
     config.small = True
-    config.model = "convmixer_tiny"
+    config.model.name = "convmixer_tiny"
     config.epochs = 4
     config.batch_size = 16  # per replica: global batch 32
     config.steps_per_epoch = 5

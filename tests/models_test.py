@@ -263,3 +263,43 @@ def test_runs_of_one_seed_start_from_the_same_weights_in_every_mode(variant):
         for w in other.weights
         if "kernel" in w.path
     )
+
+
+def test_build_reads_one_model_description_and_checks_it():
+    spec = {"name": "convmixer_tiny", "depth": 1, "kernel_size": 5}
+    built = models.build(
+        spec, freeze="spatial", seed=3, mean=(0.5,) * 3, std=(0.25,) * 3
+    )
+    direct = models.convmixer(
+        dim=16,
+        depth=1,
+        kernel_size=5,
+        patch_size=2,
+        freeze="spatial",
+        seed=3,
+        mean=(0.5,) * 3,
+        std=(0.25,) * 3,
+    )
+    assert [w.shape for w in built.weights] == [w.shape for w in direct.weights]
+    assert [w.trainable for w in built.weights] == [
+        w.trainable for w in direct.weights
+    ]
+    # The seeded (frozen) spatial filters and the normalization agree.
+    for a, b in zip(built.weights, direct.weights, strict=True):
+        if not a.trainable:
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # Context arguments the builder does not take are left out.
+    unshuffler = models.build({"name": "unshuffler_tiny"}, num_classes=7)
+    assert unshuffler.output_shape == unshuffler.input_shape
+    with pytest.raises(ValueError) as info:
+        models.build({"name": "convmixer_tiny", "conv": "standard"})
+    assert str(info.value).startswith(
+        "Model 'convmixer_tiny' (convmixer) takes no argument 'conv' "
+        "(from config.model). It takes: "
+    )
+    with pytest.raises(ValueError, match=r"config.model.freeze='spatial'"):
+        models.build({"name": "resnet_tiny", "freeze": "spatial"})
+    with pytest.raises(ValueError, match=r"with a `name`"):
+        models.build({"depth": 1})
+    with pytest.raises(ValueError, match=r"Received: name='resnet21'"):
+        models.build({"name": "resnet21"})

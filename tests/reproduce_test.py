@@ -31,7 +31,7 @@ def test_every_figure_has_runs_with_unique_names_and_real_configs(scale):
                     assert os.path.exists(os.path.join(REPO, path)), arg
                 if arg.startswith("--model=") and run.app == "classify":
                     assert arg[len("--model=") :] in models.VARIANTS, arg
-                if arg.startswith("--config.model_kwargs."):
+                if arg.startswith("--config.model."):
                     key = arg.split("=")[0].rsplit(".", 1)[1]
                     assert key in _BUILDER_ARGS, arg
 

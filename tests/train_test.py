@@ -15,7 +15,7 @@ def tiny_config(data_dir, tmp_path, **overrides):
     config = train.base_config()
     config.data_dir = data_dir
     config.small = True
-    config.model = "convmixer_tiny"
+    config.model.name = "convmixer_tiny"
     config.epochs = 2
     config.batch_size = 32
     config.steps_per_epoch = 3
@@ -70,9 +70,11 @@ def test_step_and_cosine_schedules_hit_their_knots():
         ("epochs", 0, "Received: epochs=0"),
         ("batch_size", -3, "Received: batch_size=-3"),
         ("freeze", "spatal", "Received: freeze='spatal'"),
-        ("model", "resnet21", "Received: model='resnet21'"),
+        ("model.name", "resnet21", "Received: name='resnet21'"),
+        ("model.conv", "sparse", "Received: model.conv='sparse'"),
+        ("model.dim", 64, "takes no argument 'dim' \\(from config.model\\)"),
         ("dataset", "cifar100", "Received: dataset='cifar100'"),
-        ("model", "unshuffler_tiny", "apps.unshuffle"),
+        ("model.name", "unshuffler_tiny", "apps.unshuffle"),
         ("optimizer.learning_rate", float("nan"), "learning_rate=nan"),
         ("optimizer.learning_rate", -0.1, "learning_rate=-0.1"),
     ],
@@ -83,7 +85,8 @@ def test_bad_config_is_refused_before_training(tmp_path, field, value, message):
     if "." in field:
         parent, leaf = field.split(".")
         node = config[parent]
-    node[leaf] = value
+    with config.unlocked():
+        node[leaf] = value
     with pytest.raises(ValueError, match=message):
         train.train_and_evaluate(config, str(tmp_path / "run"))
     assert not os.path.exists(tmp_path / "run")

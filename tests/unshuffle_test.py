@@ -113,8 +113,8 @@ def test_pipeline_pairs_shuffled_and_original_images(data_dir):
 
 def test_classifier_model_is_refused_for_unshuffling():
     config = unshuffle.base_config()
-    config.model = "convmixer_tiny"
-    with pytest.raises(ValueError, match="model='convmixer_tiny'"):
+    config.model.name = "convmixer_tiny"
+    with pytest.raises(ValueError, match="model.name='convmixer_tiny'"):
         unshuffle.UnshuffleTask(config).validate(config)
 
 

@@ -3,6 +3,12 @@
 >>> model = get_model("convmixer_tiny", freeze="spatial")
 >>> model.output_shape
 (None, 10)
+
+A config describes its model once, as `config.model`: the variant's name
+plus any arguments of its builder, read by `build`:
+
+>>> build({"name": "convmixer_tiny", "depth": 1}, freeze="spatial").name
+'convmixer_16_1_k3_p2_spatial'
 """
 
 from __future__ import annotations
@@ -78,26 +84,45 @@ VARIANTS = {
 }
 
 
+# Arguments a run supplies from the rest of its config and its dataset, not
+# from `config.model`.
+CONTEXT_ARGUMENTS = (
+    "freeze",
+    "spatial_initializer",
+    "seed",
+    "num_classes",
+    "input_shape",
+    "mean",
+    "std",
+)
+
+
+def _takes(name: str) -> list[str]:
+    return sorted(
+        p
+        for p in inspect.signature(VARIANTS[name].func).parameters
+        if p != "name"
+    )
+
+
 def check_arguments(name: str, arguments, source: str = "arguments") -> None:
     """Refuses, in one line, arguments that the variant's builder does not
     take (before anything is built).
 
-    >>> check_arguments("resnet20", {"dim": 64}, "config.model_kwargs")
+    >>> check_arguments("resnet20", {"dim": 64}, "config.model")
     Traceback (most recent call last):
     ...
     ValueError: Model 'resnet20' (preact_resnet) takes no argument 'dim' ...
     """
     if name not in VARIANTS:
         raise ValueError(
-            "Invalid value for argument `name`. Expected one of "
+            f"Invalid value for argument `{source}.name`. Expected one of "
             f"{tuple(VARIANTS)}. Received: name={name!r}"
         )
     variant = VARIANTS[name]
     # A variant's own settings (its `functools.partial` keywords) may be
     # overridden too.
-    takes = sorted(
-        p for p in inspect.signature(variant.func).parameters if p != "name"
-    )
+    takes = _takes(name)
     for argument in arguments:
         if argument not in takes:
             raise ValueError(
@@ -105,6 +130,57 @@ def check_arguments(name: str, arguments, source: str = "arguments") -> None:
                 f"{argument!r} (from {source}). It takes: "
                 f"{', '.join(takes)}."
             )
+
+
+def split_spec(spec, source: str = "config.model") -> tuple[str, dict]:
+    """`(name, arguments)` of a model description: a mapping with `name`
+    (a key of `VARIANTS`) and any other arguments of the variant's builder
+    except `CONTEXT_ARGUMENTS`, checked in one line each."""
+    arguments = dict(spec)
+    name = arguments.pop("name", None)
+    if not isinstance(name, str):
+        raise ValueError(
+            f"Invalid value for argument `{source}`. Expected a mapping with "
+            f"a `name` (one of {tuple(VARIANTS)}). Received: {source}="
+            f"{dict(spec)!r}"
+        )
+    check_arguments(name, arguments, source)
+    for argument in arguments:
+        if argument in CONTEXT_ARGUMENTS:
+            raise ValueError(
+                f"Invalid argument `{source}.{argument}`: the run sets "
+                f"{argument!r} from the rest of its config and its dataset "
+                f"(e.g. config.{argument} where there is one). Received: "
+                f"{source}.{argument}={arguments[argument]!r}"
+            )
+    return name, arguments
+
+
+def build(spec, source: str = "config.model", **context) -> keras.Model:
+    """Builds the model that `spec` describes, in its run's `context`.
+
+    Args:
+        spec: a mapping (a config's `model` ConfigDict): `name`, a key of
+            `VARIANTS`, plus any argument of the variant's builder except
+            `CONTEXT_ARGUMENTS`; checked by `split_spec`.
+        source: how error messages name `spec`.
+        **context: the run's `CONTEXT_ARGUMENTS` (`freeze`, `input_shape`,
+            `num_classes`, ...); those the builder does not take (a
+            ConvMixer takes no `mean`) are left out.
+
+    Returns:
+        An uncompiled `keras.Model`.
+    """
+    name, arguments = split_spec(spec, source)
+    takes = _takes(name)
+    unknown = sorted(set(context) - set(CONTEXT_ARGUMENTS))
+    if unknown:
+        raise TypeError(
+            f"build() got unexpected keyword arguments {unknown}; the "
+            f"context arguments are {CONTEXT_ARGUMENTS}."
+        )
+    arguments.update({k: v for k, v in context.items() if k in takes})
+    return VARIANTS[name](**arguments)
 
 
 def variant_changes(name: str, arguments) -> dict:
@@ -136,7 +212,9 @@ def get_model(name: str, **overrides) -> keras.Model:
 
 
 __all__ = [
+    "CONTEXT_ARGUMENTS",
     "VARIANTS",
+    "build",
     "check_arguments",
     "convmixer",
     "convmixer_trunk",
@@ -145,4 +223,5 @@ __all__ = [
     "variant_changes",
     "preact_block",
     "preact_resnet",
+    "split_spec",
 ]

@@ -15,6 +15,7 @@ import platform
 
 import numpy as np
 
+from spatialmix_keras import config as config_lib
 from spatialmix_keras import files, machine
 from spatialmix_keras.reproduce import stats
 from spatialmix_keras.reproduce.running import run_dir
@@ -411,8 +412,8 @@ def _compose_note(fig_dir, runs):
     for run in runs:
         path = os.path.join(run_dir(fig_dir, run), "config.json")
         if os.path.exists(path):
-            kwargs = _read_json(path).get("model_kwargs", {})
-            settings.add(kwargs.get("compose", "auto"))
+            spec = config_lib.model_spec(_read_json(path))
+            settings.add(spec.get("compose", "auto"))
     if not settings:
         return ""
     return (
@@ -422,7 +423,7 @@ def _compose_note(fig_dir, runs):
         "Full train at the same speed; the paper's Chans advantage belongs "
         "to the two-part computation (resnet20: composed 2.3-2.7x faster "
         "than 'never', benchmarks/README.md). For the paper's timing, run "
-        "the sweep with --config.model_kwargs.compose=never."
+        "the sweep with --config.model.compose=never."
     )
 
 

@@ -48,17 +48,17 @@ CIFAR_DATA = (
 CIFAR_CONVMIXER = (
     *CIFAR_DATA,
     f"--epochs={CIFAR_EPOCHS['convmixer']}",
-    "--config.model_kwargs.dim=128",
-    "--config.model_kwargs.kernel_size=8",
-    "--config.model_kwargs.patch_size=2",
+    "--config.model.dim=128",
+    "--config.model.kernel_size=8",
+    "--config.model.patch_size=2",
 )
 CIFAR_RESNET = (*CIFAR_DATA, f"--epochs={CIFAR_EPOCHS['resnet']}")
 SEEDS = {"smoke": (0,), "cpu": (0,), "cifar": CIFAR_SEEDS, "paper": (0,)}
 CPU_CONVMIXER = (
     *CPU_DATA,
-    "--config.model_kwargs.dim=64",
-    "--config.model_kwargs.kernel_size=5",
-    "--config.model_kwargs.patch_size=2",
+    "--config.model.dim=64",
+    "--config.model.kernel_size=5",
+    "--config.model.patch_size=2",
 )
 
 
@@ -174,7 +174,7 @@ def convmixer_runs(scale):
                     f"--config={CONFIGS}/convmixer_cifar10.py"
                     f"{_smoke_flag(scale)}",
                     f"--freeze={freeze}",
-                    f"--config.model_kwargs.depth={depth}",
+                    f"--config.model.depth={depth}",
                     *extra,
                 )
                 meta = {
@@ -324,9 +324,9 @@ def fig9_runs(scale, workdir):
         "paper": ("none", "0.5", "1.0", "2.0"),
     }[scale]
     extra = {
-        "cpu": (*CPU_CONVMIXER, "--config.model_kwargs.depth=4"),
+        "cpu": (*CPU_CONVMIXER, "--config.model.depth=4"),
         # k = 8 as the paper: a sigma-2 blur inside 5x5 is nearly a box.
-        "cifar": (*CIFAR_CONVMIXER, "--config.model_kwargs.depth=4"),
+        "cifar": (*CIFAR_CONVMIXER, "--config.model.depth=4"),
     }.get(scale, ())
     smoke = "smoke," if scale == "smoke" else ""
     train = []
@@ -405,9 +405,9 @@ def fig12_runs(scale):
         cpu = ("--epochs=2", "--config.steps_per_epoch=320")
         extra = (
             *(cpu if scale == "cpu" else ()),
-            "--config.model_kwargs.depth={d}",
-            "--config.model_kwargs.dim={w}",
-            "--config.model_kwargs.kernel_size={k}",
+            "--config.model.depth={d}",
+            "--config.model.dim={w}",
+            "--config.model.kernel_size={k}",
         )
     runs = []
     for d, w, k in points:
