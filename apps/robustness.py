@@ -17,8 +17,14 @@ first `--pgd_examples`, and their images scored on every other model
 matrices, masking flags, the verdict), `robustness.png` and
 `training_length.png` into `--output_dir`.
 
-On the 2-core dev CPU a separable ResNet-8 takes about 6 minutes (one core):
-PGD-20 on 2,000 images runs at ~25 images/s per epsilon.
+A stopped study resumes: each model's finished share (its attacks, its
+images scored on the others, its kept epochs) is kept in
+`<output_dir>/parts/` and read back when the same command runs again, as long
+as the models, their weights and the settings are the same.
+
+On the 2-core dev CPU (one core) a separable ResNet-8 of the cifar scale
+takes about 18 minutes: 7 for FGSM on 10,000 images and PGD-20 on 2,000 with
+the transfer scoring, 11 for the weights after epochs 1 and 3.
 """
 
 import datetime
@@ -291,6 +297,7 @@ def main(argv):
             pgd_examples=_PGD_EXAMPLES.value,
             batch_size=_BATCH.value,
             seed=_SEED.value,
+            parts_dir=os.path.join(_OUT.value, "parts"),
         )
         results["dataset"] = _DATA.dataset.value
         verdict = _verdict(results, reference)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import hashlib
 import json
 import os
 import re
@@ -37,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from spatialmix_keras import attacks, vocabulary
+from spatialmix_keras import attacks, files, vocabulary
 
 FGSM_EPS = (0.5 / 255, 1 / 255, 2 / 255, 4 / 255, 8 / 255)
 PGD_EPS = (2 / 255, 8 / 255)
@@ -267,6 +268,7 @@ def study(
     pgd_examples: int = PGD_EXAMPLES,
     batch_size: int = 250,
     seed: int = 0,
+    parts_dir: str | None = None,
 ) -> dict:
     """White-box, transfer and training-length attacks on every subject.
 
@@ -278,6 +280,10 @@ def study(
         pgd_examples: the first this many images form the PGD, transfer and
             checkpoint subset.
         seed: of PGD's random start.
+        parts_dir: where each subject's finished share is kept (one JSON
+            file per subject, see `_Parts`); a study stopped half way and
+            run again reads the shares it finished instead of recomputing
+            them. None: nothing is kept.
 
     Returns:
         A JSON-able dict: `settings` and one entry per subject in
@@ -302,92 +308,182 @@ def study(
     images = np.asarray(images, np.float32)
     labels = np.asarray(labels)
     pgd_examples = min(pgd_examples, len(images))
+    settings = {
+        "fgsm_eps": fgsm_eps,
+        "pgd_eps": pgd_eps,
+        "pgd_steps": pgd_steps,
+        "pgd_step_size": "2.5 * eps / steps",
+        "pgd_random_start": True,
+        "pgd_examples": pgd_examples,
+        "examples": int(len(images)),
+        "seed": seed,
+        "high_frequency_cutoff": HIGH_FREQUENCY_CUTOFF,
+    }
     everything = _batches(images, labels, batch_size)
     subset = _batches(images[:pgd_examples], labels[:pgd_examples], batch_size)
     attackers = {s.name: attacks.Attacker(s.model) for s in subjects}
-    # transfer[target][attack][eps index][source] = correct count
-    transfer = {
-        t.name: {a: [{} for _ in pgd_eps] for a in attacks.ATTACKS}
-        for t in subjects
-    }
-    entries = []
+    parts = (
+        _Parts(parts_dir, subjects, images, labels, settings)
+        if parts_dir
+        else None
+    )
+    entries, counts = [], {}
     for source in subjects:
-        logging.info("Robustness study: %s (%s)", source.name, source.label)
-        white = attacks.eps_sweep(
-            source.model,
-            everything,
-            [0.0, *fgsm_eps],
-            "fgsm",
-            progress_label=f"FGSM {source.name}",
-        )
-
-        def score(attack, eps, adversarial, y, source=source):
-            i = pgd_eps.index(eps)
-            for target in subjects:
-                if target is not source:
-                    predicted = attackers[target.name].predict(adversarial)
-                    counts = transfer[target.name][attack][i]
-                    counts[source.name] = counts.get(source.name, 0) + int(
-                        np.sum(predicted.numpy().argmax(-1) == y.numpy())
-                    )
-
-        pgd = attacks.eps_sweep(
-            source.model,
-            subset,
-            pgd_eps,
-            "pgd",
-            pgd_steps,
-            seed=seed,
-            compare_fgsm=True,
-            progress_label=f"PGD {source.name}",
-            on_adversarial=score,
-        )
-        entries.append(
-            {
-                "name": source.name,
-                "label": source.label,
-                "seed": source.seed,
-                "white_box": {
-                    "clean_accuracy": white["clean_accuracy"],
-                    "fgsm": white["accuracy"][1:],
-                    "examples": white["examples"],
-                },
-                "subset": {
-                    "clean_accuracy": pgd["clean_accuracy"],
-                    "fgsm": pgd["fgsm_accuracy"],
-                    "pgd": pgd["accuracy"],
-                    "examples": pgd["examples"],
-                },
-                "warnings": white["warnings"] + pgd["warnings"],
-            }
-        )
+        part = parts.load(source.name) if parts else None
+        if part is None:
+            part = _study_source(
+                source,
+                subjects,
+                attackers,
+                everything,
+                subset,
+                fgsm_eps,
+                pgd_eps,
+                pgd_steps,
+                seed,
+            )
+            if parts:
+                parts.save(source.name, part)
+        entries.append(part["entry"])
+        counts[source.name] = part["transfer_counts"]
     for entry in entries:
+        # counts[source][target][attack][eps index] = correct count
         entry["transfer"] = {
             attack: [
-                {k: v / pgd_examples for k, v in counts.items()}
-                for counts in transfer[entry["name"]][attack]
+                {
+                    source: counts[source][entry["name"]][attack][i]
+                    / pgd_examples
+                    for source in counts
+                    if source != entry["name"]
+                }
+                for i in range(len(pgd_eps))
             ]
             for attack in attacks.ATTACKS
         }
         entry["masking"] = masking(entry, pgd_eps, pgd_examples)
-    for subject, entry in zip(subjects, entries, strict=True):
-        entry["epochs"] = _training_length(
-            subject, entry, subset, fgsm_eps, pgd_eps, pgd_steps, seed
-        )
-    return {
-        "settings": {
-            "fgsm_eps": fgsm_eps,
-            "pgd_eps": pgd_eps,
-            "pgd_steps": pgd_steps,
-            "pgd_step_size": "2.5 * eps / steps",
-            "pgd_random_start": True,
-            "pgd_examples": pgd_examples,
-            "examples": int(len(images)),
-            "seed": seed,
-            "high_frequency_cutoff": HIGH_FREQUENCY_CUTOFF,
-        },
-        "subjects": entries,
+    return {"settings": settings, "subjects": entries}
+
+
+def _study_source(
+    source,
+    subjects,
+    attackers,
+    everything,
+    subset,
+    fgsm_eps,
+    pgd_eps,
+    steps,
+    seed,
+):
+    """One subject's share of the study: its white-box attacks, its images
+    scored on every other subject, and its training-length points."""
+    logging.info("Robustness study: %s (%s)", source.name, source.label)
+    white = attacks.eps_sweep(
+        source.model,
+        everything,
+        [0.0, *fgsm_eps],
+        "fgsm",
+        progress_label=f"FGSM {source.name}",
+    )
+    targets = [t for t in subjects if t is not source]
+    counts = {
+        t.name: {a: [0 for _ in pgd_eps] for a in attacks.ATTACKS}
+        for t in targets
     }
+
+    def score(attack, eps, adversarial, y):
+        i = pgd_eps.index(eps)
+        for target in targets:
+            predicted = attackers[target.name].predict(adversarial)
+            counts[target.name][attack][i] += int(
+                np.sum(predicted.numpy().argmax(-1) == y.numpy())
+            )
+
+    pgd = attacks.eps_sweep(
+        source.model,
+        subset,
+        pgd_eps,
+        "pgd",
+        steps,
+        seed=seed,
+        compare_fgsm=True,
+        progress_label=f"PGD {source.name}",
+        on_adversarial=score,
+    )
+    entry = {
+        "name": source.name,
+        "label": source.label,
+        "seed": source.seed,
+        "white_box": {
+            "clean_accuracy": white["clean_accuracy"],
+            "fgsm": white["accuracy"][1:],
+            "examples": white["examples"],
+        },
+        "subset": {
+            "clean_accuracy": pgd["clean_accuracy"],
+            "fgsm": pgd["fgsm_accuracy"],
+            "pgd": pgd["accuracy"],
+            "examples": pgd["examples"],
+        },
+        "warnings": white["warnings"] + pgd["warnings"],
+    }
+    entry["epochs"] = _training_length(
+        source, entry, subset, fgsm_eps, pgd_eps, steps, seed
+    )
+    return {"entry": entry, "transfer_counts": counts}
+
+
+class _Parts:
+    """Each subject's finished share of a study, one JSON file per subject
+    in `directory`, so that a stopped study resumes where it stopped.
+
+    A part is used only when its fingerprint matches: the settings, the
+    images and labels, and the weights (final and kept) of every subject,
+    so a changed model or setting is recomputed, never mixed in.
+    """
+
+    def __init__(self, directory, subjects, images, labels, settings):
+        self.directory = directory
+        digest = hashlib.sha256()
+        digest.update(json.dumps(settings, sort_keys=True).encode())
+        for array in (images, labels):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        for subject in subjects:
+            digest.update(json.dumps([subject.name, subject.label]).encode())
+            for weight in subject.model.weights:
+                digest.update(np.asarray(weight.numpy()).tobytes())
+            for epoch, path in sorted(subject.checkpoints.items()):
+                digest.update(str(epoch).encode())
+                with open(path, "rb") as f:
+                    digest.update(f.read())
+        self.fingerprint = digest.hexdigest()
+
+    def _path(self, name):
+        return os.path.join(self.directory, f"{name}.json")
+
+    def load(self, name):
+        path = self._path(name)
+        try:
+            with open(path) as f:
+                part = json.load(f)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            logging.warning("Recomputing %s: unreadable (%s).", path, error)
+            return None
+        if part.get("fingerprint") != self.fingerprint:
+            logging.warning(
+                "Recomputing %s: made for other models or settings.", path
+            )
+            return None
+        logging.info("Robustness study: %s done before, read %s", name, path)
+        return {k: part[k] for k in ("entry", "transfer_counts")}
+
+    def save(self, name, part):
+        os.makedirs(self.directory, exist_ok=True)
+        files.write_json(
+            self._path(name), {"fingerprint": self.fingerprint, **part}
+        )
 
 
 def masking(entry: dict, pgd_eps, examples: int) -> list[str]:

@@ -249,6 +249,56 @@ def test_training_length_points_follow_the_kept_weights(studied):
     assert "fgsm" not in entries["b"]["epochs"][0]
 
 
+def test_a_stopped_study_resumes_from_its_finished_parts(
+    trained, tmp_path, monkeypatch
+):
+    model, copy, weights, images, labels = trained
+    subjects = [
+        robustness.Subject(
+            "a", "Full", 0, model, robustness.find_checkpoints(weights), 4
+        ),
+        robustness.Subject("b", "Chans", 0, copy),
+    ]
+    settings = dict(
+        fgsm_eps=(0.1,), pgd_eps=(0.1,), pgd_steps=2, pgd_examples=40
+    )
+    images, labels = images[:80], labels[:80]
+    whole = robustness.study(subjects, images, labels, **settings)
+    parts = tmp_path / "parts"
+    computed = []
+    real = robustness._study_source
+
+    def counting(source, *args):
+        computed.append(source.name)
+        return real(source, *args)
+
+    monkeypatch.setattr(robustness, "_study_source", counting)
+
+    def run(**changes):
+        computed.clear()
+        return robustness.study(
+            subjects,
+            images,
+            labels,
+            **{**settings, **changes},
+            parts_dir=str(parts),
+        )
+
+    assert run() == whole and computed == ["a", "b"]
+    assert sorted(os.listdir(parts)) == ["a.json", "b.json"]
+    # Stopped after the first subject: only the second is computed again.
+    os.remove(parts / "b.json")
+    assert run() == whole and computed == ["b"]
+    # A part cut short by a crash is recomputed.
+    (parts / "a.json").write_text('{"fingerprint": ')
+    assert run() == whole and computed == ["a"]
+    assert run() == whole and computed == []
+    # Other settings (or other weights) are never mixed in.
+    other = run(pgd_steps=3)
+    assert computed == ["a", "b"]
+    assert other["settings"]["pgd_steps"] == 3
+
+
 def test_study_refuses_duplicate_names_and_zero_eps(trained):
     model = trained[0]
     twice = [robustness.Subject("x", "Full", 0, model)] * 2
