@@ -27,12 +27,12 @@ takes about 18 minutes: 7 for FGSM on 10,000 images and PGD-20 on 2,000 with
 the transfer scoring, 11 for the weights after epochs 1 and 3.
 """
 
-import datetime
 import os
 
 from absl import app, flags
 
 from apps import common
+from spatialmix_keras.reproduce import robustness_report
 
 _MODELS = flags.DEFINE_multi_string(
     "model", None, "Export directories to attack.", required=True
@@ -76,13 +76,6 @@ _OVERWRITE = flags.DEFINE_bool(
     "overwrite", False, "Replace results already in --output_dir."
 )
 
-OUTPUTS = (
-    "robustness.json",
-    "robustness.md",
-    "robustness.png",
-    "training_length.png",
-)
-
 
 def _check_flags():
     weights = _WEIGHTS.value or []
@@ -108,7 +101,9 @@ def _check_flags():
                 f">= 1. Received: {name}={flag.value}"
             )
     existing = [
-        f for f in OUTPUTS if os.path.exists(os.path.join(_OUT.value, f))
+        f
+        for f in robustness_report.OUTPUTS
+        if os.path.exists(os.path.join(_OUT.value, f))
     ]
     if existing and not _OVERWRITE.value:
         raise FileExistsError(
@@ -120,142 +115,10 @@ def _check_flags():
     )
 
 
-def _verdict(results, reference):
-    from spatialmix_keras.reproduce import verdicts
-
-    present = verdicts.labels(results)
-    claim = _CLAIM.value
-    if claim == "auto":
-        claim = "chans" if {"Full", "Chans"} <= set(present) else "none"
-    if claim == "chans":
-        if not {"Full", "Chans"} <= set(present):
-            raise ValueError(
-                "Invalid value for argument `claim`: 'chans' needs models "
-                f"labelled Full and Chans. Received labels: {present}"
-            )
-        verdict, reason = verdicts.more_robust(results, "Chans", "Full")
-        return "Chans is more robust than Full", verdict, reason
-    if claim == "smoothing":
-        verdict, reason = verdicts.smoothing(results, reference)
-        return (
-            f"smoothing adds robustness without costing clean accuracy "
-            f"(against {reference})",
-            verdict,
-            reason,
-        )
-    return None
-
-
-def _report(results, verdict, reference):
-    from spatialmix_keras import machine
-    from spatialmix_keras.reproduce import verdicts
-
-    s = results["settings"]
-    lines = [
-        f"# Robustness study: {_TITLE.value or _DATA.dataset.value}",
-        "",
-        f"{len(results['subjects'])} models, {s['examples']} test images. "
-        f"FGSM on all of them; PGD-{s['pgd_steps']} (random start, step "
-        f"{s['pgd_step_size']}), transfer and checkpoint attacks on the first "
-        f"{s['pgd_examples']}. Inference mode, loss on logits, float32. "
-        "Epsilons in 1/255 of the [0, 1] pixel range. Accuracy in percent: "
-        "mean [95% t interval] over seeds.",
-        "",
-        *verdicts.table(results),
-        "",
-    ]
-    if verdict:
-        claim, outcome, reason = verdict
-        lines += [f"**Verdict: {claim}: {outcome}.** {reason}.", ""]
-        lines += ["Rules: `spatialmix_keras/reproduce/verdicts.py`.", ""]
-    for attack in ("pgd", "fgsm"):
-        for i, eps in enumerate(s["pgd_eps"]):
-            lines += [
-                f"## Transfer, {attack.upper()} at {255 * eps:g}/255",
-                "",
-                "Accuracy (%) of each target (row) on images crafted on each"
-                " source (column); bold: white box.",
-                "",
-                *verdicts.transfer_table(results, attack, i),
-                "",
-            ]
-    masked = [
-        f"- {e['name']}: {m}" for e in results["subjects"] for m in e["masking"]
-    ]
-    lines += [
-        "## Gradient masking",
-        "",
-        *(
-            masked
-            or [
-                "None flagged: every white-box attack was at least as "
-                "strong as every transferred one (within noise)."
-            ]
-        ),
-        "",
-        "## Robustness against training length",
-        "",
-        "| model | epoch | clean | FGSM "
-        + " | FGSM ".join(f"{255 * e:g}" for e in s["fgsm_eps"])
-        + " | PGD "
-        + " | PGD ".join(f"{255 * e:g}" for e in s["pgd_eps"])
-        + " | filter movement | high-freq. share |",
-        "|" + " --- |" * (5 + len(s["fgsm_eps"]) + len(s["pgd_eps"])),
-    ]
-
-    def cell(value, scale=100):
-        return "" if value is None else f"{scale * value:.1f}"
-
-    for e in results["subjects"]:
-        for p in e["epochs"]:
-            fgsm = p.get("fgsm") or [None] * len(s["fgsm_eps"])
-            pgd = p.get("pgd") or [None] * len(s["pgd_eps"])
-            row = [
-                e["name"],
-                (
-                    "final"
-                    if p["epoch"] is None
-                    else f"{p['epoch']}{' (final)' if p['final'] else ''}"
-                ),
-                cell(p.get("clean_accuracy")),
-                *[cell(v) for v in fgsm],
-                *[cell(v) for v in pgd],
-                ""
-                if p["filter_movement"] is None
-                else f"{p['filter_movement']:.3f}",
-                f"{p['high_frequency_share']:.3f}"
-                if p["high_frequency_share"] is not None
-                else "",
-            ]
-            lines.append("| " + " | ".join(row) + " |")
-    warnings = [
-        f"- {e['name']}: {w}"
-        for e in results["subjects"]
-        for w in e["warnings"]
-    ]
-    lines += [
-        "",
-        f"Filter movement: ||D - D0|| / ||D0|| over all depthwise kernels "
-        "(0 for frozen ones). High-frequency share: energy above "
-        f"{s['high_frequency_cutoff']} cycles/pixel of the zero-padded "
-        "spectrum (white noise: ~0.80).",
-        "",
-        "## Sanity checks of the attacks",
-        "",
-        *(warnings or ["No warnings."]),
-        "",
-        f"Hardware: {machine.cpu_features().get('cpu_model')}; code "
-        f"{machine.code_version()}; written "
-        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from spatialmix_keras import attacks, data, files, plots, robustness
+    from spatialmix_keras import attacks, data, robustness
 
     try:
         weights, labels = _check_flags()
@@ -300,30 +163,20 @@ def main(argv):
             parts_dir=os.path.join(_OUT.value, "parts"),
         )
         results["dataset"] = _DATA.dataset.value
-        verdict = _verdict(results, reference)
-        if verdict:
-            results["verdict"] = dict(
-                zip(("claim", "verdict", "reason"), verdict, strict=True)
-            )
-        os.makedirs(_OUT.value, exist_ok=True)
-        out = _OUT.value
-        files.write_json(os.path.join(out, "robustness.json"), results)
-        files.write_text(
-            os.path.join(out, "robustness.md"),
-            _report(results, verdict, reference),
+        verdict = robustness_report.claim_verdict(
+            results, _CLAIM.value, reference
         )
-        title = _TITLE.value or f"{_DATA.dataset.value} test set"
-        plots.plot_robustness(
-            results, os.path.join(out, "robustness.png"), title
-        )
-        plots.plot_training_length(
-            results, os.path.join(out, "training_length.png"), title
+        robustness_report.write(
+            results,
+            verdict,
+            _OUT.value,
+            _TITLE.value or f"{_DATA.dataset.value} test set",
         )
     except (ValueError, OSError, data.DataNotFoundError) as error:
         common.fail("robustness", error)
     if verdict:
         print(f"Verdict: {verdict[0]}: {verdict[1]}. {verdict[2]}.")
-    print(f"Wrote {', '.join(OUTPUTS)} to {_OUT.value}")
+    print(f"Wrote {', '.join(robustness_report.OUTPUTS)} to {_OUT.value}")
 
 
 def run():

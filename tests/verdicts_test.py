@@ -58,6 +58,21 @@ def test_verdict_fgsm_only_when_pgd_shows_no_gain_or_masking_is_flagged():
     assert verdict == verdicts.FGSM_ONLY and "masking flagged" in reason
 
 
+def test_the_claim_a_study_decides_follows_its_labels():
+    from spatialmix_keras.reproduce import robustness_report
+
+    both = _results(GAIN, GAIN)
+    claim, verdict, _ = robustness_report.claim_verdict(both, "auto", "Full")
+    assert (claim, verdict) == ("Chans is more robust than Full", "holds")
+    full_only = {
+        "subjects": [e for e in both["subjects"] if e["label"] == "Full"]
+    }
+    assert robustness_report.claim_verdict(full_only, "auto", "Full") is None
+    assert robustness_report.claim_verdict(both, "none", "Full") is None
+    with pytest.raises(ValueError, match=r"Received labels: \['Full'\]"):
+        robustness_report.claim_verdict(full_only, "chans", "Full")
+
+
 def test_verdict_fails_without_a_gain_and_is_undecided_with_one_seed():
     assert (
         verdicts.more_robust(_results(NONE, GAIN), "Chans", "Full")[0]

@@ -1,0 +1,179 @@
+"""The written report of a robustness study (`apps.robustness`): which
+claim it decides and how, in Markdown, JSON and plots.
+
+`robustness.study` measures; `claim_verdict` applies the pre-set rule of
+`verdicts.py`; `write` puts `robustness.json`, `robustness.md`,
+`robustness.png` and `training_length.png` into a directory.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+from spatialmix_keras import files, machine, plots
+from spatialmix_keras.reproduce import verdicts
+
+OUTPUTS = (
+    "robustness.json",
+    "robustness.md",
+    "robustness.png",
+    "training_length.png",
+)
+
+
+def claim_verdict(results: dict, claim: str, reference: str):
+    """`(claim in words, verdict, reason)` of a study, or None.
+
+    Args:
+        results: what `robustness.study` returned.
+        claim: `"chans"` (Chans more robust than Full), `"smoothing"`
+            (smoothing adds robustness at no clean cost, against
+            `reference`), `"none"`, or `"auto"`: chans when models labelled
+            Full and Chans are both there.
+        reference: the label the smoothed models are compared with.
+    """
+    present = verdicts.labels(results)
+    if claim == "auto":
+        claim = "chans" if {"Full", "Chans"} <= set(present) else "none"
+    if claim == "chans":
+        if not {"Full", "Chans"} <= set(present):
+            raise ValueError(
+                "Invalid value for argument `claim`: 'chans' needs models "
+                f"labelled Full and Chans. Received labels: {present}"
+            )
+        verdict, reason = verdicts.more_robust(results, "Chans", "Full")
+        return "Chans is more robust than Full", verdict, reason
+    if claim == "smoothing":
+        verdict, reason = verdicts.smoothing(results, reference)
+        return (
+            f"smoothing adds robustness without costing clean accuracy "
+            f"(against {reference})",
+            verdict,
+            reason,
+        )
+    return None
+
+
+def markdown(results: dict, verdict, title: str) -> str:
+    """The study's report: the accuracy table, the verdict, the transfer
+    matrices, the masking flags, the training-length table and the
+    attacks' sanity warnings."""
+    s = results["settings"]
+    lines = [
+        f"# Robustness study: {title}",
+        "",
+        f"{len(results['subjects'])} models, {s['examples']} test images. "
+        f"FGSM on all of them; PGD-{s['pgd_steps']} (random start, step "
+        f"{s['pgd_step_size']}), transfer and checkpoint attacks on the first "
+        f"{s['pgd_examples']}. Inference mode, loss on logits, float32. "
+        "Epsilons in 1/255 of the [0, 1] pixel range. Accuracy in percent: "
+        "mean [95% t interval] over seeds.",
+        "",
+        *verdicts.table(results),
+        "",
+    ]
+    if verdict:
+        claim, outcome, reason = verdict
+        lines += [f"**Verdict: {claim}: {outcome}.** {reason}.", ""]
+        lines += ["Rules: `spatialmix_keras/reproduce/verdicts.py`.", ""]
+    for attack in ("pgd", "fgsm"):
+        for i, eps in enumerate(s["pgd_eps"]):
+            lines += [
+                f"## Transfer, {attack.upper()} at {255 * eps:g}/255",
+                "",
+                "Accuracy (%) of each target (row) on images crafted on each"
+                " source (column); bold: white box.",
+                "",
+                *verdicts.transfer_table(results, attack, i),
+                "",
+            ]
+    masked = [
+        f"- {e['name']}: {m}" for e in results["subjects"] for m in e["masking"]
+    ]
+    lines += [
+        "## Gradient masking",
+        "",
+        *(
+            masked
+            or [
+                "None flagged: every white-box attack was at least as "
+                "strong as every transferred one (within noise)."
+            ]
+        ),
+        "",
+        "## Robustness against training length",
+        "",
+        "| model | epoch | clean | FGSM "
+        + " | FGSM ".join(f"{255 * e:g}" for e in s["fgsm_eps"])
+        + " | PGD "
+        + " | PGD ".join(f"{255 * e:g}" for e in s["pgd_eps"])
+        + " | filter movement | high-freq. share |",
+        "|" + " --- |" * (5 + len(s["fgsm_eps"]) + len(s["pgd_eps"])),
+    ]
+
+    def cell(value, scale=100):
+        return "" if value is None else f"{scale * value:.1f}"
+
+    for e in results["subjects"]:
+        for p in e["epochs"]:
+            fgsm = p.get("fgsm") or [None] * len(s["fgsm_eps"])
+            pgd = p.get("pgd") or [None] * len(s["pgd_eps"])
+            row = [
+                e["name"],
+                (
+                    "final"
+                    if p["epoch"] is None
+                    else f"{p['epoch']}{' (final)' if p['final'] else ''}"
+                ),
+                cell(p.get("clean_accuracy")),
+                *[cell(v) for v in fgsm],
+                *[cell(v) for v in pgd],
+                ""
+                if p["filter_movement"] is None
+                else f"{p['filter_movement']:.3f}",
+                f"{p['high_frequency_share']:.3f}"
+                if p["high_frequency_share"] is not None
+                else "",
+            ]
+            lines.append("| " + " | ".join(row) + " |")
+    warnings = [
+        f"- {e['name']}: {w}"
+        for e in results["subjects"]
+        for w in e["warnings"]
+    ]
+    lines += [
+        "",
+        f"Filter movement: ||D - D0|| / ||D0|| over all depthwise kernels "
+        "(0 for frozen ones). High-frequency share: energy above "
+        f"{s['high_frequency_cutoff']} cycles/pixel of the zero-padded "
+        "spectrum (white noise: ~0.80).",
+        "",
+        "## Sanity checks of the attacks",
+        "",
+        *(warnings or ["No warnings."]),
+        "",
+        f"Hardware: {machine.cpu_features().get('cpu_model')}; code "
+        f"{machine.code_version()}; written "
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write(results: dict, verdict, out: str, title: str) -> None:
+    """Writes `OUTPUTS` into `out` (each file atomically); `verdict` (from
+    `claim_verdict`, or None) is added to the JSON."""
+    if verdict:
+        results["verdict"] = dict(
+            zip(("claim", "verdict", "reason"), verdict, strict=True)
+        )
+    os.makedirs(out, exist_ok=True)
+    files.write_json(os.path.join(out, "robustness.json"), results)
+    files.write_text(
+        os.path.join(out, "robustness.md"), markdown(results, verdict, title)
+    )
+    plots.plot_robustness(results, os.path.join(out, "robustness.png"), title)
+    plots.plot_training_length(
+        results, os.path.join(out, "training_length.png"), title
+    )
