@@ -114,7 +114,7 @@ def test_bad_input_exits_nonzero_naming_the_problem(case, data_dir, tmp_path):
     data = data_dir
     expected = {
         "dataset": "Received: dataset='cifar100'",
-        "model": "Received: model='resnet21'",
+        "model": "Received: model.name='resnet21'",
         "epochs": "Received: epochs=0",
         "missing": "cifar10_small.npz does not exist",
         "corrupt": "truncated or corrupt",

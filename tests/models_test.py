@@ -301,5 +301,5 @@ def test_build_reads_one_model_description_and_checks_it():
         models.build({"name": "resnet_tiny", "freeze": "spatial"})
     with pytest.raises(ValueError, match=r"with a `name`"):
         models.build({"depth": 1})
-    with pytest.raises(ValueError, match=r"Received: name='resnet21'"):
+    with pytest.raises(ValueError, match=r"Received: model.name='resnet21'"):
         models.build({"name": "resnet21"})

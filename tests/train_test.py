@@ -70,7 +70,7 @@ def test_step_and_cosine_schedules_hit_their_knots():
         ("epochs", 0, "Received: epochs=0"),
         ("batch_size", -3, "Received: batch_size=-3"),
         ("freeze", "spatal", "Received: freeze='spatal'"),
-        ("model.name", "resnet21", "Received: name='resnet21'"),
+        ("model.name", "resnet21", "Received: model.name='resnet21'"),
         ("model.conv", "sparse", "Received: model.conv='sparse'"),
         ("model.dim", 64, "takes no argument 'dim' \\(from config.model\\)"),
         ("dataset", "cifar100", "Received: dataset='cifar100'"),

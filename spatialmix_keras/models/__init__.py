@@ -115,9 +115,10 @@ def check_arguments(name: str, arguments, source: str = "arguments") -> None:
     ValueError: Model 'resnet20' (preact_resnet) takes no argument 'dim' ...
     """
     if name not in VARIANTS:
+        field = f"{source.removeprefix('config.')}.name"
         raise ValueError(
-            f"Invalid value for argument `{source}.name`. Expected one of "
-            f"{tuple(VARIANTS)}. Received: name={name!r}"
+            f"Invalid value for argument `{field}`. Expected one of "
+            f"{tuple(VARIANTS)}. Received: {field}={name!r}"
         )
     variant = VARIANTS[name]
     # A variant's own settings (its `functools.partial` keywords) may be
