@@ -283,3 +283,25 @@ def test_first_cifar_scale_run_trains_when_shrunk(data_dir, tmp_path):
     ]
     assert os.path.isdir(os.path.join(fig_dir, "exports", run.name))
     assert "--config.seed=0" in args and "--dataset=cifar10" in args
+
+
+def test_convmixer_figures_name_the_width_kernel_and_patch_they_ran(tmp_path):
+    from spatialmix_keras import train
+    from spatialmix_keras.reproduce import reports
+
+    runs = reproduce.figure_runs("fig4", "cifar", str(tmp_path))
+    assert reports._convmixer_shape(str(tmp_path), runs) == ""
+    # The second run's config, written the way a finished run writes it
+    # (the first has none yet).
+    config = train.base_config()
+    config.model.update(name="convmixer_128_8", dim=128, kernel_size=8)
+    with config.unlocked():
+        config.model.patch_size = 4
+    os.makedirs(tmp_path / "runs" / runs[1].name)
+    with open(tmp_path / "runs" / runs[1].name / "config.json", "w") as f:
+        json.dump(config.to_dict(), f)
+    assert reports._convmixer_shape(str(tmp_path), runs) == (
+        " (width 128, kernel 8, patch 4)"
+    )
+    # What the cifar scale asks for.
+    assert "--config.model.patch_size=4" in runs[0].args

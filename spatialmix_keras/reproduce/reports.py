@@ -158,12 +158,22 @@ _NETWORK_AXIS = {
         lambda n: f"ResNet-{6 * n + 2}",
         "separable pre-activation ResNets (d = 9)",
     ),
-    "fig4": (
-        "ConvMixer depth",
-        lambda d: f"ConvMixer/{d}",
-        "ConvMixers (width 128, kernel 8, patch 2)",
-    ),
+    "fig4": ("ConvMixer depth", lambda d: f"ConvMixer/{d}", "ConvMixers"),
 }
+
+
+def _convmixer_shape(fig_dir, runs) -> str:
+    """`" (width 128, kernel 8, patch 4)"` from the first run's config."""
+    for run in runs:
+        path = os.path.join(run_dir(fig_dir, run), "config.json")
+        if os.path.exists(path):
+            spec = config_lib.model_spec(_read_json(path))
+            if {"dim", "kernel_size", "patch_size"} <= set(spec):
+                return (
+                    f" (width {spec['dim']}, kernel {spec['kernel_size']}, "
+                    f"patch {spec['patch_size']})"
+                )
+    return ""
 
 
 def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
@@ -182,6 +192,8 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
         seeds_seen.add(run.meta["seed"])
     xs = sorted({x for _, x in values})
     axis_label, tick, networks = _NETWORK_AXIS.get(figure, (key, str, ""))
+    if figure == "fig4":
+        networks += _convmixer_shape(fig_dir, runs)
     fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
     rows = []
     for freeze in FREEZES:
