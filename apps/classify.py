@@ -16,10 +16,16 @@ from spatialmix_keras import vocabulary
 
 _CONFIG = common.define_training_flags(
     "resnet_cifar10.py",
-    "Named model variant, e.g. resnet20.",
+    "Model variant, e.g. resnet8 (sets config.model.name; the model's other "
+    "arguments are --config.model.<argument>).",
     "cifar10, mnist, fashion_mnist or imagenet2012.",
 )
-flags.DEFINE_enum("conv", None, list(vocabulary.CONVS), "ResNet convolutions.")
+flags.DEFINE_enum(
+    "conv",
+    None,
+    list(vocabulary.CONVS),
+    "ResNet convolutions (sets config.model.conv).",
+)
 flags.DEFINE_string(
     "spatial_initializer",
     None,

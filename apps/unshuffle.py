@@ -25,7 +25,7 @@ from apps import common
 
 _CONFIG = common.define_training_flags(
     "unshuffle_mnist.py",
-    "Un-shuffler variant.",
+    "Un-shuffler variant (sets config.model.name).",
     "mnist, fashion_mnist or cifar10.",
 )
 flags.DEFINE_integer("permutation_seed", None, "Seed of the pixel shuffle.")
