@@ -32,6 +32,7 @@ import json
 import os
 import re
 import warnings
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -319,9 +320,16 @@ def study(
         "seed": seed,
         "high_frequency_cutoff": HIGH_FREQUENCY_CUTOFF,
     }
-    everything = _batches(images, labels, batch_size)
-    subset = _batches(images[:pgd_examples], labels[:pgd_examples], batch_size)
-    attackers = {s.name: attacks.Attacker(s.model) for s in subjects}
+    setup = _Setup(
+        subjects,
+        {s.name: attacks.Attacker(s.model) for s in subjects},
+        _batches(images, labels, batch_size),
+        _batches(images[:pgd_examples], labels[:pgd_examples], batch_size),
+        fgsm_eps,
+        pgd_eps,
+        pgd_steps,
+        seed,
+    )
     parts = (
         _Parts(parts_dir, subjects, images, labels, settings)
         if parts_dir
@@ -331,17 +339,7 @@ def study(
     for source in subjects:
         part = parts.load(source.name) if parts else None
         if part is None:
-            part = _study_source(
-                source,
-                subjects,
-                attackers,
-                everything,
-                subset,
-                fgsm_eps,
-                pgd_eps,
-                pgd_steps,
-                seed,
-            )
+            part = _study_source(source, setup)
             if parts:
                 parts.save(source.name, part)
         entries.append(part["entry"])
@@ -364,48 +362,51 @@ def study(
     return {"settings": settings, "subjects": entries}
 
 
-def _study_source(
-    source,
-    subjects,
-    attackers,
-    everything,
-    subset,
-    fgsm_eps,
-    pgd_eps,
-    steps,
-    seed,
-):
+class _Setup(NamedTuple):
+    """What every subject's share of a study is computed with."""
+
+    subjects: list
+    attackers: dict  # name -> attacks.Attacker
+    everything: object  # batches of all images
+    subset: object  # batches of the first `pgd_examples`
+    fgsm_eps: list
+    pgd_eps: list
+    steps: int  # PGD steps
+    seed: int  # PGD's random start
+
+
+def _study_source(source, setup: _Setup):
     """One subject's share of the study: its white-box attacks, its images
     scored on every other subject, and its training-length points."""
     logging.info("Robustness study: %s (%s)", source.name, source.label)
     white = attacks.eps_sweep(
         source.model,
-        everything,
-        [0.0, *fgsm_eps],
+        setup.everything,
+        [0.0, *setup.fgsm_eps],
         "fgsm",
         progress_label=f"FGSM {source.name}",
     )
-    targets = [t for t in subjects if t is not source]
+    targets = [t for t in setup.subjects if t is not source]
     counts = {
-        t.name: {a: [0 for _ in pgd_eps] for a in attacks.ATTACKS}
+        t.name: {a: [0 for _ in setup.pgd_eps] for a in attacks.ATTACKS}
         for t in targets
     }
 
     def score(attack, eps, adversarial, y):
-        i = pgd_eps.index(eps)
+        i = setup.pgd_eps.index(eps)
         for target in targets:
-            predicted = attackers[target.name].predict(adversarial)
+            predicted = setup.attackers[target.name].predict(adversarial)
             counts[target.name][attack][i] += int(
                 np.sum(predicted.numpy().argmax(-1) == y.numpy())
             )
 
     pgd = attacks.eps_sweep(
         source.model,
-        subset,
-        pgd_eps,
+        setup.subset,
+        setup.pgd_eps,
         "pgd",
-        steps,
-        seed=seed,
+        setup.steps,
+        seed=setup.seed,
         compare_fgsm=True,
         progress_label=f"PGD {source.name}",
         on_adversarial=score,
@@ -428,7 +429,13 @@ def _study_source(
         "warnings": white["warnings"] + pgd["warnings"],
     }
     entry["epochs"] = _training_length(
-        source, entry, subset, fgsm_eps, pgd_eps, steps, seed
+        source,
+        entry,
+        setup.subset,
+        setup.fgsm_eps,
+        setup.pgd_eps,
+        setup.steps,
+        setup.seed,
     )
     return {"entry": entry, "transfer_counts": counts}
 
