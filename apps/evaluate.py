@@ -35,7 +35,7 @@ def main(argv):
                 "Invalid value for argument `batch_size`. "
                 f"Expected >= 1. Received: {_BATCH.value}"
             )
-        loaded, dataset = common.load_models_and_data(
+        loaded, dataset = export.load_models_and_data(
             _MODELS.value,
             _DATA.dataset.value,
             _SPLIT.value,

@@ -42,7 +42,10 @@ _WORKDIR = flags.DEFINE_string(
 )
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory of .npz files.")
 _PRINT = flags.DEFINE_bool(
-    "print_commands", False, "Print one shell command per run and stop."
+    "print_commands",
+    False,
+    "Print one shell command per run (its --run_index, then the run's name "
+    "as a comment) and stop.",
 )
 _INDEX = flags.DEFINE_integer(
     "run_index", None, "Run only the i-th run (0-based), e.g. from a job array."
@@ -87,6 +90,22 @@ def _execute(figure, fig_dir, runs):
         )
 
 
+def _run_command(figure, workdir, index):
+    """The command that carries out one run alone (`--run_index`)."""
+    args = [
+        "python",
+        "-m",
+        "apps.reproduce",
+        f"--figure={figure}",
+        f"--scale={_SCALE.value}",
+        f"--workdir={workdir}",
+        f"--run_index={index}",
+    ]
+    if _DATA_DIR.value:
+        args.append(f"--data_dir={_DATA_DIR.value}")
+    return shlex.join(args)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -96,19 +115,17 @@ def main(argv):
     figures = (
         list(reproduce.FIGURES) if _FIGURE.value == "all" else [_FIGURE.value]
     )
-    printed = set()  # figures share runs: print each command once
+    printed = set()  # figures share runs: one command per run
     try:
         for figure in figures:
             runs = reproduce.figure_runs(figure, _SCALE.value, workdir)
             fig_dir = reproduce.figure_dir(workdir, figure)
             if _PRINT.value:
-                for run in runs:
-                    line = shlex.join(
-                        reproduce.command(fig_dir, run, _DATA_DIR.value)
-                    )
-                    if line not in printed:
-                        printed.add(line)
-                        print(line)
+                for index, run in enumerate(runs):
+                    if (fig_dir, run.name) not in printed:
+                        printed.add((fig_dir, run.name))
+                        command = _run_command(figure, workdir, index)
+                        print(f"{command}  # {run.name}")
                 continue
             if _INDEX.value is not None:
                 if not 0 <= _INDEX.value < len(runs):

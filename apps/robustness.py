@@ -27,8 +27,6 @@ takes about 18 minutes: 7 for FGSM on 10,000 images and PGD-20 on 2,000 with
 the transfer scoring, 11 for the weights after epochs 1 and 3.
 """
 
-import os
-
 from absl import app, flags
 
 from apps import common
@@ -77,106 +75,35 @@ _OVERWRITE = flags.DEFINE_bool(
 )
 
 
-def _check_flags():
-    weights = _WEIGHTS.value or []
-    if weights and len(weights) != len(_MODELS.value):
-        raise ValueError(
-            "Invalid value for argument `weights_dir`: give one per --model "
-            f"({len(_MODELS.value)}), or none. Received {len(weights)}."
-        )
-    labels = _LABELS.value or []
-    if labels and len(labels) != len(_MODELS.value):
-        raise ValueError(
-            "Invalid value for argument `label`: give one per --model "
-            f"({len(_MODELS.value)}), or none. Received {len(labels)}."
-        )
-    for name, flag in (
-        ("pgd_steps", _PGD_STEPS),
-        ("pgd_examples", _PGD_EXAMPLES),
-        ("batch_size", _BATCH),
-    ):
-        if flag.value < 1:
-            raise ValueError(
-                f"Invalid value for argument `{name}`. Expected an integer "
-                f">= 1. Received: {name}={flag.value}"
-            )
-    existing = [
-        f
-        for f in robustness_report.OUTPUTS
-        if os.path.exists(os.path.join(_OUT.value, f))
-    ]
-    if existing and not _OVERWRITE.value:
-        raise FileExistsError(
-            f"{_OUT.value} already holds {existing}; pass --overwrite or "
-            "choose another --output_dir."
-        )
-    return weights or [None] * len(_MODELS.value), labels or [None] * len(
-        _MODELS.value
-    )
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from spatialmix_keras import attacks, data, robustness
+    from spatialmix_keras import data
 
     try:
-        weights, labels = _check_flags()
-        fgsm_eps = attacks.parse_eps(_FGSM_EPS.value)
-        pgd_eps = attacks.parse_eps(_PGD_EPS.value)
-        subjects = [
-            robustness.load_subject(m, label, w)
-            for m, label, w in zip(_MODELS.value, labels, weights, strict=True)
-        ]
-        info = data.dataset_info(_DATA.dataset.value)
-        for s in subjects:
-            if tuple(s.model.input_shape[1:]) != tuple(info.image_shape):
-                raise ValueError(
-                    f"Model {s.name} takes images of shape "
-                    f"{tuple(s.model.input_shape[1:])}, but "
-                    f"{_DATA.dataset.value}'s are {tuple(info.image_shape)}."
-                )
-        images, targets = data.load_arrays(
-            _DATA.dataset.value,
-            "test",
-            _DATA.data_dir.value,
-            _DATA.small.value,
-            _DATA.tfds_data_dir.value,
-        )
-        if _MAX.value:
-            images, targets = images[: _MAX.value], targets[: _MAX.value]
-        reference = _REFERENCE.value or (
-            "Full"
-            if "Full" in {s.label for s in subjects}
-            else subjects[0].label
-        )
-        results = robustness.study(
-            subjects,
-            images.astype("float32") / 255.0,
-            targets,
-            fgsm_eps=fgsm_eps,
-            pgd_eps=pgd_eps,
+        robustness_report.run(
+            _MODELS.value,
+            _WEIGHTS.value,
+            _LABELS.value,
+            dataset=_DATA.dataset.value,
+            reference=_REFERENCE.value,
+            claim=_CLAIM.value,
+            max_examples=_MAX.value,
+            fgsm_eps=_FGSM_EPS.value,
+            pgd_eps=_PGD_EPS.value,
             pgd_steps=_PGD_STEPS.value,
             pgd_examples=_PGD_EXAMPLES.value,
             batch_size=_BATCH.value,
             seed=_SEED.value,
-            parts_dir=os.path.join(_OUT.value, "parts"),
-        )
-        results["dataset"] = _DATA.dataset.value
-        verdict = robustness_report.claim_verdict(
-            results, _CLAIM.value, reference
-        )
-        robustness_report.write(
-            results,
-            verdict,
-            _OUT.value,
-            _TITLE.value or f"{_DATA.dataset.value} test set",
+            title=_TITLE.value,
+            output_dir=_OUT.value,
+            overwrite=_OVERWRITE.value,
+            data_dir=_DATA.data_dir.value,
+            small=_DATA.small.value,
+            tfds_data_dir=_DATA.tfds_data_dir.value,
         )
     except (ValueError, OSError, data.DataNotFoundError) as error:
         common.fail("robustness", error)
-    if verdict:
-        print(f"Verdict: {verdict[0]}: {verdict[1]}. {verdict[2]}.")
-    print(f"Wrote {', '.join(robustness_report.OUTPUTS)} to {_OUT.value}")
 
 
 def run():

@@ -312,3 +312,29 @@ def evaluate_loaded(
         "loss": loss_sum / total,
         "examples": int(total),
     }
+
+
+def load_models_and_data(
+    paths, dataset, split, batch_size, data_dir, small, tfds_data_dir
+):
+    """Loads exported models for evaluation and the split they are run on.
+
+    Checks every model's input shape against the dataset before any data
+    is read. Returns `(loaded models, batched tf.data pipeline)`.
+    """
+    from spatialmix_keras import data
+
+    info = data.dataset_info(dataset)
+    loaded = [load_for_eval(p) for p in paths]
+    for model in loaded:
+        check_input_shape(model, info.image_shape)
+    pipeline, _ = data.input_pipeline(
+        dataset,
+        split,
+        batch_size,
+        training=False,
+        data_dir=data_dir,
+        small=small,
+        tfds_data_dir=tfds_data_dir,
+    )
+    return loaded, pipeline

@@ -125,3 +125,14 @@ def write_text(path: str, text: str) -> str:
             f.write(text)
 
     return atomic_write(path, write)
+
+
+def refuse_to_replace(directory: str, names, overwrite: bool) -> None:
+    """Raises FileExistsError, before any work, when `directory` already
+    holds one of the output files `names` and `overwrite` is off."""
+    existing = [n for n in names if os.path.exists(os.path.join(directory, n))]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{directory} already holds {existing}; pass --overwrite or "
+            "choose another --output_dir."
+        )

@@ -1,3 +1,4 @@
+import dataclasses
 import inspect
 import json
 import math
@@ -18,6 +19,8 @@ _BUILDER_ARGS = set(inspect.signature(models.convmixer).parameters) | set(
 
 @pytest.mark.parametrize("scale", reproduce.SCALES)
 def test_every_figure_has_runs_with_unique_names_and_real_configs(scale):
+    from spatialmix_keras import train
+
     for figure in reproduce.FIGURES:
         runs = reproduce.figure_runs(figure, scale, "/w")
         assert runs, figure
@@ -25,15 +28,31 @@ def test_every_figure_has_runs_with_unique_names_and_real_configs(scale):
         names = {r.name for r in runs}
         for run in runs:
             assert set(run.after) <= names, (figure, run)
-            for arg in run.args:
-                if arg.startswith("--config="):
-                    path = arg.split("=", 1)[1].split(":")[0]
-                    assert os.path.exists(os.path.join(REPO, path)), arg
-                if arg.startswith("--model=") and run.app == "classify":
-                    assert arg[len("--model=") :] in models.VARIANTS, arg
-                if arg.startswith("--config.model."):
-                    key = arg.split("=")[0].rsplit(".", 1)[1]
-                    assert key in _BUILDER_ARGS, arg
+            assert run.task in reproduce.sweeps.TASKS, run
+            if run.task not in reproduce.sweeps.TRAINING_TASKS:
+                assert run.config is None and not run.overrides, run
+                assert run.after and run.arguments, run
+                continue
+            # Every override is a field of the locked config, of its type,
+            # and the resolved config passes validation.
+            config = reproduce.load_config(run.config, run.overrides)
+            train.validate_config(config)
+            for key, value in run.overrides.items():
+                node = config
+                for part in key.split("."):
+                    node = node[part]
+                assert node == value, (run.name, key)
+                if key.startswith("model.") and key != "model.name":
+                    assert key.split(".")[1] in _BUILDER_ARGS, key
+            if run.task == "classify":
+                assert config.model.name in models.VARIANTS, run
+
+
+def test_a_mistyped_override_is_refused_like_a_flag():
+    with pytest.raises(KeyError, match="epoch"):
+        reproduce.load_config("resnet_cifar10.py", {"epoch": 3})
+    with pytest.raises(TypeError):
+        reproduce.load_config("resnet_cifar10.py", {"epochs": "three"})
 
 
 def test_bad_figure_or_scale_is_refused():
@@ -259,30 +278,46 @@ def test_filter_report_pairs_seeds_and_judges_random_filters(tmp_path):
 
 
 def test_first_cifar_scale_run_trains_when_shrunk(data_dir, tmp_path):
-    """The cifar scale's first command, as the campaign runs it, shrunk to
-    the small file and two steps: it parses, trains, keeps the epoch-0 and
-    epoch-1 weights and exports."""
+    """The cifar scale's first run, as the campaign runs it (a fresh process
+    calling the library), shrunk to the small file and two steps: it trains,
+    keeps the epoch-0 and epoch-1 weights, exports and logs."""
     run = reproduce.figure_runs("fig2", "cifar", str(tmp_path))[0]
+    assert run.overrides["seed"] == 0 and run.overrides["dataset"] == "cifar10"
     fig_dir = reproduce.figure_dir(str(tmp_path), "fig2")
-    args = reproduce.command(fig_dir, run, data_dir)[1:]
-    # absl: the last value of a repeated flag wins.
-    args += ["--small", "--epochs=1", "--steps_per_epoch=2"]
-    result = subprocess.run(
-        [sys.executable, *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    shrunk = dataclasses.replace(
+        run,
+        overrides={
+            **run.overrides,
+            "small": True,
+            "epochs": 1,
+            "steps_per_epoch": 2,
+        },
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert reproduce.execute(fig_dir, shrunk, data_dir)
     weights = os.path.join(reproduce.run_dir(fig_dir, run), "weights")
     assert sorted(os.listdir(weights)) == [
         "epoch_0000.weights.h5",
         "epoch_0001.weights.h5",
     ]
     assert os.path.isdir(os.path.join(fig_dir, "exports", run.name))
-    assert "--config.seed=0" in args and "--dataset=cifar10" in args
+    with open(os.path.join(reproduce.run_dir(fig_dir, run), "log.txt")) as f:
+        log = f.read()
+    assert "epoch 1" in log and "Traceback" not in log
+    # Done now: a second call runs nothing.
+    assert not reproduce.execute(fig_dir, shrunk, data_dir)
+
+
+def test_a_failing_run_names_its_log(data_dir, tmp_path):
+    run = reproduce.figure_runs("fig2", "smoke", str(tmp_path))[0]
+    fig_dir = reproduce.figure_dir(str(tmp_path), "fig2")
+    broken = dataclasses.replace(
+        run, overrides={**run.overrides, "dataset": "nope"}
+    )
+    log = os.path.join(reproduce.run_dir(fig_dir, run), "log.txt")
+    with pytest.raises(RuntimeError, match=f"failed \\(exit 1\\); see {log}"):
+        reproduce.execute(fig_dir, broken, data_dir)
+    with open(log) as f:
+        assert "dataset='nope'" in f.read()
 
 
 def test_convmixer_figures_name_the_width_kernel_and_patch_they_ran(tmp_path):
@@ -304,4 +339,4 @@ def test_convmixer_figures_name_the_width_kernel_and_patch_they_ran(tmp_path):
         " (width 128, kernel 8, patch 4)"
     )
     # What the cifar scale asks for.
-    assert "--config.model.patch_size=4" in runs[0].args
+    assert runs[0].overrides["model.patch_size"] == 4

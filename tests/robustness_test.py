@@ -388,7 +388,7 @@ def test_app_writes_study_report_plots_and_verdict(exports, data_dir, tmp_path):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--weights_dir=/a", "--weights_dir=/b"], "give one per --model (1)"),
+        (["--weights_dir=/a", "--weights_dir=/b"], "give one per model (1)"),
         (["--weights_dir=/nowhere"], "no epoch_NNNN.weights.h5 files in it"),
         (["--pgd_steps=0"], "Received: pgd_steps=0"),
         (["--pgd_eps=2"], "eps=2.0"),

@@ -1,22 +1,26 @@
 """Reproducing the paper's figures: sweeps of runs, and reports.
 
-A figure is a list of `Run`s (each one command of an app: `classify`,
-`unshuffle` or `fgsm`, made from the configs) and a report that reads their
-outputs and draws the figure as a PNG plus a Markdown table. Sweeps are
-resumable: a run whose outputs exist is skipped, and an interrupted one
-resumes from its checkpoints (the apps do that). To spread a sweep over
-machines, print its commands (`--print_commands`) or run only the i-th
-(`--run_index=i`) from a SLURM job array, GNU parallel or any scheduler,
-against a shared work directory; runs marked `after` (attacks, grids) need
-the runs they name, so schedule them last.
+A figure is a list of `Run`s (each a task of the library: training from a
+config of `configs/` with typed overrides, or evaluating exports) and a
+report that reads their outputs and draws the figure as a PNG plus a
+Markdown table. Each run executes in a fresh process that calls the library
+(`running.perform`), never an app's command line. Sweeps are resumable: a
+run whose outputs exist is skipped, and an interrupted one resumes from its
+checkpoints. To spread a sweep over machines, run only the i-th run
+(`apps.reproduce --run_index=i`; `--print_commands` lists one such command
+per run) from a SLURM job array, GNU parallel or any scheduler, against a
+shared work directory; runs marked `after` (attacks, grids) need the runs
+they name, so schedule them last.
 
 Scales: `smoke` (tiny models, small files, a few steps: what the tests run),
-`cpu` (sized for a 2-core CPU, MNIST / Fashion-MNIST, under 30 min a figure) and
+`cpu` (sized for a 2-core CPU, MNIST / Fashion-MNIST, under 30 min a figure),
+`cifar` (all of CIFAR-10, three paired seeds, hours a figure on a CPU) and
 `paper` (the paper's settings, for GPUs).
 
-Modules: `sweeps` (the runs of each figure), `running` (executing one run)
-and `reports` (tables and PNGs); `FIGURES` ties each figure to its sweep and
-report.
+Modules: `sweeps` (the runs of each figure), `running` (executing one run),
+`reports` (a figure's tables and PNGs), and the reports of the evaluation
+tasks, which the apps call too (`fgsm_report`, `robustness_report`,
+`unshuffle_report`); `FIGURES` ties each figure to its sweep and report.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ import os
 
 from spatialmix_keras.reproduce import reports, sweeps
 from spatialmix_keras.reproduce.running import (
-    command,
     execute,
     is_done,
+    load_config,
+    perform,
     run_dir,
 )
 from spatialmix_keras.reproduce.sweeps import (
@@ -43,11 +48,12 @@ __all__ = [
     "LABELS",
     "SCALES",
     "Run",
-    "command",
     "execute",
     "figure_dir",
     "figure_runs",
     "is_done",
+    "load_config",
+    "perform",
     "report",
     "run_dir",
 ]

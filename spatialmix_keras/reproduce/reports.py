@@ -565,7 +565,7 @@ def fgsm_report(figure):
     def report(fig_dir, runs, scale):
         import shutil
 
-        attack = [r for r in runs if r.app == "fgsm"][0]
+        attack = [r for r in runs if r.task == "fgsm"][0]
         out = run_dir(fig_dir, attack)
         with open(os.path.join(out, "results.json")) as f:
             curves = json.load(f)["curves"]
@@ -577,7 +577,7 @@ def fgsm_report(figure):
         wall = sum(
             _metrics(fig_dir, r)["train_time_s"]
             for r in runs
-            if r.app == "classify"
+            if r.task == "classify"
         )
         _write_report(
             fig_dir,
@@ -596,7 +596,7 @@ def fgsm_report(figure):
 
 def _robustness_note(fig_dir, runs):
     """The robustness study's verdict and table, when it has run."""
-    study = [r for r in runs if r.app == "robustness"]
+    study = [r for r in runs if r.task == "robustness"]
     path = study and os.path.join(run_dir(fig_dir, study[0]), "robustness.json")
     if not path or not os.path.exists(path):
         return ""

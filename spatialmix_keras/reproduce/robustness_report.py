@@ -1,9 +1,11 @@
-"""The written report of a robustness study (`apps.robustness`): which
+"""A robustness study of exported models and its written report: which
 claim it decides and how, in Markdown, JSON and plots.
 
-`robustness.study` measures; `claim_verdict` applies the pre-set rule of
-`verdicts.py`; `write` puts `robustness.json`, `robustness.md`,
-`robustness.png` and `training_length.png` into a directory.
+`run` (what `apps.robustness` and the sweeps of Figs. 8 and 9 call) loads
+the models and the test images and runs `robustness.study`, which measures;
+`claim_verdict` applies the pre-set rule of `verdicts.py`; `write` puts
+`robustness.json`, `robustness.md`, `robustness.png` and
+`training_length.png` into a directory.
 """
 
 from __future__ import annotations
@@ -177,3 +179,113 @@ def write(results: dict, verdict, out: str, title: str) -> None:
     plots.plot_training_length(
         results, os.path.join(out, "training_length.png"), title
     )
+
+
+def _per_model(name, values, count):
+    values = list(values or [])
+    if values and len(values) != count:
+        raise ValueError(
+            f"Invalid value for argument `{name}`: give one per model "
+            f"({count}), or none. Received {len(values)}."
+        )
+    return values or [None] * count
+
+
+def run(
+    models,
+    weights_dirs=None,
+    labels=None,
+    *,
+    dataset="cifar10",
+    reference=None,
+    claim="auto",
+    max_examples=None,
+    fgsm_eps="0.5/255,1/255,2/255,4/255,8/255",
+    pgd_eps="2/255,8/255",
+    pgd_steps=20,
+    pgd_examples=2000,
+    batch_size=250,
+    seed=0,
+    title=None,
+    output_dir="runs/robustness",
+    overwrite=False,
+    data_dir=None,
+    small=False,
+    tfds_data_dir=None,
+):
+    """The robustness study of exported models, written into `output_dir`.
+
+    Args:
+        models: export directories (their `model.keras` and `config.json`,
+            which give the label and seed unless `labels` does).
+        weights_dirs: each model's run `weights/` directory (the epochs kept
+            by `config.save_weights_epochs`), in `models` order, or None.
+        reference: the label the others are compared with (default Full,
+            else the first model's).
+        claim: `"chans"`, `"smoothing"`, `"none"` or `"auto"` (see
+            `claim_verdict`).
+        pgd_examples: PGD, transfer and the kept epochs on the first N
+            images; FGSM runs on all of them (or the first `max_examples`).
+        output_dir: where `OUTPUTS` go; finished subjects are kept in its
+            `parts/`, so a stopped study resumes. Earlier results there are
+            replaced only with `overwrite`.
+
+    Returns:
+        `(results, verdict)`.
+    """
+    from spatialmix_keras import attacks, data, robustness
+
+    weights_dirs = _per_model("weights_dir", weights_dirs, len(models))
+    labels = _per_model("label", labels, len(models))
+    for name, value in (
+        ("pgd_steps", pgd_steps),
+        ("pgd_examples", pgd_examples),
+        ("batch_size", batch_size),
+    ):
+        if value < 1:
+            raise ValueError(
+                f"Invalid value for argument `{name}`. Expected an integer "
+                f">= 1. Received: {name}={value}"
+            )
+    files.refuse_to_replace(output_dir, OUTPUTS, overwrite)
+    fgsm_eps = attacks.parse_eps(fgsm_eps)
+    pgd_eps = attacks.parse_eps(pgd_eps)
+    subjects = [
+        robustness.load_subject(m, label, w)
+        for m, label, w in zip(models, labels, weights_dirs, strict=True)
+    ]
+    info = data.dataset_info(dataset)
+    for s in subjects:
+        if tuple(s.model.input_shape[1:]) != tuple(info.image_shape):
+            raise ValueError(
+                f"Model {s.name} takes images of shape "
+                f"{tuple(s.model.input_shape[1:])}, but "
+                f"{dataset}'s are {tuple(info.image_shape)}."
+            )
+    images, targets = data.load_arrays(
+        dataset, "test", data_dir, small, tfds_data_dir
+    )
+    if max_examples:
+        images, targets = images[:max_examples], targets[:max_examples]
+    reference = reference or (
+        "Full" if "Full" in {s.label for s in subjects} else subjects[0].label
+    )
+    results = robustness.study(
+        subjects,
+        images.astype("float32") / 255.0,
+        targets,
+        fgsm_eps=fgsm_eps,
+        pgd_eps=pgd_eps,
+        pgd_steps=pgd_steps,
+        pgd_examples=pgd_examples,
+        batch_size=batch_size,
+        seed=seed,
+        parts_dir=os.path.join(output_dir, "parts"),
+    )
+    results["dataset"] = dataset
+    verdict = claim_verdict(results, claim, reference)
+    write(results, verdict, output_dir, title or f"{dataset} test set")
+    if verdict:
+        print(f"Verdict: {verdict[0]}: {verdict[1]}. {verdict[2]}.")
+    print(f"Wrote {', '.join(OUTPUTS)} to {output_dir}", flush=True)
+    return results, verdict

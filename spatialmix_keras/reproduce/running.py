@@ -1,15 +1,22 @@
-"""Running one command of a sweep, resumably.
+"""Carrying out one run of a sweep, resumably, by calling the library.
 
 A run is done when its outputs exist; `execute` skips it then, and refuses
-to start one whose `after` runs have not exported yet. Its output goes to
-`runs/<name>/log.txt` in the figure's directory.
+to start one whose `after` runs have not exported yet. Each run goes to a
+fresh process (TensorFlow's settings, e.g. op determinism or a mixed
+precision policy, are process-wide, and its memory is only given back when
+the process ends), which calls the task's library function: `perform`. Its
+output goes to `runs/<name>/log.txt` in the figure's directory.
 """
 
 from __future__ import annotations
 
+import importlib
+import multiprocessing
 import os
-import subprocess
 import sys
+
+# A stopped training run has saved a checkpoint (see `train.Interrupted`).
+EXIT_INTERRUPTED = 75
 
 
 def run_dir(fig_dir, run):
@@ -17,34 +24,108 @@ def run_dir(fig_dir, run):
 
 
 def is_done(fig_dir, run) -> bool:
-    if run.app in ("fgsm", "robustness"):
-        result = "results.json" if run.app == "fgsm" else "robustness.json"
+    if run.task in ("fgsm", "robustness"):
+        result = "results.json" if run.task == "fgsm" else "robustness.json"
         return os.path.exists(os.path.join(run_dir(fig_dir, run), result))
-    if "--compare" in " ".join(run.args):
+    if run.task == "compare":
         return os.path.exists(run.meta["output"])
     return os.path.exists(
         os.path.join(run_dir(fig_dir, run), "metrics.json")
     ) and os.path.isdir(os.path.join(fig_dir, "exports", run.name))
 
 
-def command(fig_dir, run, data_dir=None) -> list[str]:
-    """The shell command of one run, as a list of arguments."""
-    args = [sys.executable, "-m", f"apps.{run.app}", *run.args]
+def load_config(config: str, overrides: dict | None = None):
+    """An experiment config as the apps read it, without their flags.
+
+    Args:
+        config: `"<file in configs/>[:argument]"`, e.g.
+            `"resnet_cifar10.py:smoke"` (what `--config` takes, less the
+            directory).
+        overrides: dotted field -> value (`{"model.depth": 4}`), applied to
+            the locked config: a field the config lacks, or a value of the
+            wrong type, is an error, as `--config.<field>` is.
+    """
+    file, _, argument = config.partition(":")
+    module = importlib.import_module(f"configs.{file.removesuffix('.py')}")
+    loaded = module.get_config(argument or None)
+    loaded.lock()
+    loaded.update_from_flattened_dict(dict(overrides or {}))
+    return loaded
+
+
+def training_config(fig_dir, run, data_dir=None):
+    """A training run's resolved config: its experiment, its overrides, and
+    where the sweep keeps its export."""
+    overrides = {
+        **run.overrides,
+        "export_dir": os.path.join(fig_dir, "exports"),
+        "run_name": run.name,
+    }
     if data_dir:
-        args.append(f"--data_dir={data_dir}")
-    if run.app in ("classify", "unshuffle") and "--compare" not in " ".join(
-        run.args
-    ):
-        args += [
-            f"--workdir={run_dir(fig_dir, run)}",
-            f"--export_dir={os.path.join(fig_dir, 'exports')}",
-            f"--run_name={run.name}",
-        ]
-    return args
+        overrides["data_dir"] = data_dir
+    return load_config(run.config, overrides)
 
 
-def execute(fig_dir, run, data_dir=None, cwd=None) -> bool:
-    """Runs one command unless its outputs exist; True if it ran."""
+def perform(fig_dir, run, data_dir=None) -> None:
+    """Carries out one run in this process, by the library function of its
+    task."""
+    if run.task == "classify":
+        from spatialmix_keras import train
+
+        config = training_config(fig_dir, run, data_dir)
+        train.validate_config(config)
+        train.train_and_evaluate(config, run_dir(fig_dir, run))
+    elif run.task == "unshuffle":
+        from spatialmix_keras import train
+        from spatialmix_keras.reproduce import unshuffle_report
+
+        config = training_config(fig_dir, run, data_dir)
+        train.validate_config(config)
+        unshuffle_report.train_and_report(config, run_dir(fig_dir, run))
+    elif run.task == "fgsm":
+        from spatialmix_keras.reproduce import fgsm_report
+
+        fgsm_report.run(**run.arguments, data_dir=data_dir)
+    elif run.task == "robustness":
+        from spatialmix_keras.reproduce import robustness_report
+
+        robustness_report.run(**run.arguments, data_dir=data_dir)
+    elif run.task == "compare":
+        from spatialmix_keras.reproduce import unshuffle_report
+
+        unshuffle_report.compare(**run.arguments, data_dir=data_dir)
+    else:
+        raise ValueError(
+            f"Invalid value for argument `task` of run {run.name!r}. "
+            f"Received: task={run.task!r}"
+        )
+
+
+def _perform_logged(fig_dir, run, data_dir, log):
+    """`perform` in a child process, everything it prints (TensorFlow's own
+    lines included) appended to `log`."""
+    with open(log, "a") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    from absl import flags, logging
+
+    flags.FLAGS.mark_as_parsed()  # the library's defaults, not the parent's
+    logging.use_absl_handler()
+    logging.set_verbosity(logging.INFO)
+    from spatialmix_keras import train
+
+    try:
+        perform(fig_dir, run, data_dir)
+    except train.Interrupted as stopped:
+        print(stopped, file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+
+
+def execute(fig_dir, run, data_dir=None) -> bool:
+    """Runs one run in a fresh process unless its outputs exist; True if it
+    ran."""
     if is_done(fig_dir, run):
         return False
     missing = [
@@ -58,15 +139,18 @@ def execute(fig_dir, run, data_dir=None, cwd=None) -> bool:
         )
     os.makedirs(run_dir(fig_dir, run), exist_ok=True)
     log = os.path.join(run_dir(fig_dir, run), "log.txt")
-    with open(log, "a") as f:
-        result = subprocess.run(
-            command(fig_dir, run, data_dir),
-            cwd=cwd,
-            stdout=f,
-            stderr=subprocess.STDOUT,
-        )
-    if result.returncode != 0:
+    process = multiprocessing.get_context("spawn").Process(
+        target=_perform_logged, args=(fig_dir, run, data_dir, log)
+    )
+    process.start()
+    process.join()
+    if process.exitcode == EXIT_INTERRUPTED:
         raise RuntimeError(
-            f"Run {run.name!r} failed (exit {result.returncode}); see {log}."
+            f"Run {run.name!r} was stopped after saving a checkpoint; run "
+            "the same command again to resume it."
+        )
+    if process.exitcode != 0:
+        raise RuntimeError(
+            f"Run {run.name!r} failed (exit {process.exitcode}); see {log}."
         )
     return True

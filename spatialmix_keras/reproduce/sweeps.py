@@ -1,9 +1,11 @@
-"""The runs of every figure at every scale, as app commands.
+"""The runs of every figure at every scale, as library tasks.
 
-Each builder returns the `Run`s of one figure: the `classify`, `unshuffle`,
-`fgsm` or `robustness` commands, made from the configs, with what its report
-needs to place each result (`meta`) and the runs whose exports it reads
-(`after`).
+Each builder returns the `Run`s of one figure: a training task (`classify`
+or `unshuffle`: an experiment config of `configs/` and typed overrides of its
+fields) or an evaluation task (`fgsm`, `robustness`, `compare`: the keyword
+arguments of its library function), with what its report needs to place
+each result (`meta`) and the runs whose exports it reads (`after`).
+`running.execute` carries a run out.
 """
 
 from __future__ import annotations
@@ -11,12 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import configs
 from spatialmix_keras.vocabulary import FREEZE_LABELS, FREEZE_MODES
-
-# The experiment configs, by absolute path: the sweeps' commands then run
-# from any directory (the configs install beside the apps).
-CONFIGS = os.path.dirname(os.path.abspath(configs.__file__))
 
 SCALES = ("smoke", "cpu", "cifar", "paper")
 FREEZES = FREEZE_MODES
@@ -26,11 +23,7 @@ LABELS = FREEZE_LABELS
 # what fits Figs. 2, 4 and 5 into ~1 hour together on 2 cores) and tests on
 # all 10,000 test images; its ConvMixers are narrower, with a smaller kernel
 # and patch 2.
-CPU_DATA = (
-    "--dataset=fashion_mnist",
-    "--epochs=2",
-    "--config.steps_per_epoch=100",
-)
+CPU_DATA = {"dataset": "fashion_mnist", "epochs": 2, "steps_per_epoch": 100}
 # The cifar scale trains on all 50,000 CIFAR-10 images (crop + flip, cosine
 # schedule) and tests on all 10,000, with three seeds per point, paired: the
 # Full, Chans and Space runs of one seed share the pointwise initialisation
@@ -47,42 +40,49 @@ CPU_DATA = (
 # what the cifar scale uses.
 CIFAR_SEEDS = (0, 1, 2)
 CIFAR_EPOCHS = {"resnet": 10, "convmixer": 10}
-CIFAR_DATA = (
-    "--dataset=cifar10",
-    "--config.save_weights_epochs=(0, 1, 3)",
-)
-CIFAR_CONVMIXER = (
-    *CIFAR_DATA,
-    f"--epochs={CIFAR_EPOCHS['convmixer']}",
-    "--config.model.dim=128",
-    "--config.model.kernel_size=8",
-    "--config.model.patch_size=4",
-)
-CIFAR_RESNET = (*CIFAR_DATA, f"--epochs={CIFAR_EPOCHS['resnet']}")
+CIFAR_DATA = {"dataset": "cifar10", "save_weights_epochs": (0, 1, 3)}
+CIFAR_CONVMIXER = {
+    **CIFAR_DATA,
+    "epochs": CIFAR_EPOCHS["convmixer"],
+    "model.dim": 128,
+    "model.kernel_size": 8,
+    "model.patch_size": 4,
+}
+CIFAR_RESNET = {**CIFAR_DATA, "epochs": CIFAR_EPOCHS["resnet"]}
 SEEDS = {"smoke": (0,), "cpu": (0,), "cifar": CIFAR_SEEDS, "paper": (0,)}
-CPU_CONVMIXER = (
-    *CPU_DATA,
-    "--config.model.dim=64",
-    "--config.model.kernel_size=5",
-    "--config.model.patch_size=2",
-)
+CPU_CONVMIXER = {
+    **CPU_DATA,
+    "model.dim": 64,
+    "model.kernel_size": 5,
+    "model.patch_size": 2,
+}
+
+TRAINING_TASKS = ("classify", "unshuffle")
+TASKS = (*TRAINING_TASKS, "fgsm", "robustness", "compare")
 
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """One command of a sweep.
+    """One run of a sweep.
 
     Attributes:
         name: unique within its figure's work directory.
-        app: `classify`, `unshuffle`, `fgsm` or `robustness`.
-        args: the app's flags (config and overrides).
+        task: one of `TASKS`: training (`classify`, `unshuffle`) or
+            evaluating exports (`fgsm`, `robustness`, `compare`).
+        config: a training task's experiment, `"<file in configs/>[:arg]"`
+            as `--config` takes it (e.g. `"resnet_cifar10.py:smoke"`).
+        overrides: a training task's config fields, dotted, with typed
+            values (`{"model.name": "resnet8", "epochs": 10}`).
+        arguments: an evaluation task's keyword arguments.
         meta: what the report needs to place it (freeze, depth, ...).
         after: names of runs whose exports this one reads.
     """
 
     name: str
-    app: str
-    args: tuple[str, ...]
+    task: str
+    config: str | None = None
+    overrides: dict = dataclasses.field(default_factory=dict, hash=False)
+    arguments: dict = dataclasses.field(default_factory=dict, hash=False)
     meta: dict = dataclasses.field(default_factory=dict, hash=False)
     after: tuple[str, ...] = ()
 
@@ -101,15 +101,15 @@ _PANEL = {
 }
 
 
-def _with_seed(scale, seed, name, args, meta):
-    """`(name, args, meta)` of one run for one seed: the seed joins the name
-    and the config only where a scale has several (the cpu runs keep their
-    names and commands)."""
+def _with_seed(scale, seed, name, overrides, meta):
+    """`(name, overrides, meta)` of one run for one seed: the seed joins the
+    name and the config only where a scale has several (the cpu runs keep
+    their names and configs)."""
     if len(SEEDS[scale]) == 1:
-        return name, args, meta
+        return name, overrides, meta
     return (
         f"{name}_s{seed}",
-        (*args, f"--config.seed={seed}"),
+        {**overrides, "seed": seed},
         {**meta, "seed": seed},
     )
 
@@ -127,24 +127,28 @@ def resnet_runs(scale, imagenet=False):
         "cifar": (1, 2, 3),
         "paper": (1, 2, 3, 5, 9),
     }
-    extra = {"cpu": CPU_DATA, "cifar": CIFAR_RESNET}.get(scale, ())
+    extra = {"cpu": CPU_DATA, "cifar": CIFAR_RESNET}.get(scale, {})
     runs = []
     # Depth-major, then seed, then mode: an interrupted campaign has whole
     # Full / Chans / Space pairs, shallowest (Fig. 8's) first.
     for n in depths[scale]:
         model = "resnet_tiny" if scale == "smoke" else f"resnet{6 * n + 2}"
-        base = (
-            f"--config={CONFIGS}/resnet_cifar10.py{_smoke_flag(scale)}",
-            f"--model={model}",
-        )
         for seed in SEEDS[scale]:
             for freeze in FREEZES:
                 meta = {"depth": n, "freeze": freeze, "panel": _PANEL[scale]}
-                args = (*base, f"--freeze={freeze}", *extra)
-                name, args, meta = _with_seed(
-                    scale, seed, f"resnet_n{n}_{freeze}", args, meta
+                overrides = {"model.name": model, "freeze": freeze, **extra}
+                name, overrides, meta = _with_seed(
+                    scale, seed, f"resnet_n{n}_{freeze}", overrides, meta
                 )
-                runs.append(Run(name, "classify", args, meta))
+                runs.append(
+                    Run(
+                        name,
+                        "classify",
+                        f"resnet_cifar10.py{_smoke_flag(scale)}",
+                        overrides,
+                        meta=meta,
+                    )
+                )
     if imagenet and scale == "paper":
         for n in (1, 2, 3):
             for freeze in FREEZES:
@@ -152,12 +156,16 @@ def resnet_runs(scale, imagenet=False):
                     Run(
                         f"resnet_imagenet_n{n}_{freeze}",
                         "classify",
-                        (
-                            f"--config={CONFIGS}/resnet_imagenet.py",
-                            f"--model=resnet{8 * n + 2}_imagenet",
-                            f"--freeze={freeze}",
-                        ),
-                        {"depth": n, "freeze": freeze, "panel": "ImageNet"},
+                        "resnet_imagenet.py",
+                        {
+                            "model.name": f"resnet{8 * n + 2}_imagenet",
+                            "freeze": freeze,
+                        },
+                        meta={
+                            "depth": n,
+                            "freeze": freeze,
+                            "panel": "ImageNet",
+                        },
                     )
                 )
     return runs
@@ -171,34 +179,36 @@ def convmixer_runs(scale):
         "cifar": (2, 4, 6),
         "paper": (2, 4, 8, 16),
     }
-    extra = {"cpu": CPU_CONVMIXER, "cifar": CIFAR_CONVMIXER}.get(scale, ())
+    extra = {"cpu": CPU_CONVMIXER, "cifar": CIFAR_CONVMIXER}.get(scale, {})
     runs = []
     for depth in depths[scale]:
         for seed in SEEDS[scale]:
             for freeze in FREEZES:
-                args = (
-                    f"--config={CONFIGS}/convmixer_cifar10.py"
-                    f"{_smoke_flag(scale)}",
-                    f"--freeze={freeze}",
-                    f"--config.model.depth={depth}",
-                    *extra,
-                )
+                overrides = {"freeze": freeze, "model.depth": depth, **extra}
                 meta = {
                     "depth": depth,
                     "freeze": freeze,
                     "panel": _PANEL[scale],
                 }
-                name, args, meta = _with_seed(
-                    scale, seed, f"convmixer_d{depth}_{freeze}", args, meta
+                name, overrides, meta = _with_seed(
+                    scale, seed, f"convmixer_d{depth}_{freeze}", overrides, meta
                 )
-                runs.append(Run(name, "classify", args, meta))
+                runs.append(
+                    Run(
+                        name,
+                        "classify",
+                        f"convmixer_cifar10.py{_smoke_flag(scale)}",
+                        overrides,
+                        meta=meta,
+                    )
+                )
     return runs
 
 
 def filter_runs(scale):
     """Learned vs fixed filter types in a separable ResNet (Fig. 5)."""
-    base = resnet_runs(scale)[0].args[:2]  # config and model of depth 1
-    extra = {"cpu": CPU_DATA, "cifar": CIFAR_RESNET}.get(scale, ())
+    shallowest = resnet_runs(scale)[0]  # config and model of depth 1
+    extra = {"cpu": CPU_DATA, "cifar": CIFAR_RESNET}.get(scale, {})
     kinds = [
         ("learned", "none", "spatial_random"),
         ("random", "spatial", "spatial_random"),
@@ -209,76 +219,85 @@ def filter_runs(scale):
     runs = []
     for seed in SEEDS[scale]:
         for kind, freeze, init in kinds:
-            args = (
-                *base,
-                f"--freeze={freeze}",
-                f"--spatial_initializer={init}",
-                *extra,
+            overrides = {
+                "model.name": shallowest.overrides["model.name"],
+                "freeze": freeze,
+                "spatial_initializer": init,
+                **extra,
+            }
+            name, overrides, meta = _with_seed(
+                scale, seed, f"filters_{kind}", overrides, {"kind": kind}
             )
-            name, args, meta = _with_seed(
-                scale, seed, f"filters_{kind}", args, {"kind": kind}
+            runs.append(
+                Run(name, "classify", shallowest.config, overrides, meta=meta)
             )
-            runs.append(Run(name, "classify", args, meta))
     return runs
 
 
-def _fgsm_args(scale, exports, names, labels, out):
-    small = ("--small",) if scale == "smoke" else ()
-    dataset = "fashion_mnist" if scale == "cpu" else "cifar10"
-    # FGSM on all 10,000 test images of the cifar scale.
-    return (
-        *[f"--model={os.path.join(exports, n)}" for n in names],
-        *[f"--label={label}" for label in labels],
-        f"--dataset={dataset}",
-        "--attack=fgsm",
-        f"--output_dir={out}",
-        "--overwrite",
-        *small,
+def _dataset(scale):
+    return "fashion_mnist" if scale == "cpu" else "cifar10"
+
+
+def _fgsm_run(scale, workdir, train, labels):
+    """FGSM on every test image (the cifar scale's 10,000 included) of the
+    exports of `train`: `fgsm_report.run`'s arguments."""
+    names = tuple(r.name for r in train)
+    return Run(
+        "fgsm",
+        "fgsm",
+        arguments={
+            "models": [os.path.join(workdir, "exports", n) for n in names],
+            "labels": labels,
+            "dataset": _dataset(scale),
+            "attacks": ["fgsm"],
+            "output_dir": os.path.join(workdir, "runs", "fgsm"),
+            "overwrite": True,
+            "small": scale == "smoke",
+        },
+        after=names,
     )
 
 
-# The robustness study (apps.robustness) of Figs. 8 and 9: FGSM on every test
-# image, PGD-20 (random start) on the first 2,000, transfer between every pair
-# of models, and attacks on the weights kept after epochs 1 and 3 (cifar).
+# The robustness study (`robustness_report.run`) of Figs. 8 and 9: FGSM on
+# every test image, PGD-20 (random start) on the first 2,000, transfer
+# between every pair of models, and attacks on the weights kept after epochs
+# 1 and 3 (cifar).
 ROBUSTNESS = {
-    "smoke": (
-        "--small",
-        "--max_examples=100",
-        "--pgd_examples=50",
-        "--pgd_steps=2",
-    ),
-    "cpu": ("--pgd_examples=1000",),
-    "cifar": (),
-    "paper": (),
+    "smoke": {
+        "small": True,
+        "max_examples": 100,
+        "pgd_examples": 50,
+        "pgd_steps": 2,
+    },
+    "cpu": {"pgd_examples": 1000},
+    "cifar": {},
+    "paper": {},
 }
 
 
 def _robustness_run(scale, workdir, train, labels, claim, reference, title):
-    names = [r.name for r in train]
-    dataset = "fashion_mnist" if scale == "cpu" else "cifar10"
-    shown = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}[dataset]
-    weights = (
-        [os.path.join(workdir, "runs", n, "weights") for n in names]
-        if scale == "cifar"
-        else []
-    )
+    names = tuple(r.name for r in train)
+    shown = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
     return Run(
         "robustness",
         "robustness",
-        (
-            *[f"--model={os.path.join(workdir, 'exports', n)}" for n in names],
-            *[f"--weights_dir={w}" for w in weights],
-            *[f"--label={label}" for label in labels],
-            f"--dataset={dataset}",
-            f"--claim={claim}",
-            f"--reference={reference}",
-            f"--title={title} on {shown}, {scale} scale",
-            f"--output_dir={os.path.join(workdir, 'runs', 'robustness')}",
-            "--overwrite",
-            *ROBUSTNESS[scale],
-        ),
-        {},
-        tuple(names),
+        arguments={
+            "models": [os.path.join(workdir, "exports", n) for n in names],
+            "weights_dirs": (
+                [os.path.join(workdir, "runs", n, "weights") for n in names]
+                if scale == "cifar"
+                else None
+            ),
+            "labels": labels,
+            "dataset": _dataset(scale),
+            "claim": claim,
+            "reference": reference,
+            "title": f"{title} on {shown[_dataset(scale)]}, {scale} scale",
+            "output_dir": os.path.join(workdir, "runs", "robustness"),
+            "overwrite": True,
+            **ROBUSTNESS[scale],
+        },
+        after=names,
     )
 
 
@@ -290,24 +309,15 @@ def fig8_runs(scale, workdir):
         for r in resnet_runs(scale)
         if r.meta["depth"] == min(d.meta["depth"] for d in resnet_runs(scale))
     ]
-    names = [r.name for r in train]
-    exports = os.path.join(workdir, "exports")
-    attack = Run(
-        "fgsm",
-        "fgsm",
-        _fgsm_args(
-            scale,
-            exports,
-            names,
-            [
-                LABELS[r.meta["freeze"]]
-                + (f" s{r.meta['seed']}" if "seed" in r.meta else "")
-                for r in train
-            ],
-            os.path.join(workdir, "runs", "fgsm"),
-        ),
-        {},
-        tuple(names),
+    attack = _fgsm_run(
+        scale,
+        workdir,
+        train,
+        [
+            LABELS[r.meta["freeze"]]
+            + (f" s{r.meta['seed']}" if "seed" in r.meta else "")
+            for r in train
+        ],
     )
     study = _robustness_run(
         scale,
@@ -330,39 +340,35 @@ def fig9_runs(scale, workdir):
         "paper": ("none", "0.5", "1.0", "2.0"),
     }[scale]
     extra = {
-        "cpu": (*CPU_CONVMIXER, "--config.model.depth=4"),
+        "cpu": {**CPU_CONVMIXER, "model.depth": 4},
         # k = 8 as the paper: a sigma-2 blur inside 5x5 is nearly a box.
-        "cifar": (*CIFAR_CONVMIXER, "--config.model.depth=4"),
-    }.get(scale, ())
+        "cifar": {**CIFAR_CONVMIXER, "model.depth": 4},
+    }.get(scale, {})
     smoke = "smoke," if scale == "smoke" else ""
     train = []
     for seed in SEEDS[scale]:
         for s in sigmas:
-            args = (
-                f"--config={CONFIGS}/convmixer_smoothing.py:{smoke}sigma={s}",
-                *extra,
+            name, overrides, meta = _with_seed(
+                scale, seed, f"smooth_{s}", dict(extra), {"sigma": s}
             )
-            name, args, meta = _with_seed(
-                scale, seed, f"smooth_{s}", args, {"sigma": s}
+            train.append(
+                Run(
+                    name,
+                    "classify",
+                    f"convmixer_smoothing.py:{smoke}sigma={s}",
+                    overrides,
+                    meta=meta,
+                )
             )
-            train.append(Run(name, "classify", args, meta))
-    exports = os.path.join(workdir, "exports")
-    attack = Run(
-        "fgsm",
-        "fgsm",
-        _fgsm_args(
-            scale,
-            exports,
-            [r.name for r in train],
-            [
-                f"sigma={r.meta['sigma']}"
-                + (f" s{r.meta['seed']}" if "seed" in r.meta else "")
-                for r in train
-            ],
-            os.path.join(workdir, "runs", "fgsm"),
-        ),
-        {},
-        tuple(r.name for r in train),
+    attack = _fgsm_run(
+        scale,
+        workdir,
+        train,
+        [
+            f"sigma={r.meta['sigma']}"
+            + (f" s{r.meta['seed']}" if "seed" in r.meta else "")
+            for r in train
+        ],
     )
     study = _robustness_run(
         scale,
@@ -384,15 +390,15 @@ def fig12_runs(scale):
             + [(16, w, 7) for w in (128, 256)]
             + [(16, 512, k) for k in (3, 5)]
         )
-        config = CONFIGS + "/unshuffle_cifar10.py:d={d},w={w},k={k}"
-        extra = ()
+        config = "unshuffle_cifar10.py:d={d},w={w},k={k}"
+        extra = {}
     elif scale == "cifar":
         # CIFAR-10 at 32x32x3 on a CPU: width 64, kernel 9 (receptive field
         # 1 + 8 d: 33 at depth 4, 65 at depth 8, enough to move any pixel
         # anywhere), 3 epochs.
         points = [(4, 64, 9), (8, 64, 9), (8, 32, 9), (8, 64, 5)]
-        config = CONFIGS + "/unshuffle_cifar10.py:d={d},w={w},k={k}"
-        extra = ("--epochs=3",)
+        config = "unshuffle_cifar10.py:d={d},w={w},k={k}"
+        extra = {"epochs": 3}
     else:
         points = {
             "smoke": [(2, 8, 3)],
@@ -405,31 +411,33 @@ def fig12_runs(scale):
                 (5, 64, 3),
             ],
         }[scale]
-        config = f"{CONFIGS}/unshuffle_mnist.py" + _smoke_flag(scale)
+        config = "unshuffle_mnist.py" + _smoke_flag(scale)
         # cpu: 2 epochs of 320 batches of 64 (40,960 images; the recipe's
         # 4 full epochs take ~16 min a run, too long for 10 runs).
-        cpu = ("--epochs=2", "--config.steps_per_epoch=320")
-        extra = (
-            *(cpu if scale == "cpu" else ()),
-            "--config.model.depth={d}",
-            "--config.model.dim={w}",
-            "--config.model.kernel_size={k}",
-        )
+        extra = {
+            **({"epochs": 2, "steps_per_epoch": 320} if scale == "cpu" else {}),
+            "model.depth": "{d}",
+            "model.dim": "{w}",
+            "model.kernel_size": "{k}",
+        }
     runs = []
     for d, w, k in points:
         for freeze in ("none", "spatial"):
             fill = {"d": d, "w": w, "k": k}
-            args = (
-                f"--config={config.format(**fill)}",
-                f"--freeze={freeze}",
-                *[e.format(**fill) for e in extra],
-            )
+            overrides = {
+                "freeze": freeze,
+                **{
+                    key: int(v.format(**fill)) if isinstance(v, str) else v
+                    for key, v in extra.items()
+                },
+            }
             runs.append(
                 Run(
                     f"unshuffle_d{d}_w{w}_k{k}_{freeze}",
                     "unshuffle",
-                    args,
-                    {"d": d, "w": w, "k": k, "freeze": freeze},
+                    config.format(**fill),
+                    overrides,
+                    meta={"d": d, "w": w, "k": k, "freeze": freeze},
                 )
             )
     return runs
@@ -448,11 +456,11 @@ def grid_runs(scale, workdir):
     for dataset in datasets:
         if dataset == "cifar10" and scale == "cifar":
             # The best point of the cifar-scale Fig. 12 sweep.
-            config = f"{CONFIGS}/unshuffle_cifar10.py:d=8,w=64,k=9"
+            config = "unshuffle_cifar10.py:d=8,w=64,k=9"
         elif dataset == "cifar10":
-            config = f"{CONFIGS}/unshuffle_cifar10.py"
+            config = "unshuffle_cifar10.py"
         else:
-            config = f"{CONFIGS}/unshuffle_mnist.py" + _smoke_flag(scale)
+            config = "unshuffle_mnist.py" + _smoke_flag(scale)
         names = []
         for freeze in ("none", "spatial"):
             name = f"unshuffle_{dataset}_{freeze}"
@@ -461,29 +469,29 @@ def grid_runs(scale, workdir):
                 Run(
                     name,
                     "unshuffle",
-                    (
-                        f"--config={config}",
-                        f"--dataset={dataset}",
-                        f"--freeze={freeze}",
-                        *(("--epochs=3",) if scale == "cifar" else ()),
-                    ),
-                    {"dataset": dataset},
+                    config,
+                    {
+                        "dataset": dataset,
+                        "freeze": freeze,
+                        **({"epochs": 3} if scale == "cifar" else {}),
+                    },
+                    meta={"dataset": dataset},
                 )
             )
-        exports = os.path.join(workdir, "exports")
-        small = ("--small",) if scale == "smoke" else ()
         out = os.path.join(workdir, "runs", f"grid_{dataset}.png")
         runs.append(
             Run(
                 f"grid_{dataset}",
-                "unshuffle",
-                (
-                    *[f"--compare={os.path.join(exports, n)}" for n in names],
-                    f"--output={out}",
-                    *small,
-                ),
-                {"dataset": dataset, "output": out},
-                tuple(names),
+                "compare",
+                arguments={
+                    "models": [
+                        os.path.join(workdir, "exports", n) for n in names
+                    ],
+                    "output": out,
+                    "small": scale == "smoke",
+                },
+                meta={"dataset": dataset, "output": out},
+                after=tuple(names),
             )
         )
     return runs
