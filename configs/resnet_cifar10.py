@@ -20,8 +20,8 @@ yet (it needs a GPU: one epoch of resnet20 takes ~5 minutes on 2 CPU cores);
 the smoke run only shows that training runs end to end. Measured at
 `apps.reproduce`'s cifar scale (this config, resnet8, 10 epochs on all of
 CIFAR-10, one core of an AMD EPYC, 23-28 min a run), seeds 0 / 1 / 2: Full
-79.8 / 78.5 / 79.4%, Chans 77.3 / 77.7 / 78.4%, Space 68.9 / 68.6% (seeds 0
-and 1) test accuracy (README, Results). At the cpu scale (this config on
+79.8 / 78.5 / 79.4%, Chans 77.3 / 77.7 / 78.4%, Space 68.9 / 68.6 / 67.7% test
+accuracy (README, Results). At the cpu scale (this config on
 Fashion-MNIST, 25,600 training images, 2-core CPU, 3-4 min a run): resnet20
 Full 77.9%, Chans 78.4%, Space 72.7% test accuracy; resnet8 74.7 / 74.6 /
 68.8% (docs/results/cpu/fig2.md).
