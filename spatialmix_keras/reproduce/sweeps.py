@@ -13,7 +13,11 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from spatialmix_keras.vocabulary import FREEZE_LABELS, FREEZE_MODES
+from spatialmix_keras.vocabulary import (
+    DATASET_LABELS,
+    FREEZE_LABELS,
+    FREEZE_MODES,
+)
 
 SCALES = ("smoke", "cpu", "cifar", "paper")
 FREEZES = FREEZE_MODES
@@ -277,7 +281,6 @@ ROBUSTNESS = {
 
 def _robustness_run(scale, workdir, train, labels, claim, reference, title):
     names = tuple(r.name for r in train)
-    shown = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
     return Run(
         "robustness",
         "robustness",
@@ -292,7 +295,9 @@ def _robustness_run(scale, workdir, train, labels, claim, reference, title):
             "dataset": _dataset(scale),
             "claim": claim,
             "reference": reference,
-            "title": f"{title} on {shown[_dataset(scale)]}, {scale} scale",
+            "title": (
+                f"{title} on {DATASET_LABELS[_dataset(scale)]}, {scale} scale"
+            ),
             "output_dir": os.path.join(workdir, "runs", "robustness"),
             "overwrite": True,
             **ROBUSTNESS[scale],

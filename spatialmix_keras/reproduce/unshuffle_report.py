@@ -16,6 +16,7 @@ import numpy as np
 from absl import logging
 
 from spatialmix_keras import export, files, plots, train, unshuffle
+from spatialmix_keras.vocabulary import DATASET_LABELS, FREEZE_LABELS
 
 
 def train_and_report(config, workdir: str) -> dict:
@@ -36,7 +37,7 @@ def train_and_report(config, workdir: str) -> dict:
         plots.plot_reconstructions(
             original,
             shuffled,
-            [(config.freeze, np.asarray(model(shuffled)))],
+            [(FREEZE_LABELS[config.freeze], np.asarray(model(shuffled)))],
             os.path.join(workdir, "reconstructions.png"),
             f"{train.run_name(config)}: test PSNR "
             f"{metrics['final_test_psnr']:.2f} dB",
@@ -122,17 +123,20 @@ def compare(
     rows, results = [], []
     for path, (model, _, export_config) in zip(models, loaded, strict=True):
         result = unshuffle.evaluate(model, test_ds, f"PSNR {path}")
-        label = f"{export_config['freeze']}\n{result['psnr']:.1f} dB"
+        freeze = FREEZE_LABELS[export_config["freeze"]]
+        label = f"{freeze}\n{result['psnr']:.1f} dB"
         rows.append((label, np.asarray(model(shuffled))))
         results.append(
             {"model": path, "freeze": export_config["freeze"], **result}
         )
     output = output or "runs/unshuffle_compare.png"
+    shown = DATASET_LABELS.get(config.dataset, config.dataset)
     plots.plot_reconstructions(
-        original, shuffled, rows, output, f"{config.dataset} test images"
+        original, shuffled, rows, output, f"Un-shuffling {shown} test images"
     )
     for r in results:
-        print(f"{r['model']:60s} {r['freeze']:8s} PSNR {r['psnr']:.2f} dB")
+        freeze = FREEZE_LABELS[r["freeze"]]
+        print(f"{r['model']:60s} {freeze:6s} PSNR {r['psnr']:.2f} dB")
     print(json.dumps(results))
     print(f"Wrote {output}", flush=True)
     return results
