@@ -25,11 +25,12 @@ Chans 76.5%, Space 74.4% (docs/results/cpu/fig4.md).
 
 import ml_collections
 
-from spatialmix_keras import data, train
+from spatialmix_keras import data
+from spatialmix_keras.config import base_config
 
 
 def get_config(arg: str | None = None):
-    config = train.base_config()
+    config = base_config()
     config.model = ml_collections.ConfigDict(
         {
             "name": "convmixer_128_8",

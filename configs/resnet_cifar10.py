@@ -29,11 +29,11 @@ Full 77.9%, Chans 78.4%, Space 72.7% test accuracy; resnet8 74.7 / 74.6 /
 
 import ml_collections
 
-from spatialmix_keras import train
+from spatialmix_keras.config import base_config
 
 
 def get_config(arg: str | None = None):
-    config = train.base_config()
+    config = base_config()
     # conv: "separable" or "standard"; compose: how a separable convolution
     # is computed ("auto", "always", "never"; the same numbers each way).
     config.model = ml_collections.ConfigDict(

@@ -19,11 +19,12 @@ Expected: the paper's Fig. 2 (right) shows the Chans/Full gap shrinking on
 ImageNet. Not measured in this project (no ImageNet here).
 """
 
-from spatialmix_keras import data, train
+from spatialmix_keras import data
+from spatialmix_keras.config import base_config
 
 
 def get_config(arg: str | None = None):
-    config = train.base_config()
+    config = base_config()
     config.dataset = "imagenet2012"
     config.model.name = "resnet18_imagenet"
     config.epochs = 90

@@ -124,7 +124,8 @@ def write(curves, dataset, split, output_dir) -> None:
         {"dataset": dataset, "split": split, "curves": curves},
     )
     files.atomic_write(os.path.join(output_dir, "results.csv"), write_csv)
-    files.atomic_write(
+    plots.plot_eps_sweep(
+        curves,
         os.path.join(output_dir, "accuracy_vs_eps.png"),
-        lambda path: plots.plot_eps_sweep(curves, path, f"{dataset} ({split})"),
+        f"{dataset} ({split})",
     )
