@@ -561,37 +561,141 @@ def learned_filters_report(fig_dir, runs, scale):
     return png, rows
 
 
-def fgsm_report(figure):
-    def report(fig_dir, runs, scale):
-        import shutil
+def _fgsm_groups(runs, attack):
+    """`{group: {seed: curve index}}` of an FGSM run's models, in order:
+    the freeze mode's name (Fig. 8) or the smoothing (Fig. 9) groups the
+    seeds of one setting."""
+    by_name = {r.name: r for r in runs}
+    groups = {}
+    for index, name in enumerate(attack.after):
+        meta = by_name[name].meta
+        group = (
+            LABELS[meta["freeze"]]
+            if "freeze" in meta
+            else f"sigma={meta['sigma']}"
+        )
+        groups.setdefault(group, {})[meta.get("seed", 0)] = index
+    return groups
 
+
+def _fgsm_title(figure, fig_dir, runs, scale, seeds):
+    panel = runs[0].meta.get("panel", "CIFAR-10") if runs else ""
+    if figure == "fig8":
+        depth = min(r.meta["depth"] for r in runs if "depth" in r.meta)
+        model = f"separable ResNet-{6 * depth + 2}"
+    else:
+        model = "ConvMixer, smoothed frozen filters" + _convmixer_shape(
+            fig_dir, runs
+        )
+        panel = {"smoke": "CIFAR-10 (small)", "cpu": "Fashion-MNIST"}.get(
+            scale, "CIFAR-10"
+        )
+    return f"{figure}: FGSM on {model}, {panel}, {scale} scale, {seeds} seed(s)"
+
+
+def fgsm_report(figure):
+    """FGSM accuracy against epsilon, mean over seeds with 95% intervals
+    per setting, and the paired differences to the reference (Full, or no
+    smoothing)."""
+    reference = {"fig8": "Full", "fig9": "sigma=none"}[figure]
+
+    def report(fig_dir, runs, scale):
         attack = [r for r in runs if r.task == "fgsm"][0]
-        out = run_dir(fig_dir, attack)
-        with open(os.path.join(out, "results.json")) as f:
+        with open(os.path.join(run_dir(fig_dir, attack), "results.json")) as f:
             curves = json.load(f)["curves"]
-        png = os.path.join(fig_dir, f"{figure}.png")
-        shutil.copy(os.path.join(out, "accuracy_vs_eps.png"), png)
-        rows = [
-            (c["label"], *[float(a) for a in c["accuracy"]]) for c in curves
-        ]
+        eps = [255 * e for e in curves[0]["eps"]]
+        groups = _fgsm_groups(runs, attack)
+        seeds = max(len(g) for g in groups.values())
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
+        rows, intervals, differences = [], [], []
+        for group, by_seed in groups.items():
+            accuracy = [
+                {s: curves[i]["accuracy"][k] for s, i in by_seed.items()}
+                for k in range(len(eps))
+            ]
+            cis = [stats.mean_ci(list(a.values())) for a in accuracy]
+            rows.append((group, len(by_seed), *[float(c[0]) for c in cis]))
+            intervals.append(
+                f"| {group} | "
+                + " | ".join(stats.format_ci(*c) for c in cis)
+                + " |"
+            )
+            ax.errorbar(
+                eps,
+                [100 * c[0] for c in cis],
+                yerr=[
+                    [100 * (c[0] - c[1]) if c[1] == c[1] else 0 for c in cis],
+                    [100 * (c[2] - c[0]) if c[2] == c[2] else 0 for c in cis],
+                ],
+                fmt="-o",
+                capsize=3,
+                label=group,
+            )
+            if group != reference and reference in groups:
+                cells = []
+                for k in range(len(eps)):
+                    base = {
+                        s: curves[i]["accuracy"][k]
+                        for s, i in groups[reference].items()
+                    }
+                    d = stats.paired_difference(accuracy[k], base)
+                    cells.append(f"{stats.format_ci(*d[:3])} (n={d[3]})")
+                differences.append(
+                    f"| {group} - {reference} | " + " | ".join(cells) + " |"
+                )
+        ax.set_xlabel("epsilon (x 1/255, on [0, 1] pixels)")
+        ax.set_ylabel("accuracy (%), mean and 95% CI")
+        ax.set_ylim(0, 100)
+        ax.set_title(
+            _fgsm_title(figure, fig_dir, runs, scale, seeds), fontsize=9
+        )
+        ax.grid(alpha=0.3)
+        ax.legend()
+        png = _save_figure(plt, fig, fig_dir, figure)
         wall = sum(
             _metrics(fig_dir, r)["train_time_s"]
             for r in runs
             if r.task == "classify"
         )
+        header = "| setting | " + " | ".join(f"{e:g}/255" for e in eps) + " |"
+        rule = "| --- " * (len(eps) + 1) + "|"
+        after = [
+            "Mean test accuracy (%) with a 95% t interval over seeds (none "
+            "with one seed):",
+            "",
+            header,
+            rule,
+            *intervals,
+        ]
+        if differences:
+            after += [
+                "",
+                f"Paired difference to {reference} (points; runs of one seed "
+                "share their initial weights and data order):",
+                "",
+                header,
+                rule,
+                *differences,
+            ]
         _write_report(
             fig_dir,
             figure,
             scale,
-            ["model", *[f"eps={255 * e:g}/255" for e in curves[0]["eps"]]],
+            ["setting", "seeds", *[f"eps={e:g}/255" for e in eps]],
             rows,
             wall,
-            "FGSM accuracy on the test split.",
-            _robustness_note(fig_dir, runs),
+            "FGSM accuracy on the test split (mean over seeds; fractions).",
+            after="\n".join(after)
+            + _blank_line_before(_robustness_note(fig_dir, runs)),
         )
         return png, rows
 
     return report
+
+
+def _blank_line_before(text):
+    return f"\n\n{text}" if text else ""
 
 
 def _robustness_note(fig_dir, runs):
