@@ -243,6 +243,17 @@ FAULTS = (
         ),
     ),
     Fault(
+        "Ctrl-C during `apps.reproduce`",
+        "the run says `Stopped by SIGINT ...` in its log; the sweep: `Run ... "
+        "was stopped after saving a checkpoint; run the same command again "
+        "to resume it.`, no traceback",
+        "the run's checkpoint",
+        (
+            "reproduce_test.py::test_ctrl_c_stops_the_run_with_a_checkpoint_"
+            "and_the_sweep_in_one_line",
+        ),
+    ),
+    Fault(
         "loss turns NaN",
         "non-zero exit before saving",
         "the last good checkpoint",

@@ -3,8 +3,10 @@ import inspect
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -340,3 +342,63 @@ def test_convmixer_figures_name_the_width_kernel_and_patch_they_ran(tmp_path):
     )
     # What the cifar scale asks for.
     assert runs[0].overrides["model.patch_size"] == 4
+
+
+_STOPPED_SWEEP = """
+import dataclasses, sys
+from spatialmix_keras import reproduce
+run = reproduce.figure_runs("fig2", "smoke", sys.argv[1])[0]
+run = dataclasses.replace(
+    run, overrides={**run.overrides, "epochs": 60, "log_every_steps": 1}
+)
+try:
+    reproduce.execute(reproduce.figure_dir(sys.argv[1], "fig2"), run)
+except RuntimeError as error:
+    print(error)
+    raise SystemExit(1)
+"""
+
+
+def test_ctrl_c_stops_the_run_with_a_checkpoint_and_the_sweep_in_one_line(
+    data_dir, tmp_path
+):
+    """Ctrl-C reaches the whole process group, as a terminal sends it: the
+    run saves and exits 75, the sweep says so in one line."""
+    fig_dir = reproduce.figure_dir(str(tmp_path), "fig2")
+    run = reproduce.figure_runs("fig2", "smoke", str(tmp_path))[0]
+    log = os.path.join(reproduce.run_dir(fig_dir, run), "log.txt")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _STOPPED_SWEEP, str(tmp_path)],
+        cwd=REPO,
+        env={
+            **os.environ,
+            "SPATIALMIX_DATA_DIR": data_dir,
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            if os.path.exists(log):
+                with open(log) as f:
+                    if "epoch 2/60 step" in f.read():
+                        break
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err[-3000:]
+    assert "was stopped after saving a checkpoint" in out
+    assert "Traceback" not in err
+    with open(log) as f:
+        assert "Stopped by SIGINT" in f.read()
+    assert os.listdir(
+        os.path.join(reproduce.run_dir(fig_dir, run), "checkpoints")
+    )

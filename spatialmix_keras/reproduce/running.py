@@ -10,10 +10,13 @@ output goes to `runs/<name>/log.txt` in the figure's directory.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 
 # A stopped training run has saved a checkpoint (see `train.Interrupted`).
 EXIT_INTERRUPTED = 75
@@ -123,6 +126,21 @@ def _perform_logged(fig_dir, run, data_dir, log):
         raise SystemExit(EXIT_INTERRUPTED) from None
 
 
+@contextlib.contextmanager
+def _sigint_left_to_the_run():
+    """Ctrl-C reaches the run's process too (one process group): it saves a
+    checkpoint and exits, and the sweep then stops with one line instead of
+    a traceback while the run still writes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def execute(fig_dir, run, data_dir=None) -> bool:
     """Runs one run in a fresh process unless its outputs exist; True if it
     ran."""
@@ -143,7 +161,8 @@ def execute(fig_dir, run, data_dir=None) -> bool:
         target=_perform_logged, args=(fig_dir, run, data_dir, log)
     )
     process.start()
-    process.join()
+    with _sigint_left_to_the_run():
+        process.join()
     if process.exitcode == EXIT_INTERRUPTED:
         raise RuntimeError(
             f"Run {run.name!r} was stopped after saving a checkpoint; run "
