@@ -582,15 +582,17 @@ def _fgsm_title(figure, fig_dir, runs, scale, seeds):
     panel = runs[0].meta.get("panel", "CIFAR-10") if runs else ""
     if figure == "fig8":
         depth = min(r.meta["depth"] for r in runs if "depth" in r.meta)
-        model = f"separable ResNet-{6 * depth + 2}"
+        model, setting = f"separable ResNet-{6 * depth + 2}", ""
     else:
-        model = "ConvMixer, smoothed frozen filters" + _convmixer_shape(
-            fig_dir, runs
-        )
+        model = "ConvMixer" + _convmixer_shape(fig_dir, runs)
+        setting = "smoothed frozen filters, "
         panel = {"smoke": "CIFAR-10 (small)", "cpu": "Fashion-MNIST"}.get(
             scale, "CIFAR-10"
         )
-    return f"{figure}: FGSM on {model}, {panel}, {scale} scale, {seeds} seed(s)"
+    return (
+        f"{figure}: FGSM on {model}\n"
+        f"{setting}{panel}, {scale} scale, {seeds} seed(s)"
+    )
 
 
 def fgsm_report(figure):
