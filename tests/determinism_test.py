@@ -60,13 +60,21 @@ def _run(tmp_path, name, data_dir):
     return result
 
 
+@pytest.fixture(scope="module")
+def reference(data_dir, tmp_path_factory):
+    """`(directory, weights)` of one uninterrupted run, which both tests
+    compare with."""
+    tmp_path = tmp_path_factory.mktemp("reference")
+    _run(tmp_path, "a", data_dir)
+    return tmp_path, _weights(tmp_path, "a")
+
+
 @pytest.mark.slow
 def test_same_seed_gives_identical_weights_and_resume_matches(
-    data_dir, tmp_path
+    reference, data_dir, tmp_path
 ):
-    _run(tmp_path, "a", data_dir)
     _run(tmp_path, "b", data_dir)
-    a, b = _weights(tmp_path, "a"), _weights(tmp_path, "b")
+    a, b = reference[1], _weights(tmp_path, "b")
     assert len(a) == len(b) > 0
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
@@ -88,9 +96,8 @@ def test_same_seed_gives_identical_weights_and_resume_matches(
 
 @pytest.mark.slow
 def test_sigterm_mid_epoch_saves_and_the_resume_is_bit_identical(
-    data_dir, tmp_path
+    reference, data_dir, tmp_path
 ):
-    _run(tmp_path, "a", data_dir)
     proc = subprocess.Popen(
         [*_args(tmp_path, "d"), "--config.log_every_steps=1"],
         cwd=REPO,
@@ -116,7 +123,5 @@ def test_sigterm_mid_epoch_saves_and_the_resume_is_bit_identical(
     assert not (tmp_path / "exports" / "d").exists()
     result = _run(tmp_path, "d", data_dir)
     assert "(epoch 2, step " in result.stderr
-    for x, y in zip(
-        _weights(tmp_path, "a"), _weights(tmp_path, "d"), strict=True
-    ):
+    for x, y in zip(reference[1], _weights(tmp_path, "d"), strict=True):
         np.testing.assert_array_equal(x, y)
