@@ -14,6 +14,7 @@ Epsilon is on pixels scaled to [0, 1]; `a/b` fractions are accepted.
 from absl import app, flags
 
 from apps import common
+from spatialmix_keras.reproduce import fgsm_report
 
 _MODELS = flags.DEFINE_multi_string(
     "model", None, "Model(s) to attack.", required=True
@@ -27,7 +28,7 @@ _DATA = common.define_data_flags()
 _SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"], "Split.")
 _EPS = flags.DEFINE_string(
     "eps",
-    "0,0.5/255,1/255,2/255,4/255,8/255",
+    fgsm_report.DEFAULT_EPS,
     "Comma-separated epsilons on [0, 1] pixels.",
 )
 _ATTACKS = flags.DEFINE_list("attack", ["fgsm"], "fgsm and/or pgd.")
@@ -45,7 +46,6 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from spatialmix_keras import data
-    from spatialmix_keras.reproduce import fgsm_report
 
     try:
         fgsm_report.run(

@@ -57,9 +57,11 @@ _CLAIM = flags.DEFINE_enum(
 _DATA = common.define_data_flags()
 _MAX = flags.DEFINE_integer("max_examples", None, "Only the first N images.")
 _FGSM_EPS = flags.DEFINE_string(
-    "fgsm_eps", "0.5/255,1/255,2/255,4/255,8/255", "FGSM epsilons."
+    "fgsm_eps", robustness_report.FGSM_EPS, "FGSM epsilons."
 )
-_PGD_EPS = flags.DEFINE_string("pgd_eps", "2/255,8/255", "PGD epsilons.")
+_PGD_EPS = flags.DEFINE_string(
+    "pgd_eps", robustness_report.PGD_EPS, "PGD epsilons."
+)
 _PGD_STEPS = flags.DEFINE_integer("pgd_steps", 20, "PGD steps.")
 _PGD_EXAMPLES = flags.DEFINE_integer(
     "pgd_examples", 2000, "PGD, transfer and checkpoints on the first N."

@@ -176,6 +176,15 @@ def _convmixer_shape(fig_dir, runs) -> str:
     return ""
 
 
+def _error_bars(cis):
+    """Matplotlib's `yerr` (points below, above) of `stats.mean_ci`
+    fractions, in percent; none where one seed gives no interval."""
+    return [
+        [100 * (c[0] - c[1]) if c[1] == c[1] else 0 for c in cis],
+        [100 * (c[2] - c[0]) if c[2] == c[2] else 0 for c in cis],
+    ]
+
+
 def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
     """Mean over seeds with 95% intervals per freeze mode and x, plus the
     paired Chans - Full and Space - Full differences."""
@@ -202,10 +211,7 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
             continue
         cis = [stats.mean_ci(list(v.values())) for _, v in points]
         means = [100 * c[0] for c in cis]
-        errors = [
-            [100 * (c[0] - c[1]) if c[1] == c[1] else 0 for c in cis],
-            [100 * (c[2] - c[0]) if c[2] == c[2] else 0 for c in cis],
-        ]
+        errors = _error_bars(cis)
         ax.errorbar(
             [p[0] for p in points],
             means,
@@ -610,14 +616,18 @@ def fgsm_report(figure):
         seeds = max(len(g) for g in groups.values())
         plt = _plt()
         fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
-        rows, intervals, differences = [], [], []
-        for group, by_seed in groups.items():
-            accuracy = [
+        # group -> per epsilon, {seed: accuracy}
+        accuracy = {
+            group: [
                 {s: curves[i]["accuracy"][k] for s, i in by_seed.items()}
                 for k in range(len(eps))
             ]
-            cis = [stats.mean_ci(list(a.values())) for a in accuracy]
-            rows.append((group, len(by_seed), *[float(c[0]) for c in cis]))
+            for group, by_seed in groups.items()
+        }
+        rows, intervals, differences = [], [], []
+        for group, per_eps in accuracy.items():
+            cis = [stats.mean_ci(list(a.values())) for a in per_eps]
+            rows.append((group, len(groups[group]), *[c[0] for c in cis]))
             intervals.append(
                 f"| {group} | "
                 + " | ".join(stats.format_ci(*c) for c in cis)
@@ -626,22 +636,15 @@ def fgsm_report(figure):
             ax.errorbar(
                 eps,
                 [100 * c[0] for c in cis],
-                yerr=[
-                    [100 * (c[0] - c[1]) if c[1] == c[1] else 0 for c in cis],
-                    [100 * (c[2] - c[0]) if c[2] == c[2] else 0 for c in cis],
-                ],
+                yerr=_error_bars(cis),
                 fmt="-o",
                 capsize=3,
                 label=group,
             )
-            if group != reference and reference in groups:
+            if group != reference and reference in accuracy:
                 cells = []
-                for k in range(len(eps)):
-                    base = {
-                        s: curves[i]["accuracy"][k]
-                        for s, i in groups[reference].items()
-                    }
-                    d = stats.paired_difference(accuracy[k], base)
+                for a, base in zip(per_eps, accuracy[reference], strict=True):
+                    d = stats.paired_difference(a, base)
                     cells.append(f"{stats.format_ci(*d[:3])} (n={d[3]})")
                 differences.append(
                     f"| {group} - {reference} | " + " | ".join(cells) + " |"

@@ -16,6 +16,9 @@ import os
 from spatialmix_keras import files, machine, plots
 from spatialmix_keras.reproduce import verdicts
 
+# The attacks: FGSM at 0.5-8/255 on every image, PGD at 2 and 8/255.
+FGSM_EPS = "0.5/255,1/255,2/255,4/255,8/255"
+PGD_EPS = "2/255,8/255"
 OUTPUTS = (
     "robustness.json",
     "robustness.md",
@@ -200,8 +203,8 @@ def run(
     reference=None,
     claim="auto",
     max_examples=None,
-    fgsm_eps="0.5/255,1/255,2/255,4/255,8/255",
-    pgd_eps="2/255,8/255",
+    fgsm_eps=FGSM_EPS,
+    pgd_eps=PGD_EPS,
     pgd_steps=20,
     pgd_examples=2000,
     batch_size=250,

@@ -18,9 +18,6 @@ import signal
 import sys
 import threading
 
-# A stopped training run has saved a checkpoint (see `train.Interrupted`).
-EXIT_INTERRUPTED = 75
-
 
 def run_dir(fig_dir, run):
     return os.path.join(fig_dir, "runs", run.name)
@@ -72,19 +69,18 @@ def training_config(fig_dir, run, data_dir=None):
 def perform(fig_dir, run, data_dir=None) -> None:
     """Carries out one run in this process, by the library function of its
     task."""
-    if run.task == "classify":
-        from spatialmix_keras import train
-
-        config = training_config(fig_dir, run, data_dir)
-        train.validate_config(config)
-        train.train_and_evaluate(config, run_dir(fig_dir, run))
-    elif run.task == "unshuffle":
+    if run.task in ("classify", "unshuffle"):
         from spatialmix_keras import train
         from spatialmix_keras.reproduce import unshuffle_report
 
         config = training_config(fig_dir, run, data_dir)
         train.validate_config(config)
-        unshuffle_report.train_and_report(config, run_dir(fig_dir, run))
+        trainer = (
+            train.train_and_evaluate
+            if run.task == "classify"
+            else unshuffle_report.train_and_report
+        )
+        trainer(config, run_dir(fig_dir, run))
     elif run.task == "fgsm":
         from spatialmix_keras.reproduce import fgsm_report
 
@@ -123,7 +119,7 @@ def _perform_logged(fig_dir, run, data_dir, log):
         perform(fig_dir, run, data_dir)
     except train.Interrupted as stopped:
         print(stopped, file=sys.stderr)
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        raise SystemExit(train.EXIT_INTERRUPTED) from None
 
 
 @contextlib.contextmanager
@@ -163,7 +159,9 @@ def execute(fig_dir, run, data_dir=None) -> bool:
     process.start()
     with _sigint_left_to_the_run():
         process.join()
-    if process.exitcode == EXIT_INTERRUPTED:
+    from spatialmix_keras import train
+
+    if process.exitcode == train.EXIT_INTERRUPTED:
         raise RuntimeError(
             f"Run {run.name!r} was stopped after saving a checkpoint; run "
             "the same command again to resume it."
