@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run_side_by_side, selected_params
 from killing import kill_when_exists
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -105,21 +106,19 @@ def _corrupt_dir(tmp_path):
     return bad
 
 
-@pytest.mark.parametrize(
-    "case",
-    ["dataset", "model", "epochs", "missing", "corrupt", "export_exists"],
-)
-def test_bad_input_exits_nonzero_naming_the_problem(case, data_dir, tmp_path):
-    args = list(smoke_args(tmp_path))
+BAD_INPUT = {
+    "dataset": "Received: dataset='cifar100'",
+    "model": "Received: model.name='resnet21'",
+    "epochs": "Received: epochs=0",
+    "missing": "cifar10_small.npz does not exist",
+    "corrupt": "truncated or corrupt",
+    "export_exists": "already exists; pass --overwrite",
+}
+
+
+def _bad_input_command(case, data_dir, root):
+    args = list(smoke_args(root))
     data = data_dir
-    expected = {
-        "dataset": "Received: dataset='cifar100'",
-        "model": "Received: model.name='resnet21'",
-        "epochs": "Received: epochs=0",
-        "missing": "cifar10_small.npz does not exist",
-        "corrupt": "truncated or corrupt",
-        "export_exists": "already exists; pass --overwrite",
-    }[case]
     if case == "dataset":
         args.append("--dataset=cifar100")
     elif case == "model":
@@ -127,24 +126,45 @@ def test_bad_input_exits_nonzero_naming_the_problem(case, data_dir, tmp_path):
     elif case == "epochs":
         args.append("--epochs=0")
     elif case == "missing":
-        data = str(tmp_path / "empty")
+        data = str(root / "empty")
         os.makedirs(data)
     elif case == "corrupt":
-        data = str(_corrupt_dir(tmp_path))
+        data = str(_corrupt_dir(root))
     elif case == "export_exists":
-        target = tmp_path / "saved_models" / "taken"
+        target = root / "saved_models" / "taken"
         target.mkdir(parents=True)
         (target / "model.keras").write_bytes(b"old model")
         args.append("--run_name=taken")
-    result = run_app("classify", *args, data_dir=data)
+    return [sys.executable, "-m", "apps.classify", *args], {
+        "cwd": REPO,
+        "env": _env(data),
+    }
+
+
+@pytest.fixture(scope="module")
+def bad_input_results(request, data_dir, tmp_path_factory):
+    """`{case: (root, result)}` of the selected bad-input runs of
+    `apps.classify`, run side by side, each in its own directory."""
+    roots, commands = {}, {}
+    for case in selected_params(request, "case"):
+        roots[case] = tmp_path_factory.mktemp(case)
+        commands[case] = _bad_input_command(case, data_dir, roots[case])
+    results = run_side_by_side(commands)
+    return {case: (roots[case], results[case]) for case in results}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_exits_nonzero_naming_the_problem(case, bad_input_results):
+    root, result = bad_input_results[case]
     assert result.returncode != 0
-    assert expected in result.stderr, result.stderr[-2000:]
+    assert BAD_INPUT[case] in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     if case == "corrupt":
         assert (
-            tmp_path / "bad_data" / "cifar10_small.npz"
+            root / "bad_data" / "cifar10_small.npz"
         ).read_bytes() == b"PK\x03\x04 not really a zip"
     if case == "export_exists":
+        target = root / "saved_models" / "taken"
         assert (target / "model.keras").read_bytes() == b"old model"
         assert os.listdir(target) == ["model.keras"]
 

@@ -1,5 +1,8 @@
 import os
+import subprocess
+import sys
 
+import conftest
 import keras
 import numpy as np
 import pytest
@@ -182,23 +185,20 @@ def test_state_changed_by_the_attack_is_flagged(trained):
     assert any("changed during the attack" in w for w in result["warnings"])
 
 
-def _run_fgsm_app(*args, data_dir):
-    import subprocess
-    import sys
-
+def _fgsm_command(*args, data_dir):
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {
         **os.environ,
         "SPATIALMIX_DATA_DIR": data_dir,
         "TF_CPP_MIN_LOG_LEVEL": "3",
     }
+    return [sys.executable, "-m", "apps.fgsm", *args], {"cwd": repo, "env": env}
+
+
+def _run_fgsm_app(*args, data_dir):
+    argv, kwargs = _fgsm_command(*args, data_dir=data_dir)
     return subprocess.run(
-        [sys.executable, "-m", "apps.fgsm", *args],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        argv, capture_output=True, text=True, timeout=300, **kwargs
     )
 
 
@@ -248,6 +248,25 @@ def test_fgsm_app_writes_table_json_csv_and_plot(trained, data_dir, tmp_path):
     assert (out / "results.json").read_bytes() == before
 
 
+@pytest.fixture(scope="module")
+def refusals(request, trained, data_dir, tmp_path_factory):
+    """`{args: (output_dir, result)}` of the selected bad-input runs of
+    `apps.fgsm`, run side by side."""
+    _, _, path = trained
+
+    def command(args, out):
+        return _fgsm_command(
+            f"--model={path}",
+            "--dataset=mnist",
+            "--small",
+            f"--output_dir={out}",
+            *args,
+            data_dir=data_dir,
+        )
+
+    return conftest.refusals(request, tmp_path_factory, command)
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
@@ -258,19 +277,11 @@ def test_fgsm_app_writes_table_json_csv_and_plot(trained, data_dir, tmp_path):
         (["--dataset=cifar10"], "takes images of shape (28, 28, 1)"),
     ],
 )
-def test_fgsm_app_refuses_bad_input(trained, data_dir, tmp_path, args, message):
-    _, _, path = trained
-    result = _run_fgsm_app(
-        f"--model={path}",
-        "--dataset=mnist",
-        "--small",
-        f"--output_dir={tmp_path / 'out'}",
-        *args,
-        data_dir=data_dir,
-    )
+def test_fgsm_app_refuses_bad_input(refusals, args, message):
+    out, result = refusals[tuple(args)]
     assert result.returncode != 0
     assert message in result.stderr, result.stderr[-2000:]
-    assert not os.path.exists(tmp_path / "out" / "results.json")
+    assert not os.path.exists(out / "results.json")
 
 
 def test_fgsm_app_refuses_a_path_that_is_not_a_model(data_dir, tmp_path):

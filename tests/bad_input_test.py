@@ -3,11 +3,11 @@ no traceback, and no existing file changed."""
 
 import os
 import shutil
-import subprocess
 import sys
 
 import numpy as np
 import pytest
+from conftest import run_side_by_side, selected_params
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -229,43 +229,60 @@ def _snapshot(root):
     return files
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_fails_cleanly_and_changes_nothing(
-    case, data_dir, tmp_path, keras_model_file
-):
-    (app, *app_args), extra, write_data, expected = CASES[case]
-    data = tmp_path / "data"
+def _prepare(case, data_dir, root, keras_model_file):
+    """Makes `root` a sandbox for `case`: its data, a model, a file that is
+    not a directory and a workdir holding a precious file. Returns the
+    command and its keyword arguments."""
+    (app, *app_args), extra, write_data, _ = CASES[case]
+    data = root / "data"
     data.mkdir()
     for name in (CIFAR, MNIST):
         shutil.copy(os.path.join(data_dir, name), data / name)
     if write_data:
         write_data(data_dir, str(data))
-    shutil.copy(keras_model_file, tmp_path / "model.keras")
-    (tmp_path / "a_file").write_text("not a directory")
-    (tmp_path / "work").mkdir()
-    (tmp_path / "work" / "keep.txt").write_text("precious")
-    args = [a.format(tmp=tmp_path) for a in (*app_args, *extra)]
+    shutil.copy(keras_model_file, root / "model.keras")
+    (root / "a_file").write_text("not a directory")
+    (root / "work").mkdir()
+    (root / "work" / "keep.txt").write_text("precious")
+    args = [a.format(tmp=root) for a in (*app_args, *extra)]
     if app in ("classify", "unshuffle"):
         if not any(a.startswith("--workdir") for a in args):
-            args.append(f"--workdir={tmp_path}/work")
+            args.append(f"--workdir={root}/work")
         if not any(a.startswith("--export_dir") for a in args):
-            args.append(f"--export_dir={tmp_path}/exports")
-    before = _snapshot(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", f"apps.{app}", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={
-            **os.environ,
-            "SPATIALMIX_DATA_DIR": str(data),
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-        },
-    )
+            args.append(f"--export_dir={root}/exports")
+    env = {
+        **os.environ,
+        "SPATIALMIX_DATA_DIR": str(data),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    return [sys.executable, "-m", f"apps.{app}", *args], {
+        "cwd": REPO,
+        "env": env,
+    }
+
+
+@pytest.fixture(scope="module")
+def outcomes(request, data_dir, keras_model_file, tmp_path_factory):
+    """`{case: (root, files before, result)}` of every selected case, the
+    apps run side by side (each in its own sandbox)."""
+    roots, before, commands = {}, {}, {}
+    for case in selected_params(request, "case"):
+        roots[case] = tmp_path_factory.mktemp(case)
+        commands[case] = _prepare(case, data_dir, roots[case], keras_model_file)
+        before[case] = _snapshot(roots[case])
+    results = run_side_by_side(commands)
+    return {
+        case: (roots[case], before[case], results[case]) for case in results
+    }
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_fails_cleanly_and_changes_nothing(case, outcomes):
+    root, before, result = outcomes[case]
+    expected = CASES[case][-1]
     assert result.returncode != 0
     assert expected in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    after = _snapshot(tmp_path)
+    after = _snapshot(root)
     for path, content in before.items():
         assert after.get(path) == content, f"{path} changed or vanished"

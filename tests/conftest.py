@@ -1,6 +1,8 @@
 """Shared fixtures: quiet TensorFlow, seeded Keras, the small datasets."""
 
+import concurrent.futures
 import os
+import subprocess
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -47,3 +49,51 @@ def cifar_small(data_dir):
     # Every 8th image keeps all ten classes (the file is sorted by class).
     images, labels = images[::8], labels[::8]
     return images.astype(np.float32) / 255.0, labels
+
+
+def selected_params(request, name):
+    """The values of the parameter `name` of the requesting module's tests
+    that this session runs (after `-k` and `-m`), in collection order."""
+    values = []
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if item.module is not request.module or callspec is None:
+            continue
+        value = callspec.params.get(name)
+        if name in callspec.params and value not in values:
+            values.append(value)
+    return values
+
+
+def run_side_by_side(commands, timeout=300):
+    """`{key: subprocess.CompletedProcess}` of `{key: (argv, kwargs)}`, run as
+    many at a time as there are CPUs.
+
+    Most of an app's bad-input run is `import tensorflow` on one core; a
+    table of them run one after another leaves the other cores idle.
+    """
+
+    def run(argv, kwargs):
+        return subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, **kwargs
+        )
+
+    cpus = len(os.sched_getaffinity(0))
+    with concurrent.futures.ThreadPoolExecutor(cpus) as pool:
+        futures = {
+            key: pool.submit(run, argv, kwargs)
+            for key, (argv, kwargs) in commands.items()
+        }
+        return {key: future.result() for key, future in futures.items()}
+
+
+def refusals(request, tmp_path_factory, command):
+    """`{args: (output_dir, result)}` of `command(args, output_dir)` (an app
+    run's `(argv, kwargs)`) for each selected `args` parameter of the
+    requesting module, run side by side, each with its own output_dir."""
+    outs, commands = {}, {}
+    for args in map(tuple, selected_params(request, "args")):
+        outs[args] = tmp_path_factory.mktemp("refused") / "out"
+        commands[args] = command(args, outs[args])
+    results = run_side_by_side(commands)
+    return {args: (outs[args], results[args]) for args in results}

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import conftest
 import keras
 import numpy as np
 import pytest
@@ -311,18 +312,22 @@ def test_study_refuses_duplicate_names_and_zero_eps(trained):
 # ---------------------------------------------------------------- the app
 
 
+def _command(*args, data_dir):
+    env = {
+        **os.environ,
+        "SPATIALMIX_DATA_DIR": data_dir,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    return [sys.executable, "-m", "apps.robustness", *args], {
+        "cwd": REPO,
+        "env": env,
+    }
+
+
 def _run(*args, data_dir):
+    argv, kwargs = _command(*args, data_dir=data_dir)
     return subprocess.run(
-        [sys.executable, "-m", "apps.robustness", *args],
-        cwd=REPO,
-        env={
-            **os.environ,
-            "SPATIALMIX_DATA_DIR": data_dir,
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-        },
-        capture_output=True,
-        text=True,
-        timeout=300,
+        argv, capture_output=True, text=True, timeout=300, **kwargs
     )
 
 
@@ -385,6 +390,26 @@ def test_app_writes_study_report_plots_and_verdict(exports, data_dir, tmp_path):
     assert (out / "robustness.json").read_bytes() == before
 
 
+@pytest.fixture(scope="module")
+def refusals(request, exports, data_dir, tmp_path_factory):
+    """`{args: (output_dir, result)}` of the selected bad-input runs of
+    `apps.robustness`, run side by side."""
+    (full0, *_), _ = exports
+
+    def command(args, out):
+        model = [] if any(a.startswith("--model") for a in args) else [full0]
+        return _command(
+            *[f"--model={m}" for m in model],
+            "--dataset=mnist",
+            "--small",
+            f"--output_dir={out}",
+            *args,
+            data_dir=data_dir,
+        )
+
+    return conftest.refusals(request, tmp_path_factory, command)
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
@@ -396,18 +421,9 @@ def test_app_writes_study_report_plots_and_verdict(exports, data_dir, tmp_path):
         (["--model=/nowhere"], "Received: model='/nowhere'"),
     ],
 )
-def test_app_refuses_bad_input(exports, data_dir, tmp_path, args, message):
-    (full0, *_), _ = exports
-    model = [] if any(a.startswith("--model") for a in args) else [full0]
-    result = _run(
-        *[f"--model={m}" for m in model],
-        "--dataset=mnist",
-        "--small",
-        f"--output_dir={tmp_path / 'out'}",
-        *args,
-        data_dir=data_dir,
-    )
+def test_app_refuses_bad_input(refusals, args, message):
+    out, result = refusals[tuple(args)]
     assert result.returncode != 0
     assert message in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    assert not os.path.exists(tmp_path / "out" / "robustness.json")
+    assert not os.path.exists(out / "robustness.json")
