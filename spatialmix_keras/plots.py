@@ -177,11 +177,15 @@ def plot_training_length(results, path: str, title: str = "") -> str:
         ),
         ("filter movement ||D - D0|| / ||D0||", lambda p: p["filter_movement"]),
         (
-            f"filter energy above {s['high_frequency_cutoff']} cycles/px",
+            f"filter energy above {s['high_frequency_cutoff']} cycles/px"
+            "\n(share; the y-axis does not start at 0)",
             lambda p: p["high_frequency_share"],
         ),
     )
-    for ax, (ylabel, value) in zip(axes, panels, strict=True):
+    # Accuracies on [0, 1], filter movement from 0; the energy share alone
+    # zooms in (its title says so): it moves by a few hundredths.
+    limits = ((0, 1), (0, 1), (0, 1), (0, None), (None, None))
+    for ax, (ylabel, value), ylim in zip(axes, panels, limits, strict=True):
         for label in verdicts.labels(results):
             group = [e for e in results["subjects"] if e["label"] == label]
             epochs = [
@@ -205,8 +209,10 @@ def plot_training_length(results, path: str, title: str = "") -> str:
             _band(ax, epochs, values, label, "-o")
         ax.set_xlabel("epoch")
         ax.set_title(ylabel, fontsize=9)
+        ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
+    axes[0].set_ylabel("mean and 95% band over seeds")
     if title:
         fig.suptitle(title)
     return _save(fig, path)
