@@ -5,13 +5,15 @@ r"""Reproduces a figure of the paper: runs its sweep, then draws it.
     python -m apps.reproduce --figure=fig2 --scale=paper \
         --run_index=$SLURM_ARRAY_TASK_ID
     python -m apps.reproduce --figure=fig2 --scale=paper --report_only
+    python -m apps.reproduce --figure=fig4,fig9 --scale=cifar
 
 Figures: fig2 (separable ResNet accuracy against depth), fig3 (its train
 time and time per trainable parameter), fig4 (ConvMixer accuracy against
 depth), fig5 (filter types), fig6 (ConvMixer train time), fig7 (learned
 depthwise filters), fig8 (FGSM on Full/Chans/Space), fig9 (smoothed
 filters), fig12 (un-shuffling PSNR against depth, width, kernel),
-fig10_11_13 (reconstruction grids); `all` for every one. Scales: smoke
+fig10_11_13 (reconstruction grids); several, comma-separated, run one after
+the other; `all` for every one. Scales: smoke
 (minutes on a CPU), cpu (under 30 min a figure on 2 cores, Fashion-MNIST),
 cifar (all of CIFAR-10, three paired seeds, hours a figure on 2 cores),
 paper (GPUs).
@@ -27,8 +29,11 @@ from absl import app, flags
 
 from apps import common
 
-_FIGURE = flags.DEFINE_string(
-    "figure", None, "Figure name, or all.", required=True
+_FIGURE = flags.DEFINE_list(
+    "figure",
+    None,
+    "Figure name, several comma-separated, or all.",
+    required=True,
 )
 _SCALE = flags.DEFINE_enum(
     "scale",
@@ -113,12 +118,21 @@ def main(argv):
 
     workdir = _WORKDIR.value or f"runs/reproduce/{_SCALE.value}"
     figures = (
-        list(reproduce.FIGURES) if _FIGURE.value == "all" else [_FIGURE.value]
+        list(reproduce.FIGURES) if _FIGURE.value == ["all"] else _FIGURE.value
     )
     printed = set()  # figures share runs: one command per run
     try:
-        for figure in figures:
-            runs = reproduce.figure_runs(figure, _SCALE.value, workdir)
+        sweeps = {  # every name checked before anything runs
+            figure: reproduce.figure_runs(figure, _SCALE.value, workdir)
+            for figure in figures
+        }
+        if _INDEX.value is not None and len(figures) != 1:
+            raise ValueError(
+                "Invalid value for argument `figure`: --run_index picks a "
+                "run of one figure. Received: figure="
+                f"{','.join(_FIGURE.value)!r}"
+            )
+        for figure, runs in sweeps.items():
             fig_dir = reproduce.figure_dir(workdir, figure)
             if _PRINT.value:
                 for index, run in enumerate(runs):

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import run_side_by_side
 
 from spatialmix_keras import models, reproduce
 
@@ -64,18 +65,22 @@ def test_bad_figure_or_scale_is_refused():
         reproduce.figure_runs("fig2", "huge", "/w")
 
 
+def _command(*args, data_dir):
+    env = {
+        **os.environ,
+        "SPATIALMIX_DATA_DIR": data_dir,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    return [sys.executable, "-m", "apps.reproduce", *args], {
+        "cwd": REPO,
+        "env": env,
+    }
+
+
 def _run(*args, data_dir):
+    argv, kwargs = _command(*args, data_dir=data_dir)
     return subprocess.run(
-        [sys.executable, "-m", "apps.reproduce", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        env={
-            **os.environ,
-            "SPATIALMIX_DATA_DIR": data_dir,
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-        },
+        argv, capture_output=True, text=True, timeout=1500, **kwargs
     )
 
 
@@ -134,13 +139,27 @@ def test_smoke_scale_reproduces_every_figure_and_resumes(data_dir, tmp_path):
     lines = printed.stdout.strip().splitlines()
     assert len(lines) == len(set(lines)) > 10  # shared runs printed once
 
-    result = _run(
-        "--figure=all",
-        "--scale=smoke",
-        f"--workdir={workdir}",
-        data_dir=data_dir,
+    # Two sweeps side by side in one workdir (figures that share runs go
+    # together): every figure is drawn, and neither disturbs the other.
+    halves = (
+        "fig2,fig3,fig8,fig5,fig12",
+        "fig4,fig6,fig7,fig9,fig10_11_13",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(",".join(halves).split(",")) == sorted(reproduce.FIGURES)
+    results = run_side_by_side(
+        {
+            half: _command(
+                f"--figure={half}",
+                "--scale=smoke",
+                f"--workdir={workdir}",
+                data_dir=data_dir,
+            )
+            for half in halves
+        },
+        timeout=1500,
+    )
+    for result in results.values():
+        assert result.returncode == 0, result.stderr[-3000:]
     for figure in reproduce.FIGURES:
         fig_dir = reproduce.figure_dir(workdir, figure)
         with open(os.path.join(fig_dir, f"{figure}.md")) as f:
@@ -160,24 +179,38 @@ def test_smoke_scale_reproduces_every_figure_and_resumes(data_dir, tmp_path):
         with open(png, "rb") as f:
             assert f.read(4) == b"\x89PNG", figure
 
-    again = _run(
-        "--figure=fig2",
-        "--scale=smoke",
-        f"--workdir={workdir}",
-        data_dir=data_dir,
+    tails = run_side_by_side(
+        {
+            "again": _command(
+                "--figure=fig2",
+                "--scale=smoke",
+                f"--workdir={workdir}",
+                data_dir=data_dir,
+            ),
+            "index": _command(
+                "--figure=fig2",
+                "--scale=smoke",
+                "--run_index=7",
+                f"--workdir={workdir}",
+                data_dir=data_dir,
+            ),
+            "index_of_two": _command(
+                "--figure=fig2,fig3",
+                "--scale=smoke",
+                "--run_index=0",
+                f"--workdir={workdir}",
+                data_dir=data_dir,
+            ),
+        }
     )
+    again = tails["again"]
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.count("already done, skipped") == 3
     assert ": done" not in again.stdout
-    index = _run(
-        "--figure=fig2",
-        "--scale=smoke",
-        "--run_index=7",
-        f"--workdir={workdir}",
-        data_dir=data_dir,
-    )
-    assert index.returncode != 0
-    assert "has 3 runs. Received: 7" in index.stderr
+    assert tails["index"].returncode != 0
+    assert "has 3 runs. Received: 7" in tails["index"].stderr
+    assert tails["index_of_two"].returncode != 0
+    assert "Received: figure='fig2,fig3'" in tails["index_of_two"].stderr
 
 
 def test_t_quantiles_match_a_numerical_integral_of_the_t_density():
