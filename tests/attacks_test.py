@@ -1,6 +1,5 @@
 import os
 import subprocess
-import sys
 
 import conftest
 import keras
@@ -186,13 +185,7 @@ def test_state_changed_by_the_attack_is_flagged(trained):
 
 
 def _fgsm_command(*args, data_dir):
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {
-        **os.environ,
-        "SPATIALMIX_DATA_DIR": data_dir,
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-    }
-    return [sys.executable, "-m", "apps.fgsm", *args], {"cwd": repo, "env": env}
+    return conftest.app_command("fgsm", *args, data_dir=data_dir)
 
 
 def _run_fgsm_app(*args, data_dir):

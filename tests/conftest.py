@@ -3,6 +3,7 @@
 import concurrent.futures
 import os
 import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -97,3 +98,16 @@ def refusals(request, tmp_path_factory, command):
         commands[args] = command(args, outs[args])
     results = run_side_by_side(commands)
     return {args: (outs[args], results[args]) for args in results}
+
+
+def app_command(app, *args, data_dir):
+    """`(argv, kwargs)` of `python -m apps.<app> *args` in the checkout, for
+    `subprocess.run` or `run_side_by_side`: data from `data_dir`, TensorFlow
+    quiet."""
+    env = {
+        **os.environ,
+        "SPATIALMIX_DATA_DIR": str(data_dir),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    argv = [sys.executable, "-m", f"apps.{app}", *args]
+    return argv, {"cwd": _REPO, "env": env}

@@ -8,9 +8,9 @@ import subprocess
 import sys
 import time
 
+import conftest
 import numpy as np
 import pytest
-from conftest import run_side_by_side
 
 from spatialmix_keras import models, reproduce
 
@@ -66,15 +66,7 @@ def test_bad_figure_or_scale_is_refused():
 
 
 def _command(*args, data_dir):
-    env = {
-        **os.environ,
-        "SPATIALMIX_DATA_DIR": data_dir,
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-    }
-    return [sys.executable, "-m", "apps.reproduce", *args], {
-        "cwd": REPO,
-        "env": env,
-    }
+    return conftest.app_command("reproduce", *args, data_dir=data_dir)
 
 
 def _run(*args, data_dir):
@@ -146,7 +138,7 @@ def test_smoke_scale_reproduces_every_figure_and_resumes(data_dir, tmp_path):
         "fig4,fig6,fig7,fig9,fig10_11_13",
     )
     assert sorted(",".join(halves).split(",")) == sorted(reproduce.FIGURES)
-    results = run_side_by_side(
+    results = conftest.run_side_by_side(
         {
             half: _command(
                 f"--figure={half}",
@@ -179,7 +171,7 @@ def test_smoke_scale_reproduces_every_figure_and_resumes(data_dir, tmp_path):
         with open(png, "rb") as f:
             assert f.read(4) == b"\x89PNG", figure
 
-    tails = run_side_by_side(
+    tails = conftest.run_side_by_side(
         {
             "again": _command(
                 "--figure=fig2",

@@ -4,7 +4,6 @@ transfer attacks between identical models, masking caught, verdict rules."""
 import json
 import os
 import subprocess
-import sys
 
 import conftest
 import keras
@@ -313,15 +312,7 @@ def test_study_refuses_duplicate_names_and_zero_eps(trained):
 
 
 def _command(*args, data_dir):
-    env = {
-        **os.environ,
-        "SPATIALMIX_DATA_DIR": data_dir,
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-    }
-    return [sys.executable, "-m", "apps.robustness", *args], {
-        "cwd": REPO,
-        "env": env,
-    }
+    return conftest.app_command("robustness", *args, data_dir=data_dir)
 
 
 def _run(*args, data_dir):
