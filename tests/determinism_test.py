@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 
+import conftest
 import numpy as np
 import pytest
 from killing import kill_when_exists
@@ -62,19 +63,23 @@ def _run(tmp_path, name, data_dir):
 
 @pytest.fixture(scope="module")
 def reference(data_dir, tmp_path_factory):
-    """`(directory, weights)` of one uninterrupted run, which both tests
-    compare with."""
+    """`(weights of run "a", weights of run "b")`: two uninterrupted runs of
+    the same command, run side by side (they share nothing)."""
     tmp_path = tmp_path_factory.mktemp("reference")
-    _run(tmp_path, "a", data_dir)
-    return tmp_path, _weights(tmp_path, "a")
+    kwargs = {"cwd": REPO, "env": _env(data_dir)}
+    results = conftest.run_side_by_side(
+        {name: (_args(tmp_path, name), kwargs) for name in "ab"}
+    )
+    for result in results.values():
+        assert result.returncode == 0, result.stderr[-3000:]
+    return _weights(tmp_path, "a"), _weights(tmp_path, "b")
 
 
 @pytest.mark.slow
 def test_same_seed_gives_identical_weights_and_resume_matches(
     reference, data_dir, tmp_path
 ):
-    _run(tmp_path, "b", data_dir)
-    a, b = reference[1], _weights(tmp_path, "b")
+    a, b = reference
     assert len(a) == len(b) > 0
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
@@ -123,5 +128,5 @@ def test_sigterm_mid_epoch_saves_and_the_resume_is_bit_identical(
     assert not (tmp_path / "exports" / "d").exists()
     result = _run(tmp_path, "d", data_dir)
     assert "(epoch 2, step " in result.stderr
-    for x, y in zip(reference[1], _weights(tmp_path, "d"), strict=True):
+    for x, y in zip(reference[0], _weights(tmp_path, "d"), strict=True):
         np.testing.assert_array_equal(x, y)
