@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_side_by_side, selected_params
+from conftest import app_command, run_side_by_side, selected_params
 from killing import kill_when_exists
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -182,15 +182,20 @@ def test_unshuffle_app_trains_exports_and_compares(data_dir, tmp_path):
         "--config=configs/unshuffle_mnist.py:smoke",
         f"--export_dir={tmp_path / 'saved_models'}",
     )
-    for freeze in ("none", "spatial"):
-        result = run_app(
-            "unshuffle",
-            *args,
-            f"--freeze={freeze}",
-            f"--workdir={tmp_path / freeze}",
-            f"--run_name={freeze}",
-            data_dir=data_dir,
-        )
+    trained = run_side_by_side(
+        {
+            freeze: app_command(
+                "unshuffle",
+                *args,
+                f"--freeze={freeze}",
+                f"--workdir={tmp_path / freeze}",
+                f"--run_name={freeze}",
+                data_dir=data_dir,
+            )
+            for freeze in ("none", "spatial")
+        }
+    )
+    for freeze, result in trained.items():
         assert result.returncode == 0, result.stderr[-3000:]
         with open(tmp_path / freeze / "metrics.json") as f:
             metrics = json.load(f)
@@ -216,27 +221,26 @@ def test_unshuffle_app_trains_exports_and_compares(data_dir, tmp_path):
         recorded = json.load(f)["final_test_psnr"]
     assert rows[0]["psnr"] == pytest.approx(recorded, abs=1e-3)
     assert grid.read_bytes()[:4] == b"\x89PNG"
-    # A dataset whose image shape differs from the stored permutation's.
-    result = run_app(
-        "unshuffle",
-        f"--compare={exports[0]}",
-        "--small",
-        "--dataset=cifar10",
-        f"--output={tmp_path / 'x.png'}",
-        data_dir=data_dir,
+    # A dataset, or an image size, that the stored permutation does not fit.
+    refused = run_side_by_side(
+        {
+            message: app_command(
+                "unshuffle",
+                f"--compare={exports[0]}",
+                "--small",
+                flag,
+                f"--output={tmp_path / 'x.png'}",
+                data_dir=data_dir,
+            )
+            for flag, message in (
+                ("--dataset=cifar10", "takes images of shape (14, 14, 1)"),
+                ("--image_size=28", "stored permutation shuffles (14, 14)"),
+            )
+        }
     )
-    assert result.returncode != 0
-    assert "takes images of shape (14, 14, 1)" in result.stderr
-    result = run_app(
-        "unshuffle",
-        f"--compare={exports[0]}",
-        "--small",
-        "--image_size=28",
-        f"--output={tmp_path / 'x.png'}",
-        data_dir=data_dir,
-    )
-    assert result.returncode != 0
-    assert "but the stored permutation shuffles (14, 14)" in result.stderr
+    for message, result in refused.items():
+        assert result.returncode != 0
+        assert message in result.stderr, result.stderr[-2000:]
     assert not (tmp_path / "x.png").exists()
 
 

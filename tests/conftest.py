@@ -1,6 +1,7 @@
 """Shared fixtures: quiet TensorFlow, seeded Keras, the small datasets."""
 
 import concurrent.futures
+import functools
 import os
 import subprocess
 import sys
@@ -66,26 +67,35 @@ def selected_params(request, name):
     return values
 
 
+def side_by_side(calls):
+    """`{key: call()}` of `{key: call}`, as many at a time as this process
+    may use CPUs: for calls that mostly wait on app subprocesses."""
+    cpus = len(os.sched_getaffinity(0))
+    with concurrent.futures.ThreadPoolExecutor(cpus) as pool:
+        futures = {key: pool.submit(call) for key, call in calls.items()}
+        return {key: future.result() for key, future in futures.items()}
+
+
 def run_side_by_side(commands, timeout=300):
-    """`{key: subprocess.CompletedProcess}` of `{key: (argv, kwargs)}`, run as
-    many at a time as there are CPUs.
+    """`{key: subprocess.CompletedProcess}` of `{key: (argv, kwargs)}`, run
+    side by side.
 
     Most of an app's bad-input run is `import tensorflow` on one core; a
     table of them run one after another leaves the other cores idle.
     """
-
-    def run(argv, kwargs):
-        return subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, **kwargs
-        )
-
-    cpus = len(os.sched_getaffinity(0))
-    with concurrent.futures.ThreadPoolExecutor(cpus) as pool:
-        futures = {
-            key: pool.submit(run, argv, kwargs)
+    return side_by_side(
+        {
+            key: functools.partial(
+                subprocess.run,
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                **kwargs,
+            )
             for key, (argv, kwargs) in commands.items()
         }
-        return {key: future.result() for key, future in futures.items()}
+    )
 
 
 def refusals(request, tmp_path_factory, command):

@@ -1,11 +1,13 @@
 """Injected faults: a full disk during export, a kill during export."""
 
 import errno
+import functools
 import json
 import os
 import subprocess
 import sys
 
+import conftest
 import keras
 import numpy as np
 import pytest
@@ -59,6 +61,7 @@ def test_full_disk_during_export_keeps_the_previous_export(
 
 SITE_FULL_DISK = """
 import errno
+import functools
 import keras
 def _full(self, *args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
@@ -129,21 +132,20 @@ CONFIG = {
 INPUT = {"classify": (32, 32, 3), "unshuffle": (14, 14, 1)}
 
 
-@pytest.mark.parametrize("app", ["classify", "unshuffle"])
-def test_kill_during_export_leaves_no_partial_export_and_rerun_completes(
-    app, data_dir, tmp_path
-):
-    exports = tmp_path / "saved_models"
-    site = tmp_path / "site"
+def _kill_during_export_then_rerun(app, data_dir, root):
+    """Kills `apps.<app>` in `root` once its export has begun, then runs
+    the same command again: `(exported before the rerun?, rerun result)`."""
+    exports = root / "saved_models"
+    site = root / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(SITE_SLOW_EXPORT)
-    started = tmp_path / "export_started"
+    started = root / "export_started"
     args = [
         sys.executable,
         "-m",
         f"apps.{app}",
         CONFIG[app],
-        f"--workdir={tmp_path / 'work'}",
+        f"--workdir={root / 'work'}",
         f"--export_dir={exports}",
         "--run_name=run",
     ]
@@ -160,12 +162,41 @@ def test_kill_during_export_leaves_no_partial_export_and_rerun_completes(
         cwd=REPO,
         env={**env, "PYTHONPATH": f"{site}{os.pathsep}{REPO}"},
     )
-    # No export appeared under its final name; only a staging directory.
-    assert not (exports / "run").exists()
-    # Re-running resumes after the last epoch and writes a whole export.
-    result = subprocess.run(
+    exported_before = (exports / "run").exists()
+    rerun = subprocess.run(
         args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300
     )
+    return exported_before, rerun
+
+
+@pytest.fixture(scope="module")
+def killed_exports(request, data_dir, tmp_path_factory):
+    """`{app: (root, exported before the rerun?, rerun result)}` of the
+    selected apps, side by side, each in its own directory."""
+    roots = {
+        app: tmp_path_factory.mktemp(f"killed_{app}")
+        for app in conftest.selected_params(request, "app")
+    }
+    outcomes = conftest.side_by_side(
+        {
+            app: functools.partial(
+                _kill_during_export_then_rerun, app, data_dir, root
+            )
+            for app, root in roots.items()
+        }
+    )
+    return {app: (roots[app], *outcomes[app]) for app in outcomes}
+
+
+@pytest.mark.parametrize("app", ["classify", "unshuffle"])
+def test_kill_during_export_leaves_no_partial_export_and_rerun_completes(
+    app, killed_exports
+):
+    root, exported_before, result = killed_exports[app]
+    exports = root / "saved_models"
+    # No export appeared under its final name; only a staging directory.
+    assert not exported_before
+    # Re-running resumes after the last epoch and writes a whole export.
     assert result.returncode == 0, result.stderr[-3000:]
     assert "(epoch 2 done)" in result.stderr
     # The killed staging is gone; the lock file of the export target stays.
@@ -174,7 +205,7 @@ def test_kill_during_export_leaves_no_partial_export_and_rerun_completes(
     if app == "unshuffle":
         expected.insert(3, "permutation.json")
     assert sorted(os.listdir(exports / "run")) == expected
-    with open(tmp_path / "work" / "history.json") as f:
+    with open(root / "work" / "history.json") as f:
         assert [h["epoch"] for h in json.load(f)] == [1, 2]
     loaded = export.load_for_eval(str(exports / "run" / "model.keras"))
     x = np.zeros((1, *INPUT[app]), "float32")
