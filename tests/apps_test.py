@@ -135,10 +135,7 @@ def _bad_input_command(case, data_dir, root):
         target.mkdir(parents=True)
         (target / "model.keras").write_bytes(b"old model")
         args.append("--run_name=taken")
-    return [sys.executable, "-m", "apps.classify", *args], {
-        "cwd": REPO,
-        "env": _env(data),
-    }
+    return app_command("classify", *args, data_dir=data)
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,10 @@ no traceback, and no existing file changed."""
 
 import os
 import shutil
-import sys
 
 import numpy as np
 import pytest
-from conftest import run_side_by_side, selected_params
+from conftest import app_command, run_side_by_side, selected_params
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -250,15 +249,7 @@ def _prepare(case, data_dir, root, keras_model_file):
             args.append(f"--workdir={root}/work")
         if not any(a.startswith("--export_dir") for a in args):
             args.append(f"--export_dir={root}/exports")
-    env = {
-        **os.environ,
-        "SPATIALMIX_DATA_DIR": str(data),
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-    }
-    return [sys.executable, "-m", f"apps.{app}", *args], {
-        "cwd": REPO,
-        "env": env,
-    }
+    return app_command(app, *args, data_dir=data)
 
 
 @pytest.fixture(scope="module")
