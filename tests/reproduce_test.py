@@ -349,10 +349,10 @@ def test_a_failing_run_names_its_log(data_dir, tmp_path):
 
 def test_convmixer_figures_name_the_width_kernel_and_patch_they_ran(tmp_path):
     from spatialmix_keras import train
-    from spatialmix_keras.reproduce import reports
+    from spatialmix_keras.reproduce.figures import common
 
     runs = reproduce.figure_runs("fig4", "cifar", str(tmp_path))
-    assert reports._convmixer_shape(str(tmp_path), runs) == ""
+    assert common.convmixer_shape(str(tmp_path), runs) == ""
     # The second run's config, written the way a finished run writes it
     # (the first has none yet).
     config = train.base_config()
@@ -362,7 +362,7 @@ def test_convmixer_figures_name_the_width_kernel_and_patch_they_ran(tmp_path):
     os.makedirs(tmp_path / "runs" / runs[1].name)
     with open(tmp_path / "runs" / runs[1].name / "config.json", "w") as f:
         json.dump(config.to_dict(), f)
-    assert reports._convmixer_shape(str(tmp_path), runs) == (
+    assert common.convmixer_shape(str(tmp_path), runs) == (
         " (width 128, kernel 8, patch 4)"
     )
     # What the cifar scale asks for.

@@ -18,7 +18,7 @@ Scales: `smoke` (tiny models, small files, a few steps: what the tests run),
 `paper` (the paper's settings, for GPUs).
 
 Modules: `sweeps` (the runs of each figure), `running` (executing one run),
-`reports` (a figure's tables and PNGs), and the reports of the evaluation
+`figures` (each figure's table and PNG), and the reports of the evaluation
 tasks, which the apps call too (`fgsm_report`, `robustness_report`,
 `unshuffle_report`); `FIGURES` ties each figure to its sweep and report.
 """
@@ -27,7 +27,13 @@ from __future__ import annotations
 
 import os
 
-from spatialmix_keras.reproduce import reports, sweeps
+from spatialmix_keras.reproduce import sweeps
+from spatialmix_keras.reproduce.figures import (
+    depth,
+    fgsm,
+    filters,
+    unshuffling,
+)
 from spatialmix_keras.reproduce.running import (
     execute,
     is_done,
@@ -62,56 +68,56 @@ FIGURES = {
     "fig2": {
         "dir": "resnet",
         "runs": lambda s, d: sweeps.resnet_runs(s, imagenet=True),
-        "report": reports.lines_report(
+        "report": depth.lines_report(
             "fig2", "test accuracy", "final_test_accuracy"
         ),
     },
     "fig3": {
         "dir": "resnet",
         "runs": lambda s, d: sweeps.resnet_runs(s),
-        "report": reports.time_report("fig3"),
+        "report": depth.time_report("fig3"),
     },
     "fig4": {
         "dir": "convmixer",
         "runs": lambda s, d: sweeps.convmixer_runs(s),
-        "report": reports.lines_report(
+        "report": depth.lines_report(
             "fig4", "test accuracy", "final_test_accuracy"
         ),
     },
     "fig5": {
         "dir": "filters",
         "runs": lambda s, d: sweeps.filter_runs(s),
-        "report": reports.filters_bar_report,
+        "report": filters.filters_bar_report,
     },
     "fig6": {
         "dir": "convmixer",
         "runs": lambda s, d: sweeps.convmixer_runs(s),
-        "report": reports.time_report("fig6"),
+        "report": depth.time_report("fig6"),
     },
     "fig7": {
         "dir": "convmixer",
         "runs": lambda s, d: sweeps.convmixer_runs(s),
-        "report": reports.learned_filters_report,
+        "report": filters.learned_filters_report,
     },
     "fig8": {
         "dir": "resnet",
         "runs": sweeps.fig8_runs,
-        "report": reports.fgsm_report("fig8"),
+        "report": fgsm.fgsm_report("fig8"),
     },
     "fig9": {
         "dir": "smoothing",
         "runs": sweeps.fig9_runs,
-        "report": reports.fgsm_report("fig9"),
+        "report": fgsm.fgsm_report("fig9"),
     },
     "fig12": {
         "dir": "unshuffle_sweep",
         "runs": lambda s, d: sweeps.fig12_runs(s),
-        "report": reports.fig12_report,
+        "report": unshuffling.fig12_report,
     },
     "fig10_11_13": {
         "dir": "unshuffle_grids",
         "runs": sweeps.grid_runs,
-        "report": reports.grids_report,
+        "report": unshuffling.grids_report,
     },
 }
 

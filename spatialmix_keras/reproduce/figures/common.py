@@ -1,0 +1,157 @@
+"""What every figure's report shares: reading its runs, writing its files.
+
+A report reads the runs' `metrics.json` and `config.json`, and writes
+`<figure>.md` (the hardware, how and from which commit the runs were
+trained, the wall time, a table and notes) and `<figure>.png` beside them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+
+from spatialmix_keras import config as config_lib
+from spatialmix_keras import files, machine
+from spatialmix_keras.reproduce.running import run_dir
+
+
+def metrics(fig_dir, run):
+    path = os.path.join(run_dir(fig_dir, run), "metrics.json")
+    if not os.path.exists(path):
+        return None
+    return read_json(path)
+
+
+def hardware():
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    cpu = machine.cpu_features().get("cpu_model") or platform.machine()
+    return (
+        f"{cpu}, {os.cpu_count()} CPU threads, "
+        f"{len(gpus)} GPU(s), TensorFlow {tf.__version__}"
+    )
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def training_summary(fig_dir):
+    """How the figure's runs were trained, from their config and metrics."""
+    settings = set()
+    runs = os.path.join(fig_dir, "runs")
+    for name in sorted(os.listdir(runs)) if os.path.isdir(runs) else ():
+        paths = [
+            os.path.join(runs, name, f"{f}.json") for f in ("config", "metrics")
+        ]
+        if not all(os.path.exists(p) for p in paths):
+            continue
+        config, metrics = (read_json(p) for p in paths)
+        batch = metrics["global_batch_size"]
+        steps = metrics["num_train_examples"] // batch
+        if config.get("steps_per_epoch"):
+            steps = min(steps, config["steps_per_epoch"])
+        settings.add(
+            f"{config['dataset']} ({metrics['num_train_examples']} train, "
+            f"{metrics['num_test_examples']} test images), "
+            f"{metrics['epochs']} epochs of {steps} steps of {batch} images "
+            f"({metrics['epochs'] * steps * batch} images seen)"
+        )
+    return "; ".join(sorted(settings))
+
+
+def code_versions(fig_dir):
+    runs = os.path.join(fig_dir, "runs")
+    found = set()
+    for name in sorted(os.listdir(runs)) if os.path.isdir(runs) else ():
+        path = os.path.join(runs, name, "metrics.json")
+        if os.path.exists(path):
+            found.add(read_json(path).get("code_version"))
+    return ", ".join(sorted(v for v in found if v))
+
+
+def write_report(
+    fig_dir, figure, scale, header, rows, wall_s, notes="", after=""
+):
+    path = os.path.join(fig_dir, f"{figure}.md")
+    lines = [
+        f"# {figure} ({scale} scale)",
+        "",
+        f"Hardware: {hardware()}. Training wall time of the runs: "
+        f"{wall_s / 60:.1f} min.",
+        "",
+    ]
+    training = training_summary(fig_dir)
+    if training:
+        lines += [f"Training: {training}.", ""]
+    versions = code_versions(fig_dir) or (
+        "not recorded (runs made before metrics.json carried code_version)"
+    )
+    drawn = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
+    lines += [
+        f"Code of the runs: {versions}. Report drawn {drawn} UTC by "
+        f"{machine.code_version() or 'an unknown version'}.",
+        "",
+    ]
+    if notes:
+        lines += [notes, ""]
+    lines += [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+    ]
+    for row in rows:
+        lines.append(
+            "| "
+            + " | ".join(
+                f"{v:.4f}" if isinstance(v, float) else str(v) for v in row
+            )
+            + " |"
+        )
+    if after:
+        lines += ["", after]
+    return files.write_text(path, "\n".join(lines) + "\n")
+
+
+def plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(plt, fig, fig_dir, figure):
+    """Writes `<fig_dir>/<figure>.png` and closes the figure; its path."""
+    fig.tight_layout()
+    png = os.path.join(fig_dir, f"{figure}.png")
+    files.atomic_write(png, fig.savefig)
+    plt.close(fig)
+    return png
+
+
+def convmixer_shape(fig_dir, runs) -> str:
+    """`" (width 128, kernel 8, patch 4)"` from the first run's config."""
+    for run in runs:
+        path = os.path.join(run_dir(fig_dir, run), "config.json")
+        if os.path.exists(path):
+            spec = config_lib.model_spec(read_json(path))
+            if {"dim", "kernel_size", "patch_size"} <= set(spec):
+                return (
+                    f" (width {spec['dim']}, kernel {spec['kernel_size']}, "
+                    f"patch {spec['patch_size']})"
+                )
+    return ""
+
+
+def error_bars(cis):
+    """Matplotlib's `yerr` (points below, above) of `stats.mean_ci`
+    fractions, in percent; none where one seed gives no interval."""
+    return [
+        [100 * (c[0] - c[1]) if c[1] == c[1] else 0 for c in cis],
+        [100 * (c[2] - c[0]) if c[2] == c[2] else 0 for c in cis],
+    ]

@@ -1,0 +1,302 @@
+"""Accuracy and training time against depth: Figs. 2, 3 (ResNets), 4 and 6
+(ConvMixers).
+
+At the `cifar` scale, runs carry seeds: the accuracy figures show means
+with 95% intervals over them and the paired differences to Full, and
+decide claims (a) and (b).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from spatialmix_keras import config as config_lib
+from spatialmix_keras.reproduce import stats
+from spatialmix_keras.reproduce.figures import common
+from spatialmix_keras.reproduce.running import run_dir
+from spatialmix_keras.reproduce.sweeps import FREEZES, LABELS
+
+
+def _by_freeze_and(fig_dir, runs, key, value):
+    table = {}
+    for run in runs:
+        metrics = common.metrics(fig_dir, run)
+        if metrics is not None and key in run.meta:
+            table.setdefault(run.meta.get("freeze", "none"), []).append(
+                (run.meta[key], metrics[value], metrics)
+            )
+    return {f: sorted(v, key=lambda t: t[0]) for f, v in table.items()}
+
+
+# How a figure's x axis reads, from the run's meta key (depth n of a CIFAR
+# ResNet is 6n + 2 layers).
+_NETWORK_AXIS = {
+    "fig2": (
+        "ResNet depth",
+        lambda n: f"ResNet-{6 * n + 2}",
+        "separable pre-activation ResNets (d = 9)",
+    ),
+    "fig4": ("ConvMixer depth", lambda d: f"ConvMixer/{d}", "ConvMixers"),
+}
+
+
+def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
+    """Mean over seeds with 95% intervals per freeze mode and x, plus the
+    paired Chans - Full and Space - Full differences."""
+    plt = common.plt()
+    values = {}  # (freeze, x) -> {seed: value}
+    wall, seeds_seen = 0.0, set()
+    for run in runs:
+        metrics = common.metrics(fig_dir, run)
+        if metrics is None or key not in run.meta:
+            continue
+        cell = values.setdefault((run.meta["freeze"], run.meta[key]), {})
+        cell[run.meta["seed"]] = metrics[value]
+        wall += metrics["train_time_s"]
+        seeds_seen.add(run.meta["seed"])
+    xs = sorted({x for _, x in values})
+    axis_label, tick, networks = _NETWORK_AXIS.get(figure, (key, str, ""))
+    if figure == "fig4":
+        networks += common.convmixer_shape(fig_dir, runs)
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
+    rows = []
+    for freeze in FREEZES:
+        points = [(x, values[freeze, x]) for x in xs if (freeze, x) in values]
+        if not points:
+            continue
+        cis = [stats.mean_ci(list(v.values())) for _, v in points]
+        means = [100 * c[0] for c in cis]
+        errors = common.error_bars(cis)
+        ax.errorbar(
+            [p[0] for p in points],
+            means,
+            yerr=errors,
+            fmt="-o",
+            capsize=4,
+            label=LABELS[freeze],
+        )
+        for (x, by_seed), ci in zip(points, cis, strict=True):
+            row = [tick(x), LABELS[freeze], len(by_seed), stats.format_ci(*ci)]
+            if freeze != "none" and ("none", x) in values:
+                diff = stats.paired_difference(by_seed, values["none", x])
+                row.append(f"{stats.format_ci(*diff[:3])} (n={diff[3]})")
+            else:
+                row.append("")
+            rows.append(tuple(row))
+    ax.set_xticks(xs, [tick(x) for x in xs])
+    ax.set_xlabel(axis_label)
+    ax.set_ylabel(f"{ylabel} (%), mean and 95% CI")
+    panel = runs[0].meta.get("panel", "") if runs else ""
+    ax.set_title(
+        f"{figure}: {networks}, {panel}, {scale} scale, "
+        f"{len(seeds_seen)} seed(s)\n"
+        "y axis zoomed to the data (does not start at 0)",
+        fontsize=9,
+    )
+    ax.grid(alpha=0.3)
+    ax.legend()
+    png = common.save_figure(plt, fig, fig_dir, figure)
+    common.write_report(
+        fig_dir,
+        figure,
+        scale,
+        [
+            "model",
+            "mode",
+            "seeds",
+            f"{ylabel} (%), mean [95% CI]",
+            "paired difference to Full (points) [95% CI]",
+        ],
+        rows,
+        wall,
+        notes=(
+            "Runs of one seed are paired: the Full, Chans and Space runs "
+            "share the initial weights (Full starts from the filters Chans "
+            "keeps frozen) and the data order. Intervals are Student-t over "
+            "seeds; with one seed there is none (an anecdote)."
+            + _close_and_far_note(figure, values, xs, tick)
+        ),
+    )
+    return png, rows
+
+
+_CLAIMS = {
+    "fig2": "(a) separable ResNets: Chans close to Full, Space far behind",
+    "fig4": "(b) ConvMixers: Chans close to Full, Space far behind",
+}
+
+
+def _close_and_far_note(figure, values, xs, tick):
+    if figure not in _CLAIMS:
+        return ""
+    from spatialmix_keras.reproduce import verdicts
+
+    differences = {}
+    for x in xs:
+        if ("none", x) not in values:
+            continue
+        differences[tick(x)] = {
+            LABELS[freeze]: stats.paired_difference(
+                values[freeze, x], values["none", x]
+            )
+            for freeze in ("spatial", "channel")
+            if (freeze, x) in values
+        }
+    verdict, reason = verdicts.close_and_far(differences)
+    return (
+        f"\n\n**Verdict {_CLAIMS[figure]}: {verdict}.** {reason}. Rule: "
+        f"Chans - Full above -{100 * verdicts.CLOSE:g} and Space - Full "
+        f"below -{100 * verdicts.FAR:g} points at every depth "
+        "(`reproduce/verdicts.py`)."
+    )
+
+
+def lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
+    """One panel per dataset (`meta["panel"]`), one line per freeze mode;
+    with seeds (the cifar scale), means and intervals over them."""
+
+    def report(fig_dir, runs, scale):
+        if any("seed" in r.meta for r in runs):
+            return _seeded_lines_report(
+                figure, ylabel, value, key, fig_dir, runs, scale
+            )
+        plt = common.plt()
+        panels = list(dict.fromkeys(r.meta.get("panel", "") for r in runs))
+        fig, axes = plt.subplots(
+            1, len(panels), figsize=(5 * len(panels), 3.5), dpi=120
+        )
+        axes = np.atleast_1d(axes)
+        rows, wall = [], 0.0
+        for ax, panel in zip(axes, panels, strict=True):
+            table = _by_freeze_and(
+                fig_dir,
+                [r for r in runs if r.meta.get("panel", "") == panel],
+                key,
+                value,
+            )
+            for freeze in FREEZES:
+                if freeze not in table:
+                    continue
+                xs = [t[0] for t in table[freeze]]
+                ys = [t[1] for t in table[freeze]]
+                ax.plot(xs, ys, "-o", label=LABELS[freeze])
+                for x, y, m in table[freeze]:
+                    rows.append(
+                        (
+                            panel,
+                            LABELS[freeze],
+                            x,
+                            y,
+                            m["trainable_params"],
+                            m["train_time_s"],
+                        )
+                    )
+                    wall += m["train_time_s"]
+            ax.set_title(panel)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)  # zoomed to the data, as in the paper
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        png = common.save_figure(plt, fig, fig_dir, figure)
+        common.write_report(
+            fig_dir,
+            figure,
+            scale,
+            [
+                "data",
+                "model",
+                xlabel,
+                ylabel,
+                "trainable params",
+                "train time (s)",
+            ],
+            rows,
+            wall,
+        )
+        return png, rows
+
+    return report
+
+
+def time_report(figure):
+    def report(fig_dir, runs, scale):
+        plt = common.plt()
+        table = _by_freeze_and(fig_dir, runs, "depth", "train_time_s")
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), dpi=120)
+        rows, wall = [], 0.0
+        for freeze in FREEZES:
+            if freeze not in table:
+                continue
+            xs = [t[0] for t in table[freeze]]
+            axes[0].plot(
+                xs, [t[1] for t in table[freeze]], "-o", label=LABELS[freeze]
+            )
+            axes[1].plot(
+                xs,
+                [
+                    t[2]["train_time_per_trainable_param_s"]
+                    for t in table[freeze]
+                ],
+                "-o",
+                label=LABELS[freeze],
+            )
+            for x, seconds, m in table[freeze]:
+                rows.append(
+                    (
+                        LABELS[freeze],
+                        x,
+                        seconds,
+                        m["trainable_params"],
+                        m["train_time_per_trainable_param_s"],
+                    )
+                )
+                wall += seconds
+        axes[0].set_ylabel("train time (s)")
+        axes[1].set_ylabel("train time / trainable param (s)")
+        for ax in axes:
+            ax.set_xlabel("depth")
+            ax.grid(alpha=0.3)
+            ax.legend()
+        png = common.save_figure(plt, fig, fig_dir, figure)
+        common.write_report(
+            fig_dir,
+            figure,
+            scale,
+            [
+                "model",
+                "depth",
+                "train time (s)",
+                "trainable params",
+                "time / param (s)",
+            ],
+            rows,
+            wall,
+            notes=_compose_note(fig_dir, runs) if figure == "fig3" else "",
+        )
+        return png, rows
+
+    return report
+
+
+def _compose_note(fig_dir, runs):
+    """How the separable convolutions of a time figure were computed."""
+    settings = set()
+    for run in runs:
+        path = os.path.join(run_dir(fig_dir, run), "config.json")
+        if os.path.exists(path):
+            spec = config_lib.model_spec(common.read_json(path))
+            settings.add(spec.get("compose", "auto"))
+    if not settings:
+        return ""
+    return (
+        f"Separable convolutions computed with compose={sorted(settings)} "
+        "('auto' composes the paper's d = 9 layers into one convolution, "
+        "'never' is the paper's two-part computation). Composed, Chans and "
+        "Full train at the same speed; the paper's Chans advantage belongs "
+        "to the two-part computation (resnet20: composed 2.3-2.7x faster "
+        "than 'never', benchmarks/README.md). For the paper's timing, run "
+        "the sweep with --config.model.compose=never."
+    )
