@@ -399,6 +399,61 @@ class StopRequests:
         )
 
 
+def _start_summaries(config, name, model, params, task, test_ds):
+    """TensorBoard at step 0: the HParams dashboard (the config's fields
+    that matter and the metrics to compare), parameter counts, filters."""
+    from tensorboard.plugins.hparams import api as hp
+
+    metric = task.metric
+    run_hparams = hparams(config)
+    hp.hparams_config(
+        hparams=[hp.HParam(key) for key in run_hparams],
+        metrics=[
+            hp.Metric(f"test/{metric}", display_name=f"test {metric}"),
+            hp.Metric("test/loss", display_name="test loss"),
+            hp.Metric(f"train/{metric}", display_name=f"train {metric}"),
+        ],
+    )
+    hp.hparams(run_hparams, trial_id=name)
+    for key, value in params.items():
+        tf.summary.scalar(f"params/{key}", value, step=0)
+    _write_filter_images(model, config.filter_images, 0)
+    task.write_summaries(model, test_ds, 0)
+
+
+def _epoch_summaries(config, record, model, task, test_ds):
+    """TensorBoard after an epoch: its `history.json` record as scalars
+    (`train_loss` as `train/loss`), the filters and the task's images."""
+    epoch, metric = record["epoch"], task.metric
+    for key in (
+        "train_loss",
+        f"train_{metric}",
+        "test_loss",
+        f"test_{metric}",
+        "learning_rate",
+        "images_per_s",
+    ):
+        tf.summary.scalar(key.replace("_", "/", 1), record[key], step=epoch)
+    tf.summary.scalar("time/epoch_s", record["train_time_s"], step=epoch)
+    _write_filter_images(model, config.filter_images, epoch)
+    task.write_summaries(model, test_ds, epoch)
+
+
+def _history_metrics(history, metric, params) -> dict:
+    """The `metrics.json` fields read from the epochs' records."""
+    train_time = sum(h["train_time_s"] for h in history)
+    return {
+        f"final_test_{metric}": history[-1][f"test_{metric}"],
+        "final_test_loss": history[-1]["test_loss"],
+        f"best_test_{metric}": max(h[f"test_{metric}"] for h in history),
+        "epoch_train_time_s": [h["train_time_s"] for h in history],
+        "train_time_s": train_time,
+        "train_time_per_trainable_param_s": train_time
+        / max(params["trainable_params"], 1),
+        "epochs": len(history),
+    }
+
+
 def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size * replicas
@@ -464,26 +519,9 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
     dist_test = strategy.experimental_distribute_dataset(test_ds)
     params = count_params(model)
     writer = _summaries_writer(workdir, chief)
-    with writer.as_default():
-        if start_epoch == 0:
-            from tensorboard.plugins.hparams import api as hp
-
-            run_hparams = hparams(config)
-            hp.hparams_config(
-                hparams=[hp.HParam(key) for key in run_hparams],
-                metrics=[
-                    hp.Metric(f"test/{metric}", display_name=f"test {metric}"),
-                    hp.Metric("test/loss", display_name="test loss"),
-                    hp.Metric(
-                        f"train/{metric}", display_name=f"train {metric}"
-                    ),
-                ],
-            )
-            hp.hparams(run_hparams, trial_id=name)
-            for key, value in params.items():
-                tf.summary.scalar(f"params/{key}", value, step=0)
-            _write_filter_images(model, config.filter_images, 0)
-            task.write_summaries(model, test_ds, 0)
+    if start_epoch == 0:
+        with writer.as_default():
+            _start_summaries(config, name, model, params, task, test_ds)
     if chief and start_epoch == 0 and 0 in config.save_weights_epochs:
         _save_weights(model, workdir, 0)
 
@@ -578,20 +616,7 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
         if chief:
             files.write_json(history_path, history)
         with writer.as_default():
-            for key in (
-                "train_loss",
-                f"train_{metric}",
-                "test_loss",
-                f"test_{metric}",
-                "learning_rate",
-                "images_per_s",
-            ):
-                tf.summary.scalar(
-                    key.replace("_", "/", 1), record[key], step=epoch
-                )
-            tf.summary.scalar("time/epoch_s", train_time, step=epoch)
-            _write_filter_images(model, config.filter_images, epoch)
-            task.write_summaries(model, test_ds, epoch)
+            _epoch_summaries(config, record, model, task, test_ds)
         writer.flush()
         logging.info(
             "epoch %d/%d: train loss %.4f %s %.4f | test loss %.4f %s %.4f "
@@ -614,17 +639,9 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
                 "to resume from there."
             )
 
-    train_time = sum(h["train_time_s"] for h in history)
     metrics = {
         "run_name": name,
-        f"final_test_{metric}": history[-1][f"test_{metric}"],
-        "final_test_loss": history[-1]["test_loss"],
-        f"best_test_{metric}": max(h[f"test_{metric}"] for h in history),
-        "epoch_train_time_s": [h["train_time_s"] for h in history],
-        "train_time_s": train_time,
-        "train_time_per_trainable_param_s": train_time
-        / max(params["trainable_params"], 1),
-        "epochs": len(history),
+        **_history_metrics(history, metric, params),
         "num_train_examples": num_train,
         "num_test_examples": num_test,
         "num_replicas": replicas,
