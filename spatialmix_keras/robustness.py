@@ -16,8 +16,8 @@ smoothing sigmas, over paired seeds) `study` measures:
   (`masking`);
 - **training length**: the same attacks (on the subset) on the weights kept
   after given epochs (`config.save_weights_epochs`), beside how far the
-  depthwise filters moved from their initialisation (`filter_movement`) and
-  their high-frequency energy (`high_frequency_share`).
+  depthwise filters moved from their initialisation and their
+  high-frequency energy (`spatial_filters`).
 
 Every accuracy is a count over the same images for every subject, so seeds
 can be paired (`reproduce.verdicts`).
@@ -39,95 +39,16 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from spatialmix_keras import attacks, files, vocabulary
+from spatialmix_keras import attacks, files, spatial_filters, vocabulary
 
 FGSM_EPS = (0.5 / 255, 1 / 255, 2 / 255, 4 / 255, 8 / 255)
 PGD_EPS = (2 / 255, 8 / 255)
 PGD_STEPS = 20
 PGD_EXAMPLES = 2000
-# Radial frequency (cycles per pixel) above which filter energy counts as
-# high-frequency: half the Nyquist frequency.
-HIGH_FREQUENCY_CUTOFF = 0.25
-# Filters are zero-padded to this size before their DFT (a fine sampling of
-# their spectrum, the same grid for every kernel size).
-SPECTRUM_SIZE = 32
 # A white-box accuracy above a transferred one by more than this (plus two
 # binomial standard errors of the difference) is flagged as masking.
 MASKING_MARGIN = 0.01
 _WEIGHTS_FILE = re.compile(r"epoch_(\d+)\.weights\.h5$")
-
-
-# ------------------------------------------------------------- the filters
-
-
-def _layers(model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _layers(layer)
-
-
-def depthwise_kernels(model) -> dict[str, np.ndarray]:
-    """The spatial-mixing filters of a model, by layer name: the depthwise
-    kernels of its separable and depthwise convolutions, `(k, k, C, d)`."""
-    kernels = {}
-    for layer in _layers(model):
-        if isinstance(layer, keras.layers.SeparableConv2D):
-            kernels[layer.name] = layer.depthwise_kernel
-        elif isinstance(layer, keras.layers.DepthwiseConv2D):
-            kernels[layer.name] = layer.kernel
-    return {k: keras.ops.convert_to_numpy(v) for k, v in kernels.items()}
-
-
-def filter_movement(initial: dict, current: dict) -> float:
-    """`||D - D0|| / ||D0||` (Frobenius, all depthwise kernels together):
-    how far training moved the spatial filters from their initialisation
-    (0 for frozen ones)."""
-    if initial.keys() != current.keys():
-        raise ValueError(
-            "The two sets of kernels come from different models: layers "
-            f"{sorted(initial.keys() ^ current.keys())} are in only one."
-        )
-    moved = sum(float(np.sum((current[k] - initial[k]) ** 2)) for k in initial)
-    size = sum(float(np.sum(initial[k] ** 2)) for k in initial)
-    return float(np.sqrt(moved / size))
-
-
-def high_frequency_share(
-    kernels, cutoff: float = HIGH_FREQUENCY_CUTOFF, size: int = SPECTRUM_SIZE
-) -> float:
-    """Share of the filters' energy above `cutoff` cycles per pixel.
-
-    Each k x k filter's spectrum is its DFT zero-padded to `size` x `size`
-    (its continuous spectrum, finely sampled); the energy `|F|^2` of the
-    bins whose radial frequency exceeds `cutoff` is divided by the energy
-    of all bins, pooled over every filter. White-noise filters (a flat
-    expected spectrum) give the share of bins above the cutoff, ~0.80 at
-    0.25; smooth filters give less.
-
-    Args:
-        kernels: arrays `(k, k, ...)` (a dict's values are used), e.g. from
-            `depthwise_kernels`.
-    """
-    if isinstance(kernels, dict):
-        kernels = list(kernels.values())
-    frequencies = np.fft.fftfreq(size)
-    high = np.hypot(frequencies[:, None], frequencies[None, :]) > cutoff
-    high_energy = total = 0.0
-    for kernel in kernels:
-        kernel = np.asarray(kernel, np.float64)
-        if kernel.shape[0] > size or kernel.shape[1] > size:
-            raise ValueError(
-                f"Invalid value for argument `size`: {size} is smaller than a "
-                f"{kernel.shape[0]}x{kernel.shape[1]} kernel."
-            )
-        flat = kernel.reshape(kernel.shape[0], kernel.shape[1], -1)
-        energy = np.abs(np.fft.fft2(flat, s=(size, size), axes=(0, 1))) ** 2
-        high_energy += float(energy[high].sum())
-        total += float(energy.sum())
-    if total == 0:
-        raise ValueError("The kernels are all zero: no spectrum to measure.")
-    return high_energy / total
 
 
 # ------------------------------------------------------------ the subjects
@@ -318,7 +239,7 @@ def study(
         "pgd_examples": pgd_examples,
         "examples": int(len(images)),
         "seed": seed,
-        "high_frequency_cutoff": HIGH_FREQUENCY_CUTOFF,
+        "high_frequency_cutoff": spatial_filters.HIGH_FREQUENCY_CUTOFF,
     }
     setup = _Setup(
         subjects,
@@ -529,17 +450,21 @@ def _training_length(subject, entry, subset, fgsm_eps, pgd_eps, steps, seed):
     for epoch in [*subject.checkpoints, "final"]:
         final = epoch == "final"
         model = subject.model if final else _at_epoch(subject, epoch)
-        kernels = depthwise_kernels(model)
+        kernels = spatial_filters.depthwise_kernels(model)
         if epoch == 0:
             initial = kernels
         point = {
             "epoch": subject.epochs if final else epoch,
             "final": final,
             "filter_movement": (
-                filter_movement(initial, kernels) if initial else None
+                spatial_filters.filter_movement(initial, kernels)
+                if initial
+                else None
             ),
             "high_frequency_share": (
-                high_frequency_share(kernels) if kernels else None
+                spatial_filters.high_frequency_share(kernels)
+                if kernels
+                else None
             ),
         }
         if epoch != 0 and subject.checkpoints:

@@ -46,7 +46,7 @@ from spatialmix_keras import (
     files,
     machine,
     progress,
-    summaries,
+    spatial_filters,
 )
 from spatialmix_keras.classification import (  # noqa: F401  (train's API)
     ClassificationTask,
@@ -275,8 +275,9 @@ def _summaries_writer(workdir, chief):
 
 
 def _write_filter_images(model, count, step):
-    for name, kernel in summaries.depthwise_kernels(model)[:count]:
-        grid = summaries.filter_grid(keras.ops.convert_to_numpy(kernel))
+    kernels = spatial_filters.depthwise_kernels(model)
+    for name, kernel in list(kernels.items())[:count]:
+        grid = spatial_filters.filter_grid(kernel)
         tf.summary.image(f"depthwise_filters/{name}", grid[None], step=step)
 
 

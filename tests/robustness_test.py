@@ -1,5 +1,5 @@
-"""The robustness study: filter statistics against independent computations,
-transfer attacks between identical models, masking caught, verdict rules."""
+"""The robustness study: transfer attacks between identical models, masking
+caught, the training-length points against spatial_filters, verdict rules."""
 
 import json
 import os
@@ -7,112 +7,19 @@ import subprocess
 
 import conftest
 import keras
-import numpy as np
 import pytest
 
-from spatialmix_keras import attacks, data, export, get_model, robustness
+from spatialmix_keras import (
+    attacks,
+    data,
+    export,
+    get_model,
+    robustness,
+    spatial_filters,
+)
 from spatialmix_keras.reproduce import verdicts
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-# ------------------------------------------------------------ the filters
-
-
-def _direct_high_share(kernel, cutoff, size):
-    """Energy above `cutoff` of the DTFT of a 2-D kernel, summed by hand
-    over the frequencies j/size (no FFT)."""
-    k = kernel.shape[0]
-    high = total = 0.0
-    for a in range(size):
-        for b in range(size):
-            fa = a / size if a < size / 2 else a / size - 1
-            fb = b / size if b < size / 2 else b / size - 1
-            value = sum(
-                kernel[i, j] * np.exp(-2j * np.pi * (fa * i + fb * j))
-                for i in range(k)
-                for j in range(k)
-            )
-            energy = abs(value) ** 2
-            total += energy
-            if np.hypot(fa, fb) > cutoff:
-                high += energy
-    return high / total
-
-
-def test_high_frequency_share_matches_a_direct_fourier_sum():
-    rng = np.random.default_rng(0)
-    kernel = rng.normal(size=(3, 3))
-    expected = _direct_high_share(kernel, 0.25, 12)
-    got = robustness.high_frequency_share([kernel[..., None, None]], 0.25, 12)
-    assert got == pytest.approx(expected, rel=1e-9)
-    # Pooled over filters: energy-weighted, as one sum.
-    other = rng.normal(size=(3, 3)) * 3
-    pooled = robustness.high_frequency_share(
-        {"a": np.stack([kernel, other], -1)[..., None, :]}, 0.25, 12
-    )
-    assert min(expected, _direct_high_share(other, 0.25, 12)) <= pooled
-    assert pooled <= max(expected, _direct_high_share(other, 0.25, 12))
-
-
-def test_white_noise_has_the_grid_share_and_smoothing_lowers_it():
-    rng = np.random.default_rng(1)
-    noise = rng.normal(size=(5, 5, 64, 32))
-    frequencies = np.fft.fftfreq(32)
-    grid = np.mean(np.hypot(frequencies[:, None], frequencies[None, :]) > 0.25)
-    share = robustness.high_frequency_share([noise])
-    assert share == pytest.approx(grid, abs=0.02)  # ~0.80
-    # A 3-tap binomial blur along both axes (a low-pass) lowers it.
-    blur = np.array([0.25, 0.5, 0.25])
-    smooth = sum(
-        blur[i] * blur[j] * np.roll(np.roll(noise, i - 1, 0), j - 1, 1)
-        for i in range(3)
-        for j in range(3)
-    )
-    assert robustness.high_frequency_share([smooth]) < share - 0.2
-
-
-def test_high_frequency_share_refuses_what_it_cannot_measure():
-    with pytest.raises(ValueError, match="all zero"):
-        robustness.high_frequency_share([np.zeros((3, 3, 2, 1))])
-    with pytest.raises(ValueError, match="argument `size`: 4 is smaller"):
-        robustness.high_frequency_share([np.ones((5, 5, 1, 1))], size=4)
-
-
-def test_filter_movement_is_the_relative_frobenius_distance():
-    initial = {"a": np.ones((3, 3, 1, 1)), "b": np.full((1, 2, 1, 1), 2.0)}
-    current = {"a": np.ones((3, 3, 1, 1)), "b": np.full((1, 2, 1, 1), 5.0)}
-    # moved: 2 entries * 3^2 = 18; size: 9 * 1 + 2 * 4 = 17.
-    assert robustness.filter_movement(initial, current) == pytest.approx(
-        np.sqrt(18 / 17)
-    )
-    assert robustness.filter_movement(initial, initial) == 0
-    with pytest.raises(ValueError, match=r"\['c'\]"):
-        robustness.filter_movement(initial, {**current, "c": np.ones(1)})
-
-
-def test_depthwise_kernels_are_the_spatial_filters_of_each_model():
-    resnet = get_model("resnet8", input_shape=(32, 32, 3))
-    separable = [
-        layer
-        for layer in resnet.layers
-        if isinstance(layer, keras.layers.SeparableConv2D)
-    ]
-    kernels = robustness.depthwise_kernels(resnet)
-    # ResNet-8: stem + 3 stages x 1 block x 2 convolutions.
-    assert len(kernels) == len(separable) == 7
-    for layer in separable:
-        np.testing.assert_array_equal(
-            kernels[layer.name], layer.depthwise_kernel.numpy()
-        )
-    mixer = get_model("convmixer_tiny", input_shape=(28, 28, 1), depth=3)
-    assert len(robustness.depthwise_kernels(mixer)) == 3
-    assert (
-        robustness.depthwise_kernels(
-            get_model("resnet8", input_shape=(32, 32, 3), conv="standard")
-        )
-        == {}
-    )
-
 
 # --------------------------------------------------------------- the study
 
@@ -227,17 +134,17 @@ def test_training_length_points_follow_the_kept_weights(studied):
     at_epoch = [keras.models.clone_model(model) for _ in range(2)]
     at_epoch[0].load_weights(os.path.join(weights, "epoch_0000.weights.h5"))
     at_epoch[1].load_weights(os.path.join(weights, "epoch_0001.weights.h5"))
-    initial, first = (robustness.depthwise_kernels(m) for m in at_epoch)
-    final = robustness.depthwise_kernels(model)
+    initial, first = (spatial_filters.depthwise_kernels(m) for m in at_epoch)
+    final = spatial_filters.depthwise_kernels(model)
     assert points[1]["filter_movement"] == pytest.approx(
-        robustness.filter_movement(initial, first)
+        spatial_filters.filter_movement(initial, first)
     )
     assert points[2]["filter_movement"] == pytest.approx(
-        robustness.filter_movement(initial, final)
+        spatial_filters.filter_movement(initial, final)
     )
     assert 0 < points[1]["filter_movement"] < points[2]["filter_movement"]
     assert points[2]["high_frequency_share"] == pytest.approx(
-        robustness.high_frequency_share(final)
+        spatial_filters.high_frequency_share(final)
     )
     assert points[2]["pgd"] == entries["a"]["subset"]["pgd"]
     assert (

@@ -94,7 +94,7 @@ def filters_bar_report(fig_dir, runs, scale):
 def learned_filters_report(fig_dir, runs, scale):
     import keras
 
-    from spatialmix_keras import summaries
+    from spatialmix_keras import spatial_filters
 
     plt = common.plt()
     full = [
@@ -109,19 +109,26 @@ def learned_filters_report(fig_dir, runs, scale):
         os.path.join(fig_dir, "exports", run.name, "model.keras"),
         safe_mode=True,
     )
-    kernels = summaries.depthwise_kernels(model)[:4]
+    kernels = list(spatial_filters.depthwise_kernels(model).items())[:4]
     fig, axes = plt.subplots(
         1, len(kernels), figsize=(3 * len(kernels), 3), dpi=120, squeeze=False
     )
     rows = []
     for ax, (name, kernel) in zip(axes[0], kernels, strict=True):
-        kernel = keras.ops.convert_to_numpy(kernel)
-        ax.imshow(summaries.filter_grid(kernel, zoom=1)[..., 0], cmap="gray")
+        ax.imshow(
+            spatial_filters.filter_grid(kernel, zoom=1)[..., 0], cmap="gray"
+        )
         ax.set_title(name, fontsize=8)
         ax.axis("off")
         rows.append(
             (name, "x".join(map(str, kernel.shape)), float(np.std(kernel)))
         )
+    fig.suptitle(
+        f"fig7: depthwise filters learned by {run.name}\nFull ConvMixer"
+        f"{common.convmixer_shape(fig_dir, runs)}, "
+        f"{run.meta.get('panel', '')}, {scale} scale",
+        fontsize=9,
+    )
     png = common.save_figure(plt, fig, fig_dir, "fig7")
     common.write_report(
         fig_dir,
