@@ -6,6 +6,7 @@ r"""Reproduces a figure of the paper: runs its sweep, then draws it.
         --run_index=$SLURM_ARRAY_TASK_ID
     python -m apps.reproduce --figure=fig2 --scale=paper --report_only
     python -m apps.reproduce --figure=fig4,fig9 --scale=cifar
+    python -m apps.reproduce --figure=all --scale=cifar --status
 
 Figures: fig2 (separable ResNet accuracy against depth), fig3 (its train
 time and time per trainable parameter), fig4 (ConvMixer accuracy against
@@ -58,6 +59,36 @@ _INDEX = flags.DEFINE_integer(
 _REPORT_ONLY = flags.DEFINE_bool(
     "report_only", False, "Draw from finished runs; run nothing."
 )
+_STATUS = flags.DEFINE_bool(
+    "status",
+    False,
+    "Say where each run stands (done, how far a started one got, not "
+    "started) and stop; runs and draws nothing.",
+)
+
+
+def _print_status(figure, fig_dir, runs):
+    """One line per run, then the figure's counts and the training time
+    of its finished runs."""
+    from spatialmix_keras import reproduce
+
+    states = [reproduce.state(fig_dir, run) for run in runs]
+    for run, where in zip(runs, states, strict=True):
+        detail = f" ({where.detail})" if where.detail else ""
+        print(f"{figure}: {run.name}: {where.status}{detail}")
+    counts = [
+        f"{n} {status}"
+        for status in ("done", "started", "not started")
+        if (n := sum(s.status == status for s in states))
+    ]
+    minutes = [s.train_time_s / 60 for s in states if s.train_time_s]
+    took = (
+        f"; finished training runs took {min(minutes):.1f}-"
+        f"{max(minutes):.1f} min (mean {sum(minutes) / len(minutes):.1f})"
+        if minutes
+        else ""
+    )
+    print(f"{figure}: {len(runs)} runs: {', '.join(counts)}{took}", flush=True)
 
 
 def _execute(figure, fig_dir, runs):
@@ -134,6 +165,9 @@ def main(argv):
             )
         for figure, runs in sweeps.items():
             fig_dir = reproduce.figure_dir(workdir, figure)
+            if _STATUS.value:
+                _print_status(figure, fig_dir, runs)
+                continue
             if _PRINT.value:
                 for index, run in enumerate(runs):
                     if (fig_dir, run.name) not in printed:

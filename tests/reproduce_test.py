@@ -186,6 +186,13 @@ def test_smoke_scale_reproduces_every_figure_and_resumes(data_dir, tmp_path):
                 f"--workdir={workdir}",
                 data_dir=data_dir,
             ),
+            "status": _command(
+                "--figure=fig2,fig8",
+                "--scale=smoke",
+                "--status",
+                f"--workdir={workdir}",
+                data_dir=data_dir,
+            ),
             "index_of_two": _command(
                 "--figure=fig2,fig3",
                 "--scale=smoke",
@@ -199,6 +206,12 @@ def test_smoke_scale_reproduces_every_figure_and_resumes(data_dir, tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.count("already done, skipped") == 3
     assert ": done" not in again.stdout
+    status = tails["status"]
+    assert status.returncode == 0, status.stderr[-2000:]
+    assert "fig2: 3 runs: 3 done; finished training runs took" in status.stdout
+    assert "fig8: 5 runs: 5 done;" in status.stdout
+    assert "fig8: fgsm: done\n" in status.stdout
+    assert "wrote" not in status.stdout  # nothing drawn
     assert tails["index"].returncode != 0
     assert "has 3 runs. Received: 7" in tails["index"].stderr
     assert tails["index_of_two"].returncode != 0
@@ -345,6 +358,40 @@ def test_a_failing_run_names_its_log(data_dir, tmp_path):
         reproduce.execute(fig_dir, broken, data_dir)
     with open(log) as f:
         assert "dataset='nope'" in f.read()
+
+
+def test_state_reads_where_each_run_stands_from_its_files(tmp_path):
+    fig_dir = str(tmp_path)
+    runs = reproduce.figure_runs("fig2", "cifar", fig_dir)
+    done, started, untouched = runs[:3]
+    attack = reproduce.figure_runs("fig8", "cifar", fig_dir)[-2]
+    assert attack.task == "fgsm"
+    for run in (done, started, attack):
+        os.makedirs(reproduce.run_dir(fig_dir, run))
+
+    def write(run, name, value):
+        path = os.path.join(reproduce.run_dir(fig_dir, run), name)
+        with open(path, "w") as f:
+            json.dump(value, f)
+
+    write(done, "metrics.json", {"train_time_s": 90.0})
+    os.makedirs(os.path.join(fig_dir, "exports", done.name))
+    write(started, "config.json", {"epochs": 10})
+    write(started, "history.json", [{"epoch": 1}, {"epoch": 2}])
+    assert reproduce.state(fig_dir, done) == ("done", "trained in 1.5 min", 90)
+    assert reproduce.state(fig_dir, started) == (
+        "started",
+        "2 of 10 epochs trained",
+        None,
+    )
+    assert reproduce.state(fig_dir, untouched).status == "not started"
+    assert reproduce.state(fig_dir, attack).status == "started"
+    write(attack, "results.json", {})
+    assert reproduce.state(fig_dir, attack) == ("done", "", None)
+    # Metrics without an export: not done (the export is the last step).
+    os.makedirs(reproduce.run_dir(fig_dir, untouched))
+    write(untouched, "metrics.json", {"train_time_s": 1.0})
+    assert reproduce.state(fig_dir, untouched) == ("started", "", None)
 
 
 def test_convmixer_figures_name_the_width_kernel_and_patch_they_ran(tmp_path):

@@ -40,6 +40,7 @@ from spatialmix_keras.reproduce.running import (
     load_config,
     perform,
     run_dir,
+    state,
 )
 from spatialmix_keras.reproduce.sweeps import (
     FREEZES,
@@ -62,6 +63,7 @@ __all__ = [
     "perform",
     "report",
     "run_dir",
+    "state",
 ]
 
 FIGURES = {

@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import multiprocessing
 import os
 import signal
 import sys
 import threading
+from typing import NamedTuple
+
+# Tasks that train a model (their runs write config.json, history.json and
+# metrics.json).
+TRAINING_TASKS = ("classify", "unshuffle")
 
 
 def run_dir(fig_dir, run):
@@ -32,6 +38,43 @@ def is_done(fig_dir, run) -> bool:
     return os.path.exists(
         os.path.join(run_dir(fig_dir, run), "metrics.json")
     ) and os.path.isdir(os.path.join(fig_dir, "exports", run.name))
+
+
+class RunState(NamedTuple):
+    """Where a run stands: `status` is "done", "started" or "not started";
+    `detail` says how far a started training run got; `train_time_s` is a
+    finished training run's."""
+
+    status: str
+    detail: str = ""
+    train_time_s: float | None = None
+
+
+def state(fig_dir, run) -> RunState:
+    """Where a run stands, read from its files alone (nothing runs)."""
+    directory = run_dir(fig_dir, run)
+
+    def read(name):
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    if is_done(fig_dir, run):
+        metrics = read("metrics.json") if run.task in TRAINING_TASKS else None
+        seconds = (metrics or {}).get("train_time_s")
+        detail = f"trained in {seconds / 60:.1f} min" if seconds else ""
+        return RunState("done", detail, seconds)
+    if not os.path.isdir(directory):
+        return RunState("not started")
+    config = read("config.json") if run.task in TRAINING_TASKS else None
+    if config:
+        epochs = len(read("history.json") or [])
+        return RunState(
+            "started", f"{epochs} of {config['epochs']} epochs trained"
+        )
+    return RunState("started")
 
 
 def load_config(config: str, overrides: dict | None = None):
@@ -69,7 +112,7 @@ def training_config(fig_dir, run, data_dir=None):
 def perform(fig_dir, run, data_dir=None) -> None:
     """Carries out one run in this process, by the library function of its
     task."""
-    if run.task in ("classify", "unshuffle"):
+    if run.task in TRAINING_TASKS:
         from spatialmix_keras import train
         from spatialmix_keras.reproduce import unshuffle_report
 
