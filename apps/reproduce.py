@@ -70,7 +70,7 @@ _STATUS = flags.DEFINE_bool(
 def _print_status(figure, fig_dir, runs):
     """One line per run, then the figure's counts and the training time
     of its finished runs."""
-    from spatialmix_keras import reproduce
+    from spatialmix_keras import progress, reproduce
 
     states = [reproduce.state(fig_dir, run) for run in runs]
     for run, where in zip(runs, states, strict=True):
@@ -81,11 +81,13 @@ def _print_status(figure, fig_dir, runs):
         for status in ("done", "started", "not started")
         if (n := sum(s.status == status for s in states))
     ]
-    minutes = [s.train_time_s / 60 for s in states if s.train_time_s]
+    seconds = [s.train_time_s for s in states if s.train_time_s]
     took = (
-        f"; finished training runs took {min(minutes):.1f}-"
-        f"{max(minutes):.1f} min (mean {sum(minutes) / len(minutes):.1f})"
-        if minutes
+        "; finished training runs took "
+        f"{progress.format_duration(min(seconds))} to "
+        f"{progress.format_duration(max(seconds))} (mean "
+        f"{progress.format_duration(sum(seconds) / len(seconds))})"
+        if seconds
         else ""
     )
     print(f"{figure}: {len(runs)} runs: {', '.join(counts)}{took}", flush=True)

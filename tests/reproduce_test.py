@@ -378,7 +378,11 @@ def test_state_reads_where_each_run_stands_from_its_files(tmp_path):
     os.makedirs(os.path.join(fig_dir, "exports", done.name))
     write(started, "config.json", {"epochs": 10})
     write(started, "history.json", [{"epoch": 1}, {"epoch": 2}])
-    assert reproduce.state(fig_dir, done) == ("done", "trained in 1.5 min", 90)
+    assert reproduce.state(fig_dir, done) == (
+        "done",
+        "trained in 1 min 30 s",
+        90,
+    )
     assert reproduce.state(fig_dir, started) == (
         "started",
         "2 of 10 epochs trained",

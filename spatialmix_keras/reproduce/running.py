@@ -61,10 +61,12 @@ def state(fig_dir, run) -> RunState:
         with open(path) as f:
             return json.load(f)
 
+    from spatialmix_keras.progress import format_duration
+
     if is_done(fig_dir, run):
         metrics = read("metrics.json") if run.task in TRAINING_TASKS else None
         seconds = (metrics or {}).get("train_time_s")
-        detail = f"trained in {seconds / 60:.1f} min" if seconds else ""
+        detail = f"trained in {format_duration(seconds)}" if seconds else ""
         return RunState("done", detail, seconds)
     if not os.path.isdir(directory):
         return RunState("not started")

@@ -163,6 +163,9 @@ def lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
                 figure, ylabel, value, key, fig_dir, runs, scale
             )
         plt = common.plt()
+        axis_label, tick, networks = _NETWORK_AXIS.get(
+            figure, (xlabel, str, "")
+        )
         panels = list(dict.fromkeys(r.meta.get("panel", "") for r in runs))
         fig, axes = plt.subplots(
             1, len(panels), figsize=(5 * len(panels), 3.5), dpi=120
@@ -194,12 +197,30 @@ def lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
                         )
                     )
                     wall += m["train_time_s"]
+            ticks = sorted({t[0] for v in table.values() for t in v})
+            # An ImageNet ResNet of depth n has 8n + 2 layers.
+            name = (
+                (lambda n: f"ResNet-{8 * n + 2}")
+                if figure == "fig2" and panel == "ImageNet"
+                else tick
+            )
+            ax.set_xticks(
+                ticks,
+                [name(x) for x in ticks],
+                rotation=30 if len(ticks) > 3 else 0,  # paper: n up to 9
+            )
             ax.set_title(panel)
-            ax.set_xlabel(xlabel)
+            ax.set_xlabel(axis_label)
             ax.set_ylabel(ylabel)  # zoomed to the data, as in the paper
-            ax.xaxis.get_major_locator().set_params(integer=True)
             ax.grid(alpha=0.3)
             ax.legend()
+        if figure == "fig4":
+            networks += common.convmixer_shape(fig_dir, runs)
+        fig.suptitle(
+            f"{figure}: {networks}, {scale} scale, one run per point\n"
+            "y axes zoomed to the data (do not start at 0)",
+            fontsize=9,
+        )
         png = common.save_figure(plt, fig, fig_dir, figure)
         common.write_report(
             fig_dir,
