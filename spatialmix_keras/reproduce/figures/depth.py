@@ -42,6 +42,15 @@ _NETWORK_AXIS = {
 }
 
 
+# What a time figure's two panels show of a run `(depth, seconds, metrics)`.
+_TIMES = (
+    lambda t: t[1],
+    lambda t: t[2]["train_time_per_trainable_param_s"],
+)
+# The accuracy figure whose runs a time figure times.
+_ACCURACY_OF = {"fig3": "fig2", "fig6": "fig4"}
+
+
 def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
     """Mean over seeds with 95% intervals per freeze mode and x, plus the
     paired Chans - Full and Space - Full differences."""
@@ -251,19 +260,15 @@ def time_report(figure):
         for freeze in FREEZES:
             if freeze not in table:
                 continue
-            xs = [t[0] for t in table[freeze]]
-            axes[0].plot(
-                xs, [t[1] for t in table[freeze]], "-o", label=LABELS[freeze]
-            )
-            axes[1].plot(
-                xs,
-                [
-                    t[2]["train_time_per_trainable_param_s"]
-                    for t in table[freeze]
-                ],
-                "-o",
-                label=LABELS[freeze],
-            )
+            # Every run a dot; the line joins the means over seeds.
+            for ax, value in zip(axes, _TIMES, strict=True):
+                points = [(t[0], value(t)) for t in table[freeze]]
+                xs = sorted({x for x, _ in points})
+                means = [
+                    np.mean([v for px, v in points if px == x]) for x in xs
+                ]
+                (line,) = ax.plot(xs, means, "-", label=LABELS[freeze])
+                ax.plot(*zip(*points, strict=True), "o", color=line.get_color())
             for x, seconds, m in table[freeze]:
                 rows.append(
                     (
@@ -277,10 +282,20 @@ def time_report(figure):
                 wall += seconds
         axes[0].set_ylabel("train time (s)")
         axes[1].set_ylabel("train time / trainable param (s)")
+        axis_label, tick, networks = _NETWORK_AXIS[_ACCURACY_OF[figure]]
+        ticks = sorted({t[0] for v in table.values() for t in v})
         for ax in axes:
-            ax.set_xlabel("depth")
+            ax.set_xticks(ticks, [tick(x) for x in ticks])
+            ax.set_xlabel(axis_label)
+            ax.set_ylim(bottom=0)
             ax.grid(alpha=0.3)
             ax.legend()
+        seeds = {r.meta.get("seed", 0) for r in runs}
+        fig.suptitle(
+            f"{figure}: training time of {networks}, {scale} scale, "
+            f"{len(seeds)} seed(s): a dot per run, lines join their means",
+            fontsize=9,
+        )
         png = common.save_figure(plt, fig, fig_dir, figure)
         common.write_report(
             fig_dir,

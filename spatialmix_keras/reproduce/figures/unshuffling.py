@@ -8,7 +8,9 @@ import os
 
 from spatialmix_keras.reproduce import stats
 from spatialmix_keras.reproduce.figures import common
+from spatialmix_keras.reproduce.running import run_dir
 from spatialmix_keras.reproduce.sweeps import LABELS
+from spatialmix_keras.vocabulary import DATASET_LABELS
 
 
 def fig12_report(fig_dir, runs, scale):
@@ -25,6 +27,7 @@ def fig12_report(fig_dir, runs, scale):
         )
         for r, m in done
     ]
+    baselines = _baselines(done)
     for ax, key, label in zip(
         axes, "dwk", ("depth", "width", "kernel"), strict=True
     ):
@@ -39,10 +42,20 @@ def fig12_report(fig_dir, runs, scale):
             )
             if points:
                 ax.plot(*zip(*points, strict=True), "-o", label=LABELS[freeze])
+        for name, style in (("shuffled input", "--"), ("mean image", ":")):
+            if name in baselines:
+                ax.axhline(baselines[name], color="gray", ls=style, label=name)
+        ax.set_xticks(sorted({r.meta[key] for r, _ in done}))
         ax.set_xlabel(label)
         ax.set_ylabel("test PSNR (dB)")
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
+    fig.suptitle(
+        f"fig12: un-shuffling ConvMixers, {_dataset(fig_dir, done)}, {scale} "
+        "scale, one seed per point\ny axes zoomed to the data (do not start "
+        "at 0); the other two settings at the sweep's centre",
+        fontsize=9,
+    )
     png = common.save_figure(plt, fig, fig_dir, "fig12")
     common.write_report(
         fig_dir,
@@ -51,9 +64,36 @@ def fig12_report(fig_dir, runs, scale):
         ["model", "learns", "test PSNR (dB)", "train time (s)"],
         rows,
         sum(m["train_time_s"] for _, m in done),
-        _as_well_note(done),
+        _as_well_note(done)
+        + "".join(
+            f" Test PSNR of the {name}: {value:.2f} dB."
+            for name, value in baselines.items()
+        ),
     )
     return png, rows
+
+
+def _baselines(done):
+    """The PSNR of the shuffled input and of the train mean image, on the
+    test images every run of the sweep scores (mean over runs)."""
+    found = {}
+    for name, key in (
+        ("shuffled input", "shuffled_psnr"),
+        ("mean image", "mean_image_psnr"),
+    ):
+        values = [m[key] for _, m in done if key in m]
+        if values:
+            found[name] = sum(values) / len(values)
+    return found
+
+
+def _dataset(fig_dir, done):
+    for run, _ in done:
+        path = os.path.join(run_dir(fig_dir, run), "config.json")
+        if os.path.exists(path):
+            name = common.read_json(path)["dataset"]
+            return DATASET_LABELS.get(name, name)
+    return "dataset unknown"
 
 
 def _as_well_note(done):
