@@ -29,6 +29,16 @@ def run_dir(fig_dir, run):
     return os.path.join(fig_dir, "runs", run.name)
 
 
+def run_json(fig_dir, run, name):
+    """A JSON file of the run's directory (`"metrics.json"`), or None
+    while it does not exist."""
+    path = os.path.join(run_dir(fig_dir, run), name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
 def is_done(fig_dir, run) -> bool:
     if run.task in ("fgsm", "robustness"):
         result = "results.json" if run.task == "fgsm" else "robustness.json"
@@ -52,27 +62,19 @@ class RunState(NamedTuple):
 
 def state(fig_dir, run) -> RunState:
     """Where a run stands, read from its files alone (nothing runs)."""
-    directory = run_dir(fig_dir, run)
-
-    def read(name):
-        path = os.path.join(directory, name)
-        if not os.path.exists(path):
-            return None
-        with open(path) as f:
-            return json.load(f)
-
     from spatialmix_keras.progress import format_duration
 
+    training = run.task in TRAINING_TASKS
     if is_done(fig_dir, run):
-        metrics = read("metrics.json") if run.task in TRAINING_TASKS else None
+        metrics = run_json(fig_dir, run, "metrics.json") if training else None
         seconds = (metrics or {}).get("train_time_s")
         detail = f"trained in {format_duration(seconds)}" if seconds else ""
         return RunState("done", detail, seconds)
-    if not os.path.isdir(directory):
+    if not os.path.isdir(run_dir(fig_dir, run)):
         return RunState("not started")
-    config = read("config.json") if run.task in TRAINING_TASKS else None
+    config = run_json(fig_dir, run, "config.json") if training else None
     if config:
-        epochs = len(read("history.json") or [])
+        epochs = len(run_json(fig_dir, run, "history.json") or [])
         return RunState(
             "started", f"{epochs} of {config['epochs']} epochs trained"
         )

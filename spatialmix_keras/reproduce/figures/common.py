@@ -14,14 +14,19 @@ import platform
 
 from spatialmix_keras import config as config_lib
 from spatialmix_keras import files, machine
-from spatialmix_keras.reproduce.running import run_dir
+from spatialmix_keras.reproduce.running import run_json
 
 
 def metrics(fig_dir, run):
-    path = os.path.join(run_dir(fig_dir, run), "metrics.json")
-    if not os.path.exists(path):
-        return None
-    return read_json(path)
+    return run_json(fig_dir, run, "metrics.json")
+
+
+def configs(fig_dir, runs):
+    """The resolved configs of the runs that have started, in run order."""
+    for run in runs:
+        config = run_json(fig_dir, run, "config.json")
+        if config is not None:
+            yield config
 
 
 def hardware():
@@ -136,15 +141,13 @@ def save_figure(plt, fig, fig_dir, figure):
 
 def convmixer_shape(fig_dir, runs) -> str:
     """`" (width 128, kernel 8, patch 4)"` from the first run's config."""
-    for run in runs:
-        path = os.path.join(run_dir(fig_dir, run), "config.json")
-        if os.path.exists(path):
-            spec = config_lib.model_spec(read_json(path))
-            if {"dim", "kernel_size", "patch_size"} <= set(spec):
-                return (
-                    f" (width {spec['dim']}, kernel {spec['kernel_size']}, "
-                    f"patch {spec['patch_size']})"
-                )
+    for config in configs(fig_dir, runs):
+        spec = config_lib.model_spec(config)
+        if {"dim", "kernel_size", "patch_size"} <= set(spec):
+            return (
+                f" (width {spec['dim']}, kernel {spec['kernel_size']}, "
+                f"patch {spec['patch_size']})"
+            )
     return ""
 
 

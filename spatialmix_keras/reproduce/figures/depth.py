@@ -8,14 +8,11 @@ decide claims (a) and (b).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from spatialmix_keras import config as config_lib
 from spatialmix_keras.reproduce import stats
 from spatialmix_keras.reproduce.figures import common
-from spatialmix_keras.reproduce.running import run_dir
 from spatialmix_keras.reproduce.sweeps import FREEZES, LABELS
 
 
@@ -30,16 +27,37 @@ def _by_freeze_and(fig_dir, runs, key, value):
     return {f: sorted(v, key=lambda t: t[0]) for f, v in table.items()}
 
 
-# How a figure's x axis reads, from the run's meta key (depth n of a CIFAR
-# ResNet is 6n + 2 layers).
+def _resnet(n, panel=""):
+    """The network of depth n: a CIFAR ResNet has 6n + 2 layers, an
+    ImageNet one 8n + 2."""
+    return f"ResNet-{(8 if panel == 'ImageNet' else 6) * n + 2}"
+
+
+# How a figure's x axis reads: its label, the tick of the run's meta value
+# (in a panel), and the networks it shows.
 _NETWORK_AXIS = {
     "fig2": (
         "ResNet depth",
-        lambda n: f"ResNet-{6 * n + 2}",
+        _resnet,
         "separable pre-activation ResNets (d = 9)",
     ),
-    "fig4": ("ConvMixer depth", lambda d: f"ConvMixer/{d}", "ConvMixers"),
+    "fig4": (
+        "ConvMixer depth",
+        lambda d, panel="": f"ConvMixer/{d}",
+        "ConvMixers",
+    ),
 }
+
+
+def _axis(figure, fig_dir, runs, label):
+    """`_NETWORK_AXIS[figure]` (`label` and the plain value for another
+    figure), the ConvMixers' width, kernel and patch named."""
+    axis_label, tick, networks = _NETWORK_AXIS.get(
+        figure, (label, lambda x, panel="": str(x), "")
+    )
+    if figure == "fig4":
+        networks += common.convmixer_shape(fig_dir, runs)
+    return axis_label, tick, networks
 
 
 # What a time figure's two panels show of a run `(depth, seconds, metrics)`.
@@ -66,9 +84,7 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
         wall += metrics["train_time_s"]
         seeds_seen.add(run.meta["seed"])
     xs = sorted({x for _, x in values})
-    axis_label, tick, networks = _NETWORK_AXIS.get(figure, (key, str, ""))
-    if figure == "fig4":
-        networks += common.convmixer_shape(fig_dir, runs)
+    axis_label, tick, networks = _axis(figure, fig_dir, runs, key)
     fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
     rows = []
     for freeze in FREEZES:
@@ -172,9 +188,7 @@ def lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
                 figure, ylabel, value, key, fig_dir, runs, scale
             )
         plt = common.plt()
-        axis_label, tick, networks = _NETWORK_AXIS.get(
-            figure, (xlabel, str, "")
-        )
+        axis_label, tick, networks = _axis(figure, fig_dir, runs, xlabel)
         panels = list(dict.fromkeys(r.meta.get("panel", "") for r in runs))
         fig, axes = plt.subplots(
             1, len(panels), figsize=(5 * len(panels), 3.5), dpi=120
@@ -207,15 +221,9 @@ def lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
                     )
                     wall += m["train_time_s"]
             ticks = sorted({t[0] for v in table.values() for t in v})
-            # An ImageNet ResNet of depth n has 8n + 2 layers.
-            name = (
-                (lambda n: f"ResNet-{8 * n + 2}")
-                if figure == "fig2" and panel == "ImageNet"
-                else tick
-            )
             ax.set_xticks(
                 ticks,
-                [name(x) for x in ticks],
+                [tick(x, panel) for x in ticks],
                 rotation=30 if len(ticks) > 3 else 0,  # paper: n up to 9
             )
             ax.set_title(panel)
@@ -223,8 +231,6 @@ def lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
             ax.set_ylabel(ylabel)  # zoomed to the data, as in the paper
             ax.grid(alpha=0.3)
             ax.legend()
-        if figure == "fig4":
-            networks += common.convmixer_shape(fig_dir, runs)
         fig.suptitle(
             f"{figure}: {networks}, {scale} scale, one run per point\n"
             "y axes zoomed to the data (do not start at 0)",
@@ -319,12 +325,10 @@ def time_report(figure):
 
 def _compose_note(fig_dir, runs):
     """How the separable convolutions of a time figure were computed."""
-    settings = set()
-    for run in runs:
-        path = os.path.join(run_dir(fig_dir, run), "config.json")
-        if os.path.exists(path):
-            spec = config_lib.model_spec(common.read_json(path))
-            settings.add(spec.get("compose", "auto"))
+    settings = {
+        config_lib.model_spec(config).get("compose", "auto")
+        for config in common.configs(fig_dir, runs)
+    }
     if not settings:
         return ""
     return (

@@ -8,7 +8,6 @@ import os
 
 from spatialmix_keras.reproduce import stats
 from spatialmix_keras.reproduce.figures import common
-from spatialmix_keras.reproduce.running import run_dir
 from spatialmix_keras.reproduce.sweeps import LABELS
 from spatialmix_keras.vocabulary import DATASET_LABELS
 
@@ -88,11 +87,8 @@ def _baselines(done):
 
 
 def _dataset(fig_dir, done):
-    for run, _ in done:
-        path = os.path.join(run_dir(fig_dir, run), "config.json")
-        if os.path.exists(path):
-            name = common.read_json(path)["dataset"]
-            return DATASET_LABELS.get(name, name)
+    for config in common.configs(fig_dir, [run for run, _ in done]):
+        return DATASET_LABELS.get(config["dataset"], config["dataset"])
     return "dataset unknown"
 
 
