@@ -117,7 +117,8 @@ FIGURES = {
         "report": unshuffling.fig12_report,
     },
     "fig10_11_13": {
-        "dir": "unshuffle_grids",
+        # Fig. 12's directory: the CIFAR-10 grid shows its centre runs.
+        "dir": "unshuffle_sweep",
         "runs": sweeps.grid_runs,
         "report": unshuffling.grids_report,
     },

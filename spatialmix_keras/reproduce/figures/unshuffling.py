@@ -13,63 +13,124 @@ from spatialmix_keras.vocabulary import DATASET_LABELS
 
 
 def fig12_report(fig_dir, runs, scale):
+    """Test PSNR against depth, width and kernel, Full and Chans: the mean
+    over a point's seeds with its 95% interval, and claim (e) paired over
+    every (point, seed)."""
     plt = common.plt()
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.5), dpi=120)
     done = [(r, common.metrics(fig_dir, r)) for r in runs]
     done = [(r, m) for r, m in done if m]
-    rows = [
-        (
-            f"d={r.meta['d']} w={r.meta['w']} k={r.meta['k']}",
-            LABELS[r.meta["freeze"]],
-            m["final_test_psnr"],
-            m["train_time_s"],
-        )
-        for r, m in done
-    ]
+    psnr = {}  # (freeze, (d, w, k)) -> {seed: test PSNR}
+    time = {}
+    for r, m in done:
+        key = (r.meta["freeze"], _point(r))
+        psnr.setdefault(key, {})[r.meta.get("seed", 0)] = m["final_test_psnr"]
+        time.setdefault(key, []).append(m["train_time_s"])
+    cis = {key: stats.mean_ci(list(v.values())) for key, v in psnr.items()}
     baselines = _baselines(done)
+    centre = {o: _center(done, o) for o in "dwk"}
     for ax, key, label in zip(
         axes, "dwk", ("depth", "width", "kernel"), strict=True
     ):
         for freeze in ("none", "spatial"):
             points = sorted(
-                (r.meta[key], m["final_test_psnr"])
-                for r, m in done
-                if r.meta["freeze"] == freeze
+                (dict(zip("dwk", p, strict=True))[key], cis[f, p])
+                for f, p in cis
+                if f == freeze
                 and all(
-                    r.meta[o] == _center(done, o) for o in "dwk" if o != key
+                    dict(zip("dwk", p, strict=True))[o] == centre[o]
+                    for o in "dwk"
+                    if o != key
                 )
             )
             if points:
-                ax.plot(*zip(*points, strict=True), "-o", label=LABELS[freeze])
+                ax.errorbar(
+                    [x for x, _ in points],
+                    [c[0] for _, c in points],
+                    yerr=[
+                        [c[0] - c[1] if c[1] == c[1] else 0 for _, c in points],
+                        [c[2] - c[0] if c[2] == c[2] else 0 for _, c in points],
+                    ],
+                    fmt="-o",
+                    capsize=4,
+                    label=LABELS[freeze],
+                )
         for name, style in (("shuffled input", "--"), ("mean image", ":")):
             if name in baselines:
                 ax.axhline(baselines[name], color="gray", ls=style, label=name)
         ax.set_xticks(sorted({r.meta[key] for r, _ in done}))
         ax.set_xlabel(label)
-        ax.set_ylabel("test PSNR (dB)")
+        ax.set_ylabel("test PSNR (dB), mean and 95% CI", fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(
         f"fig12: un-shuffling ConvMixers, {_dataset(fig_dir, done)}, {scale} "
-        "scale, one seed per point\ny axes zoomed to the data (do not start "
-        "at 0); the other two settings at the sweep's centre",
+        f"scale, {_seeds_note(psnr)}\ny axes zoomed to the data (do not "
+        "start at 0); the other two settings at the sweep's centre",
         fontsize=9,
     )
     png = common.save_figure(plt, fig, fig_dir, "fig12")
+    rows = []
+    for (freeze, point), ci in sorted(
+        cis.items(), key=lambda item: (item[0][1], item[0][0] != "none")
+    ):
+        diff = ""
+        if freeze == "spatial" and ("none", point) in psnr:
+            d = stats.paired_difference(
+                psnr[freeze, point], psnr["none", point]
+            )
+            diff = f"{_db(d[:3], signed=True)} (n={d[3]})"
+        rows.append(
+            (
+                "d={} w={} k={}".format(*point),
+                LABELS[freeze],
+                len(psnr[freeze, point]),
+                _db(ci),
+                diff,
+                sum(time[freeze, point]) / len(time[freeze, point]),
+            )
+        )
     common.write_report(
         fig_dir,
         "fig12",
         scale,
-        ["model", "learns", "test PSNR (dB)", "train time (s)"],
+        [
+            "model",
+            "learns",
+            "seeds",
+            "test PSNR (dB), mean [95% CI]",
+            "paired difference to Full (dB) [95% CI]",
+            "train time (s), mean",
+        ],
         rows,
         sum(m["train_time_s"] for _, m in done),
-        _as_well_note(done)
+        _as_well_note(psnr)
         + "".join(
             f" Test PSNR of the {name}: {value:.2f} dB."
             for name, value in baselines.items()
         ),
     )
     return png, rows
+
+
+def _point(run):
+    return tuple(run.meta[o] for o in "dwk")
+
+
+def _db(ci, signed=False):
+    """`'12.34 [11.90, 12.78]'` dB; the mean alone without an interval."""
+    form = "{:+.2f}" if signed else "{:.2f}"
+    mean, low, high = ci
+    if low != low:
+        return form.format(mean)
+    return f"{form.format(mean)} [{form.format(low)}, {form.format(high)}]"
+
+
+def _seeds_note(psnr):
+    counts = sorted({len(v) for v in psnr.values()})
+    if len(counts) <= 1:
+        return f"{counts[0] if counts else 0} seed(s) per point"
+    return f"{counts[-1]} seeds at the centre, {counts[0]} elsewhere"
 
 
 def _baselines(done):
@@ -92,21 +153,27 @@ def _dataset(fig_dir, done):
     return "dataset unknown"
 
 
-def _as_well_note(done):
-    """Claim (e), paired over the sweep's configurations (one seed each)."""
+def _as_well_note(psnr):
+    """Claim (e), paired over every (point, seed) both modes ran."""
     from spatialmix_keras.reproduce import verdicts
 
-    psnr = {"none": {}, "spatial": {}}
-    for r, m in done:
-        if r.meta["freeze"] in psnr:
-            point = (r.meta["d"], r.meta["w"], r.meta["k"])
-            psnr[r.meta["freeze"]][point] = m["final_test_psnr"]
-    d = stats.paired_difference(psnr["spatial"], psnr["none"])
+    pairs = {
+        mode: {
+            (point, seed): value
+            for (freeze, point), by_seed in psnr.items()
+            if freeze == mode
+            for seed, value in by_seed.items()
+        }
+        for mode in ("none", "spatial")
+    }
+    d = stats.paired_difference(pairs["spatial"], pairs["none"])
     verdict, reason = verdicts.as_well(d)
     return (
         f"**Verdict (e) Chans un-shuffles as well as Full: {verdict}.** "
-        f"{reason}, paired over the sweep's (depth, width, kernel) points, "
-        f"one seed each. Rule: above -{verdicts.PSNR_CLOSE:g} dB."
+        f"{reason}, paired over the sweep's (depth, width, kernel) points "
+        "and seeds (a pair: one point, one seed, the same initial weights "
+        "and data order). Rule: above "
+        f"-{verdicts.PSNR_CLOSE:g} dB."
     )
 
 
