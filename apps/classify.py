@@ -12,7 +12,7 @@ whole experiments are configs (`--config=configs/convmixer_cifar10.py`, with
 from absl import app, flags, logging
 
 from apps import common
-from spatialmix_keras import vocabulary
+from configs import vocabulary
 
 _CONFIG = common.define_training_flags(
     "resnet_cifar10.py",
@@ -59,15 +59,13 @@ OVERRIDES = {
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    config = _CONFIG.value
+    if not common.resolve_config("classify", config, OVERRIDES):
+        return
     from spatialmix_keras import train
 
-    config = _CONFIG.value
     workdir = flags.FLAGS.workdir
     try:
-        common.apply_flag_overrides(config, OVERRIDES)
-        if flags.FLAGS.print_config:
-            common.print_config(config)
-            return
         train.validate_config(config)
         workdir = workdir or f"runs/{train.run_name(config)}"
         metrics = train.train_and_evaluate(config, workdir)

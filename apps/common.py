@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from absl import flags
 
-from spatialmix_keras import vocabulary
+from configs import vocabulary
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -153,6 +153,24 @@ def apply_flag_overrides(
             else contextlib.nullcontext()
         ):
             node[leaf] = flag.value
+
+
+def resolve_config(app_name: str, config, overrides: dict[str, str]) -> bool:
+    """Applies the flags to the config and checks it against the schema
+    (`configs/common.py`), before TensorFlow is imported: a bad value exits
+    in one line within a fraction of a second. Returns False when
+    `--print_config` printed it (nothing more to do)."""
+    from configs import common as schema
+
+    try:
+        apply_flag_overrides(config, overrides)
+        if flags.FLAGS.print_config:
+            print_config(config)
+            return False
+        schema.validate(config)
+    except ValueError as error:
+        fail(app_name, error)
+    return True
 
 
 def _fields(config, prefix=""):

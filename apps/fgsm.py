@@ -14,7 +14,7 @@ Epsilon is on pixels scaled to [0, 1]; `a/b` fractions are accepted.
 from absl import app, flags
 
 from apps import common
-from spatialmix_keras.reproduce import fgsm_report
+from configs import vocabulary
 
 _MODELS = flags.DEFINE_multi_string(
     "model", None, "Model(s) to attack.", required=True
@@ -28,7 +28,7 @@ _DATA = common.define_data_flags()
 _SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"], "Split.")
 _EPS = flags.DEFINE_string(
     "eps",
-    fgsm_report.DEFAULT_EPS,
+    vocabulary.FGSM_SWEEP_EPS,
     "Comma-separated epsilons on [0, 1] pixels.",
 )
 _ATTACKS = flags.DEFINE_list("attack", ["fgsm"], "fgsm and/or pgd.")
@@ -46,6 +46,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from spatialmix_keras import data
+    from spatialmix_keras.reproduce import fgsm_report
 
     try:
         fgsm_report.run(

@@ -30,7 +30,7 @@ the transfer scoring, 11 for the weights after epochs 1 and 3.
 from absl import app, flags
 
 from apps import common
-from spatialmix_keras.reproduce import robustness_report
+from configs import vocabulary
 
 _MODELS = flags.DEFINE_multi_string(
     "model", None, "Export directories to attack.", required=True
@@ -57,11 +57,9 @@ _CLAIM = flags.DEFINE_enum(
 _DATA = common.define_data_flags()
 _MAX = flags.DEFINE_integer("max_examples", None, "Only the first N images.")
 _FGSM_EPS = flags.DEFINE_string(
-    "fgsm_eps", robustness_report.FGSM_EPS, "FGSM epsilons."
+    "fgsm_eps", vocabulary.FGSM_EPS, "FGSM epsilons."
 )
-_PGD_EPS = flags.DEFINE_string(
-    "pgd_eps", robustness_report.PGD_EPS, "PGD epsilons."
-)
+_PGD_EPS = flags.DEFINE_string("pgd_eps", vocabulary.PGD_EPS, "PGD epsilons.")
 _PGD_STEPS = flags.DEFINE_integer("pgd_steps", 20, "PGD steps.")
 _PGD_EXAMPLES = flags.DEFINE_integer(
     "pgd_examples", 2000, "PGD, transfer and checkpoints on the first N."
@@ -81,6 +79,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from spatialmix_keras import data
+    from spatialmix_keras.reproduce import robustness_report
 
     try:
         robustness_report.run(

@@ -51,6 +51,11 @@ OVERRIDES = {
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    config = _CONFIG.value
+    if not _COMPARE.value and not common.resolve_config(
+        "unshuffle", config, OVERRIDES
+    ):
+        return
     from spatialmix_keras import train
     from spatialmix_keras.reproduce import unshuffle_report
 
@@ -66,11 +71,6 @@ def main(argv):
                 small=bool(flags.FLAGS.small),
                 tfds_data_dir=flags.FLAGS.tfds_data_dir,
             )
-            return
-        config = _CONFIG.value
-        common.apply_flag_overrides(config, OVERRIDES)
-        if flags.FLAGS.print_config:
-            common.print_config(config)
             return
         train.validate_config(config)
         workdir = flags.FLAGS.workdir or f"runs/{train.run_name(config)}"

@@ -25,8 +25,7 @@ Chans 76.5%, Space 74.4% (docs/results/cpu/fig4.md).
 
 import ml_collections
 
-from spatialmix_keras import data
-from spatialmix_keras.config import base_config
+from configs.common import augment_config, base_config
 
 
 def get_config(arg: str | None = None):
@@ -46,7 +45,7 @@ def get_config(arg: str | None = None):
     config.optimizer.learning_rate = 0.01
     config.optimizer.weight_decay = 5e-3
     config.schedule.name = "onecycle"
-    config.augment = data.augment_config(
+    config.augment = augment_config(
         flip=True,
         rand_augment=True,
         rand_augment_layers=2,

@@ -29,7 +29,7 @@ Full 77.9%, Chans 78.4%, Space 72.7% test accuracy; resnet8 74.7 / 74.6 /
 
 import ml_collections
 
-from spatialmix_keras.config import base_config
+from configs.common import base_config
 
 
 def get_config(arg: str | None = None):

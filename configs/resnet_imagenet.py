@@ -19,8 +19,7 @@ Expected: the paper's Fig. 2 (right) shows the Chans/Full gap shrinking on
 ImageNet. Not measured in this project (no ImageNet here).
 """
 
-from spatialmix_keras import data
-from spatialmix_keras.config import base_config
+from configs.common import augment_config, base_config
 
 
 def get_config(arg: str | None = None):
@@ -34,7 +33,7 @@ def get_config(arg: str | None = None):
     config.optimizer.weight_decay = 1e-4
     config.schedule.name = "step"
     config.schedule.boundaries = (30 / 90, 60 / 90, 80 / 90)
-    config.augment = data.augment_config(flip=True)
+    config.augment = augment_config(flip=True)
     if arg == "smoke":
         config.model.name = "resnet10_imagenet"
         config.epochs = 2

@@ -34,7 +34,7 @@ epoch of the d=16, w=512 model is ~1.6 TFLOP per 1000 images).
 
 import ml_collections
 
-from spatialmix_keras import unshuffle
+from configs.common import unshuffle_config
 
 
 def _parse(arg):
@@ -56,7 +56,7 @@ def _parse(arg):
 
 def get_config(arg: str | None = None):
     settings, smoke = _parse(arg)
-    config = unshuffle.base_config()
+    config = unshuffle_config()
     config.dataset = "cifar10"
     config.model = ml_collections.ConfigDict(
         {

@@ -32,11 +32,11 @@ Be warned that the task is slow to start: PSNR sits below the mean image
 
 import ml_collections
 
-from spatialmix_keras import unshuffle
+from configs.common import unshuffle_config
 
 
 def get_config(arg: str | None = None):
-    config = unshuffle.base_config()
+    config = unshuffle_config()
     config.dataset = "mnist"
     config.model = ml_collections.ConfigDict(
         {"name": "unshuffler_64_5", "dim": 64, "depth": 5, "kernel_size": 7}

@@ -1,7 +1,8 @@
-"""The training config: its fields, its validation and a run's identity.
+"""The training config: its validation and a run's identity.
 
-`base_config()` holds every field a training config has (configs/*.py start
-from it); `validate_config` rejects a bad one before any data is read;
+The schema (every field, its default and the checks that need no
+TensorFlow) is `configs/common.py`; `validate_config` adds the model's
+arguments and rejects a bad config before any data is read;
 `run_name` and `config_hash` name a run after what it computes, and
 `check_workdir` keeps runs of different configs apart.
 """
@@ -10,85 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 
 import ml_collections
-from ml_collections import config_dict
 
-from spatialmix_keras import data, distribute, models
-from spatialmix_keras import initializers as fixed_initializers
-from spatialmix_keras.schedules import SCHEDULES
-from spatialmix_keras.vocabulary import (
-    COMPOSE_MODES,
-    CONVS,
-    FREEZE_MODES,
-    JIT_MODES,
-    OPTIMIZERS,
-    PRECISIONS,
-)
-
-
-def base_config() -> ml_collections.ConfigDict:
-    """Every field a training config has, at the paper's CIFAR-10 ResNet
-    recipe; `configs/*.py` start from this and change what they need."""
-    c = ml_collections.ConfigDict()
-    c.dataset = "cifar10"
-    c.data_dir = config_dict.placeholder(str)
-    c.tfds_data_dir = config_dict.placeholder(str)
-    c.small = False  # <dataset>_small.npz: 200 train / 50 test per class
-    # The model, described once: a variant of `models.VARIANTS` plus any
-    # arguments of its builder (e.g. `conv` for ResNets, `dim`, `depth`,
-    # `kernel_size` for ConvMixers), read by `models.build`.
-    c.model = ml_collections.ConfigDict({"name": "resnet20"})
-    c.freeze = "none"
-    c.spatial_initializer = "spatial_random"
-    c.smoothing_sigma = 1.0  # with spatial_initializer="smoothed"
-    c.epochs = 200
-    c.batch_size = 128  # per replica
-    c.steps_per_epoch = config_dict.placeholder(int)  # None: whole epoch
-    c.test_examples = config_dict.placeholder(int)  # None: whole test split
-    c.optimizer = ml_collections.ConfigDict(
-        {
-            "name": "sgd",
-            "learning_rate": 0.1,
-            "momentum": 0.9,
-            "nesterov": False,
-            "weight_decay": 5e-4,
-            "beta_1": 0.9,
-            "beta_2": 0.999,
-        }
-    )
-    c.schedule = ml_collections.ConfigDict(
-        {
-            "name": "cosine",
-            "warmup_epochs": 0.0,
-            "boundaries": (0.5, 0.75),
-            "factor": 0.1,
-        }
-    )
-    c.augment = data.augment_config(crop_padding=4, flip=True)
-    c.seed = 0
-    c.mixed_precision = "none"
-    # Bit-identical reruns (tf.config.experimental.enable_op_determinism,
-    # process-wide); off by default, see README for its cost.
-    c.deterministic = False
-    c.jit_compile = "auto"  # on with a GPU/TPU, off on CPU (slower there)
-    c.strategy = "auto"
-    c.log_every_steps = 50  # plain progress lines (no terminal)
-    # Also save mid-epoch, at most this many minutes apart (0: epoch ends
-    # only), so that a stop loses minutes, not an epoch.
-    c.checkpoint_every_minutes = 10.0
-    c.filter_images = 2  # depthwise layers shown in TensorBoard
-    c.run_name = config_dict.placeholder(str)  # default: derived
-    # Also keep the model's weights after these epochs (0: the initial
-    # weights) in <workdir>/weights/, e.g. to attack early checkpoints.
-    c.save_weights_epochs = ()
-    c.export_dir = "saved_models"
-    c.export = True
-    c.overwrite = False
-    return c
-
+from configs import common as schema
+from configs.common import base_config  # noqa: F401  (public here too)
+from spatialmix_keras import data, models
 
 # Fields that change how a run is carried out, logged or exported, not what
 # it computes: they stay out of the run's identity (its hash), and a workdir
@@ -211,69 +140,13 @@ def check_workdir(workdir: str, config) -> None:
         )
 
 
-def _positive(name, value, integer=False):
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-        and value > 0
-        and (not integer or float(value).is_integer())
-    )
-    if not ok:
-        kind = "an integer >= 1" if integer else "a finite number > 0"
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected {kind}. "
-            f"Received: {name}={value!r}"
-        )
-
-
-def _choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(
-            f"Invalid value for argument `{name}`. Expected one of "
-            f"{tuple(choices)}. Received: {name}={value!r}"
-        )
-
-
 def validate_config(config) -> None:
-    """Rejects a bad config before any data is read or model built."""
+    """Rejects a bad config before any data is read or model built: the
+    schema's checks (`configs/common.py`, no TensorFlow), then the model's
+    arguments against its builder."""
+    schema.validate(config)
     data.dataset_info(config.dataset)
-    _, arguments = models.split_spec(config.model)
-    _choice("freeze", config.freeze, FREEZE_MODES)
-    if "conv" in arguments:
-        _choice("model.conv", arguments["conv"], CONVS)
-    if "compose" in arguments:
-        _choice("model.compose", arguments["compose"], COMPOSE_MODES)
-    _choice(
-        "spatial_initializer",
-        config.spatial_initializer,
-        tuple(fixed_initializers.ALIASES),
-    )
-    _positive("epochs", config.epochs, integer=True)
-    kept = config.save_weights_epochs
-    if not all(
-        isinstance(e, int) and not isinstance(e, bool) and 0 <= e for e in kept
-    ):
-        raise ValueError(
-            "Invalid value for argument `save_weights_epochs`. Expected a "
-            f"tuple of integers >= 0. Received: save_weights_epochs={kept!r}"
-        )
-    _positive("batch_size", config.batch_size, integer=True)
-    for field in ("steps_per_epoch", "test_examples"):
-        if config[field] is not None:
-            _positive(field, config[field], integer=True)
-    _positive("learning_rate", config.optimizer.learning_rate)
-    _choice("optimizer.name", config.optimizer.name, OPTIMIZERS)
-    _choice("schedule.name", config.schedule.name, SCHEDULES)
-    _choice("mixed_precision", config.mixed_precision, PRECISIONS)
-    _choice("jit_compile", config.jit_compile, JIT_MODES)
-    _choice("strategy", config.strategy, distribute.STRATEGIES)
-    wd = config.optimizer.weight_decay
-    if not (isinstance(wd, (int, float)) and math.isfinite(wd) and wd >= 0):
-        raise ValueError(
-            "Invalid value for argument `weight_decay`. Expected a finite "
-            f"number >= 0. Received: weight_decay={wd!r}"
-        )
+    models.split_spec(config.model)
 
 
 # Config fields that only one choice of another field reads.

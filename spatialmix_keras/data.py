@@ -21,6 +21,8 @@ import zipfile
 import ml_collections
 import numpy as np
 
+from configs.common import augment_config  # noqa: F401  (public here too)
+
 DATA_DIR_ENV = "SPATIALMIX_DATA_DIR"
 
 
@@ -251,41 +253,6 @@ def load_arrays(
             f"(`tfds build {dataset_info(dataset).tfds_name}` on a machine "
             "with internet) and pass --tfds_data_dir."
         ) from error
-
-
-def augment_config(**overrides) -> ml_collections.ConfigDict:
-    """Augmentation settings; every step is off unless switched on.
-
-    Fields:
-        crop_padding: pad by this many pixels and crop back at random (the
-            ResNet recipe uses 4; 0 = off).
-        flip: random horizontal flips.
-        rand_augment: Keras `RandAugment` (the ConvMixer recipe).
-        rand_augment_layers, rand_augment_magnitude: its settings.
-        mixup_alpha, cutmix_alpha: Beta parameters of Keras `MixUp` / `CutMix`
-            (0 = off); with both on, each batch gets one of them at random.
-        erasing_prob: probability of Keras `RandomErasing` per image (0 = off).
-        parallel: augment several batches at once. Faster (the pipeline ran
-            2.0x the images/s with RandAugment on 2 cores), but Keras' random
-            layers then race on their seed state: the same seed no longer
-            gives the same batches, in a rerun or a resumed run either. Off by
-            default; turn it on where the pipeline cannot keep up.
-    """
-    config = ml_collections.ConfigDict(
-        {
-            "crop_padding": 0,
-            "flip": False,
-            "rand_augment": False,
-            "rand_augment_layers": 2,
-            "rand_augment_magnitude": 0.5,
-            "mixup_alpha": 0.0,
-            "cutmix_alpha": 0.0,
-            "erasing_prob": 0.0,
-            "parallel": False,
-        }
-    )
-    config.update(overrides)
-    return config
 
 
 def _augmenter(augment, image_shape, num_classes, seed):

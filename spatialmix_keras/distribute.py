@@ -14,7 +14,7 @@ import os
 
 import tensorflow as tf
 
-from spatialmix_keras.vocabulary import STRATEGIES
+from configs.vocabulary import STRATEGIES
 
 
 def _tf_config():

@@ -39,7 +39,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from spatialmix_keras import attacks, files, spatial_filters, vocabulary
+from configs import vocabulary
+from spatialmix_keras import attacks, files, spatial_filters
 
 FGSM_EPS = (0.5 / 255, 1 / 255, 2 / 255, 4 / 255, 8 / 255)
 PGD_EPS = (2 / 255, 8 / 255)

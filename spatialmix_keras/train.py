@@ -53,10 +53,7 @@ from spatialmix_keras.classification import (  # noqa: F401  (train's API)
     build_model,
 )
 from spatialmix_keras.config import (  # noqa: F401  (public via train too)
-    JIT_MODES,
     OPERATIONAL_FIELDS,
-    OPTIMIZERS,
-    PRECISIONS,
     base_config,
     check_workdir,
     config_hash,

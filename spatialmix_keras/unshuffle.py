@@ -22,8 +22,8 @@ import keras
 import ml_collections
 import numpy as np
 import tensorflow as tf
-from ml_collections import config_dict
 
+from configs.common import unshuffle_config
 from spatialmix_keras import data, models, progress
 from spatialmix_keras import initializers as fixed_initializers
 
@@ -204,25 +204,6 @@ def pipeline(
     return ds.prefetch(tf.data.AUTOTUNE), count
 
 
-def base_config() -> ml_collections.ConfigDict:
-    """`config.base_config()` plus the un-shuffling fields."""
-    from spatialmix_keras import train
-
-    config = train.base_config()
-    config.task = "unshuffle"
-    config.dataset = "mnist"
-    config.model = ml_collections.ConfigDict({"name": "unshuffler_128_8"})
-    config.augment = data.augment_config()
-    config.unshuffle = ml_collections.ConfigDict(
-        {
-            "permutation_seed": 0,
-            "image_size": config_dict.placeholder(int),  # None: native size
-            "summary_images": 4,
-        }
-    )
-    return config
-
-
 class UnshuffleTask:
     """Reconstruct images from their pixel-shuffled versions (MSE, PSNR)."""
 
@@ -333,7 +314,7 @@ def config_for_export(
     export_config: dict, data_dir=None, small=False, tfds_data_dir=None
 ) -> ml_collections.ConfigDict:
     """The config an export was trained with, pointed at local data."""
-    config = base_config()
+    config = unshuffle_config()
     config.dataset = export_config["dataset"]
     config.unshuffle.image_size = export_config["unshuffle"]["image_size"]
     config.data_dir = data_dir

@@ -249,6 +249,69 @@ def test_help_lists_the_everyday_flags_and_how_to_see_config_fields(app):
     assert "--config.<field>=<value>" in " ".join(result.stdout.split())
 
 
+# Runs an app as `python -m` does and says whether TensorFlow got imported.
+_IMPORTS_TF = """
+import runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_module("apps." + sys.argv[0], run_name="__main__")
+except SystemExit:
+    pass
+print("tensorflow imported:", "tensorflow" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    "app, args, message",
+    [
+        ("classify", ["--help"], None),
+        ("unshuffle", ["--help"], None),
+        ("evaluate", ["--help"], None),
+        ("fgsm", ["--help"], None),
+        ("robustness", ["--help"], None),
+        ("reproduce", ["--help"], None),
+        (
+            "classify",
+            ["--config.epochs=0"],
+            "classify: error: Invalid value for argument `epochs`. Expected "
+            "an integer >= 1. Received: epochs=0",
+        ),
+        (
+            "classify",
+            ["--config=configs/convmixer_cifar10.py", "--config.model.dpth=3"],
+            "the config has no field 'dpth'. Did you mean 'depth'?",
+        ),
+        (
+            "unshuffle",
+            ["--config=configs/unshuffle_cifar10.py:d=4", "--small=maybe"],
+            "error: flag --small=maybe:",
+        ),
+        (
+            "classify",
+            ["--config.spatial_initializer=gaussian"],
+            "Received: spatial_initializer='gaussian'",
+        ),
+    ],
+)
+def test_help_and_config_errors_answer_without_importing_tensorflow(
+    app, args, message
+):
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_TF, app, *args],
+        cwd=REPO,
+        env=_env("/nonexistent"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "tensorflow imported: False" in result.stdout, result.stderr[-2000:]
+    if message is None:
+        assert "flags:" in result.stdout  # the help was printed
+    else:
+        assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
 def test_print_config_shows_flags_applied_to_their_fields():
     result = run_app(
         "classify",

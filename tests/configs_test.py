@@ -5,6 +5,7 @@ import importlib
 import json
 import os
 
+import conftest
 import pytest
 
 from spatialmix_keras import initializers, train
@@ -13,7 +14,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(
     os.path.splitext(os.path.basename(p))[0]
     for p in glob.glob(os.path.join(REPO, "configs", "*.py"))
-    if not p.endswith("__init__.py")
+    # The package, its schema and vocabulary: no experiment.
+    if os.path.basename(p) not in ("__init__.py", "common.py", "vocabulary.py")
 )
 ARGS = {"convmixer_smoothing": "sigma=1.0", "unshuffle_cifar10": "d=4"}
 
@@ -92,3 +94,30 @@ def test_model_spec_reads_both_forms_of_a_saved_config():
     assert config_lib.model_spec(old) == {"name": "convmixer_128_8", "depth": 4}
     old = {"model": "resnet8", "model_kwargs": {}, "conv": "standard"}
     assert config_lib.model_spec(old) == {"name": "resnet8", "conv": "standard"}
+
+
+def test_the_schema_and_the_library_name_the_same_things():
+    """The vocabulary (plain Python, read while flags are parsed) names what
+    the library implements: no word without a meaning, none missing."""
+    from configs import vocabulary
+    from spatialmix_keras import data, distribute, schedules
+
+    assert tuple(data.DATASETS) == vocabulary.DATASETS
+    assert tuple(initializers.ALIASES) == vocabulary.SPATIAL_INITIALIZERS
+    assert distribute.STRATEGIES == vocabulary.STRATEGIES
+    config = train.base_config()
+    for name in vocabulary.SCHEDULES:  # each builds a schedule in [0, lr]
+        config.schedule.name = name
+        schedule = schedules.make_schedule(config.schedule, 0.5, 100, 10)
+        assert 0.0 <= float(schedule(50)) <= 0.5 + 1e-6, name
+
+
+def test_configs_and_their_schema_import_no_tensorflow():
+    code = (
+        "import sys, importlib\n"
+        f"for name in {CONFIGS + ['common', 'vocabulary']!r}:\n"
+        "    importlib.import_module('configs.' + name).__name__\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    result = conftest.run_python(code)
+    assert result.stdout.split() == ["False", "False"], result.stderr

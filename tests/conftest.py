@@ -121,3 +121,16 @@ def app_command(app, *args, data_dir):
     }
     argv = [sys.executable, "-m", f"apps.{app}", *args]
     return argv, {"cwd": _REPO, "env": env}
+
+
+def run_python(code, *args, timeout=120):
+    """`python -c code *args` in a fresh process in the checkout (TensorFlow
+    quiet), as a completed `subprocess.run`."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=_REPO,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,16 +1,13 @@
 import json
-import os
-import subprocess
-import sys
 
+import conftest
 import keras
 import numpy as np
 import pytest
 
+from configs import common
 from spatialmix_keras import unshuffle
 from spatialmix_keras.unshuffle import Permutation
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_permutation_is_a_bijection_and_its_inverse_restores_exactly():
@@ -42,14 +39,7 @@ def test_same_seed_gives_the_same_permutation_in_a_new_process():
         "from spatialmix_keras.unshuffle import Permutation;"
         "print(list(Permutation.from_seed(14, 14, 5).indices))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
+    result = conftest.run_python(code)
     assert result.returncode == 0, result.stderr[-2000:]
     other = json.loads(result.stdout.strip().splitlines()[-1])
     assert other == list(Permutation.from_seed(14, 14, 5).indices)
@@ -92,7 +82,7 @@ def test_psnr_matches_numpy():
 
 
 def test_pipeline_pairs_shuffled_and_original_images(data_dir):
-    config = unshuffle.base_config()
+    config = common.unshuffle_config()
     config.data_dir, config.small = data_dir, True
     config.unshuffle.image_size = 14
     perm = Permutation.from_seed(14, 14, 0)
@@ -112,7 +102,7 @@ def test_pipeline_pairs_shuffled_and_original_images(data_dir):
 
 
 def test_classifier_model_is_refused_for_unshuffling():
-    config = unshuffle.base_config()
+    config = common.unshuffle_config()
     config.model.name = "convmixer_tiny"
     with pytest.raises(ValueError, match="model.name='convmixer_tiny'"):
         unshuffle.UnshuffleTask(config).validate(config)

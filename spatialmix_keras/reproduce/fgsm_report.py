@@ -10,11 +10,12 @@ from __future__ import annotations
 import csv
 import os
 
+from configs import vocabulary
 from spatialmix_keras import attacks as attacks_lib
 from spatialmix_keras import export, files, plots
 
 OUTPUTS = ("results.json", "results.csv", "accuracy_vs_eps.png")
-DEFAULT_EPS = "0,0.5/255,1/255,2/255,4/255,8/255"
+DEFAULT_EPS = vocabulary.FGSM_SWEEP_EPS
 
 
 def _check(eps, attack_names, models, labels, output_dir, overwrite):

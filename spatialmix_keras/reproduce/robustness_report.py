@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime
 import os
 
+from configs import vocabulary
 from spatialmix_keras import files, machine, plots
 from spatialmix_keras.reproduce import verdicts
 
 # The attacks: FGSM at 0.5-8/255 on every image, PGD at 2 and 8/255.
-FGSM_EPS = "0.5/255,1/255,2/255,4/255,8/255"
-PGD_EPS = "2/255,8/255"
+FGSM_EPS = vocabulary.FGSM_EPS
+PGD_EPS = vocabulary.PGD_EPS
 OUTPUTS = (
     "robustness.json",
     "robustness.md",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from spatialmix_keras.vocabulary import (
+from configs.vocabulary import (
     DATASET_LABELS,
     FREEZE_LABELS,
     FREEZE_MODES,

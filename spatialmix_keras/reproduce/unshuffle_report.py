@@ -15,8 +15,8 @@ import os
 import numpy as np
 from absl import logging
 
+from configs.vocabulary import DATASET_LABELS, FREEZE_LABELS
 from spatialmix_keras import export, files, plots, train, unshuffle
-from spatialmix_keras.vocabulary import DATASET_LABELS, FREEZE_LABELS
 
 
 def train_and_report(config, workdir: str) -> dict:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 
+from configs.vocabulary import DATASET_LABELS
 from spatialmix_keras.reproduce import stats
 from spatialmix_keras.reproduce.figures import common
 from spatialmix_keras.reproduce.sweeps import LABELS
-from spatialmix_keras.vocabulary import DATASET_LABELS
 
 
 def fig12_report(fig_dir, runs, scale):
