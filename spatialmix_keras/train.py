@@ -363,13 +363,17 @@ EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: "try again", e.g. a scheduler requeue
 class StopRequests:
     """Turns SIGTERM and SIGINT into a request to stop after the current
     step (the loop saves and raises `Interrupted`); a second signal ends the
-    process at once. Handlers are installed only in the main thread and
-    restored on exit."""
+    process at once. Signals within `SAME_STOP_S` of the first count as the
+    same stop: a signal to a whole process group (a scheduler's SIGTERM) also
+    reaches a sweep that passes its own on. Handlers are installed only in
+    the main thread and restored on exit."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
+    SAME_STOP_S = 1.0
 
     def __init__(self):
         self.signal_name = None
+        self._first = None
         self._previous = {}
 
     def __enter__(self):
@@ -385,10 +389,13 @@ class StopRequests:
 
     def _handle(self, signum, frame):
         if self.signal_name is not None:
+            if time.monotonic() - self._first < self.SAME_STOP_S:
+                return
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
         self.signal_name = signal.Signals(signum).name
+        self._first = time.monotonic()
         logging.warning(
             "%s received: saving after this step, then stopping (send it "
             "again to stop at once, losing the steps since the last "

@@ -243,14 +243,15 @@ FAULTS = (
         ),
     ),
     Fault(
-        "Ctrl-C during `apps.reproduce`",
-        "the run says `Stopped by SIGINT ...` in its log; the sweep: `Run ... "
-        "was stopped after saving a checkpoint; run the same command again "
-        "to resume it.`, no traceback",
+        "Ctrl-C during `apps.reproduce`, or SIGTERM to it alone or to its "
+        "whole process group",
+        "the run says `Stopped by SIGINT ...` (or SIGTERM) in its log; the "
+        "sweep: `Run ... was stopped after saving a checkpoint; run the same "
+        "command again to resume it.`, no traceback, no process left",
         "the run's checkpoint",
         (
-            "reproduce_test.py::test_ctrl_c_stops_the_run_with_a_checkpoint_"
-            "and_the_sweep_in_one_line",
+            "reproduce_test.py::test_a_stop_saves_the_run_and_ends_the_sweep_"
+            "in_one_line",
         ),
     ),
     Fault(

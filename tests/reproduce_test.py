@@ -1,3 +1,4 @@
+import contextlib
 import dataclasses
 import inspect
 import json
@@ -516,11 +517,40 @@ except RuntimeError as error:
 """
 
 
-def test_ctrl_c_stops_the_run_with_a_checkpoint_and_the_sweep_in_one_line(
-    data_dir, tmp_path
+def _wait_for_group_to_end(pgid, timeout):
+    """[] once no process of the group is left, else the command lines of
+    those still running at `timeout` (zombies do not count)."""
+    deadline = time.time() + timeout
+    while True:
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[2]) == pgid and fields[0] != "Z":
+                    with open(f"/proc/{pid}/cmdline") as f:
+                        left.append(f.read().replace("\0", " ")[:200])
+            except (OSError, IndexError, ValueError):
+                continue
+        if not left or time.time() > deadline:
+            return left
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    "signum, whole_group",
+    [
+        (signal.SIGINT, True),  # Ctrl-C in a terminal
+        (signal.SIGTERM, False),  # `kill` / `pkill` of the sweep alone
+        (signal.SIGTERM, True),  # a scheduler: every process, at once
+    ],
+    ids=["ctrl_c", "sigterm_to_the_sweep", "sigterm_to_the_group"],
+)
+def test_a_stop_saves_the_run_and_ends_the_sweep_in_one_line(
+    data_dir, tmp_path, signum, whole_group
 ):
-    """Ctrl-C reaches the whole process group, as a terminal sends it: the
-    run saves and exits 75, the sweep says so in one line."""
+    """However the stop comes, the run saves a checkpoint and exits 75, the
+    sweep says so in one line, and no process is left behind."""
     fig_dir = reproduce.figure_dir(str(tmp_path), "fig2")
     run = reproduce.figure_runs("fig2", "smoke", str(tmp_path))[0]
     log = os.path.join(reproduce.run_dir(fig_dir, run), "log.txt")
@@ -546,16 +576,23 @@ def test_ctrl_c_stops_the_run_with_a_checkpoint_and_the_sweep_in_one_line(
                     if "epoch 2/60 step" in f.read():
                         break
             time.sleep(0.2)
-        os.killpg(proc.pid, signal.SIGINT)
+        if whole_group:
+            os.killpg(proc.pid, signum)
+        else:
+            os.kill(proc.pid, signum)
         out, err = proc.communicate(timeout=120)
+        left = _wait_for_group_to_end(proc.pid, timeout=15)
+        assert not left, left  # the run has ended too
     finally:
         if proc.poll() is None:
             proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 1, err[-3000:]
     assert "was stopped after saving a checkpoint" in out
     assert "Traceback" not in err
     with open(log) as f:
-        assert "Stopped by SIGINT" in f.read()
+        assert f"Stopped by {signal.Signals(signum).name}" in f.read()
     assert os.listdir(
         os.path.join(reproduce.run_dir(fig_dir, run), "checkpoints")
     )

@@ -170,18 +170,26 @@ def _perform_logged(fig_dir, run, data_dir, log):
 
 
 @contextlib.contextmanager
-def _sigint_left_to_the_run():
-    """Ctrl-C reaches the run's process too (one process group): it saves a
-    checkpoint and exits, and the sweep then stops with one line instead of
-    a traceback while the run still writes."""
+def _stops_passed_to_the_run(process):
+    """Ctrl-C reaches the run's process too (one process group), so the
+    sweep ignores it; a SIGTERM sent to the sweep alone (`kill`, `pkill`) is
+    passed on to the run. Either way the run saves a checkpoint and exits,
+    and the sweep then stops with one line instead of a traceback, leaving
+    no run behind."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        signal.SIGTERM: signal.signal(
+            signal.SIGTERM, lambda *_: process.terminate()
+        ),
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def execute(fig_dir, run, data_dir=None) -> bool:
@@ -204,7 +212,7 @@ def execute(fig_dir, run, data_dir=None) -> bool:
         target=_perform_logged, args=(fig_dir, run, data_dir, log)
     )
     process.start()
-    with _sigint_left_to_the_run():
+    with _stops_passed_to_the_run(process):
         process.join()
     from spatialmix_keras import train
 
