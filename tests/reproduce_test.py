@@ -369,6 +369,13 @@ def test_cifar_unshuffling_pairs_seeds_and_its_grid_reuses_the_centre(
     assert "mean image: 12.70 dB" in markdown
 
 
+def test_a_figure_without_finished_runs_is_not_drawn(tmp_path):
+    for figure in reproduce.FIGURES:
+        with pytest.raises(ValueError, match=f"{figure} has no finished run"):
+            reproduce.report(figure, "cifar", str(tmp_path))
+    assert not os.listdir(tmp_path)  # nothing written
+
+
 def test_filter_report_pairs_seeds_and_judges_random_filters(tmp_path):
     runs = reproduce.figure_runs("fig5", "cifar", str(tmp_path))
     fig_dir = reproduce.figure_dir(str(tmp_path), "fig5")

@@ -40,6 +40,7 @@ from spatialmix_keras.reproduce.running import (
     load_config,
     perform,
     run_dir,
+    run_json,
     state,
 )
 from spatialmix_keras.reproduce.sweeps import (
@@ -129,6 +130,14 @@ def report(figure: str, scale: str, workdir: str):
     """Draws one figure from its finished runs: `(png, rows)`."""
     fig_dir = figure_dir(workdir, figure)
     runs = figure_runs(figure, scale, workdir)
+    if not any(
+        is_done(fig_dir, run) or run_json(fig_dir, run, "metrics.json")
+        for run in runs
+    ):
+        raise ValueError(
+            f"{figure} has no finished run in {fig_dir} yet: nothing to draw "
+            "(--status says where its runs stand)."
+        )
     return FIGURES[figure]["report"](fig_dir, runs, scale)
 
 
