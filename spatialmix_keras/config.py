@@ -17,7 +17,7 @@ import ml_collections
 
 from configs import common as schema
 from configs.common import base_config  # noqa: F401  (public here too)
-from spatialmix_keras import data, models
+from spatialmix_keras import models
 
 # Fields that change how a run is carried out, logged or exported, not what
 # it computes: they stay out of the run's identity (its hash), and a workdir
@@ -145,7 +145,6 @@ def validate_config(config) -> None:
     schema's checks (`configs/common.py`, no TensorFlow), then the model's
     arguments against its builder."""
     schema.validate(config)
-    data.dataset_info(config.dataset)
     models.split_spec(config.model)
 
 

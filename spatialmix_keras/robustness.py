@@ -42,8 +42,8 @@ from absl import logging
 from configs import vocabulary
 from spatialmix_keras import attacks, files, spatial_filters
 
-FGSM_EPS = (0.5 / 255, 1 / 255, 2 / 255, 4 / 255, 8 / 255)
-PGD_EPS = (2 / 255, 8 / 255)
+FGSM_EPS = tuple(attacks.parse_eps(vocabulary.FGSM_EPS))
+PGD_EPS = tuple(attacks.parse_eps(vocabulary.PGD_EPS))
 PGD_STEPS = 20
 PGD_EXAMPLES = 2000
 # A white-box accuracy above a transferred one by more than this (plus two

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import conftest
 import pytest
 from conftest import app_command, run_side_by_side, selected_params
 from killing import kill_when_exists
@@ -296,14 +297,7 @@ print("tensorflow imported:", "tensorflow" in sys.modules)
 def test_help_and_config_errors_answer_without_importing_tensorflow(
     app, args, message
 ):
-    result = subprocess.run(
-        [sys.executable, "-c", _IMPORTS_TF, app, *args],
-        cwd=REPO,
-        env=_env("/nonexistent"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = conftest.run_python(_IMPORTS_TF, app, *args)
     assert "tensorflow imported: False" in result.stdout, result.stderr[-2000:]
     if message is None:
         assert "flags:" in result.stdout  # the help was printed

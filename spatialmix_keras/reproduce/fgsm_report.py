@@ -15,7 +15,6 @@ from spatialmix_keras import attacks as attacks_lib
 from spatialmix_keras import export, files, plots
 
 OUTPUTS = ("results.json", "results.csv", "accuracy_vs_eps.png")
-DEFAULT_EPS = vocabulary.FGSM_SWEEP_EPS
 
 
 def _check(eps, attack_names, models, labels, output_dir, overwrite):
@@ -52,7 +51,7 @@ def run(
     labels=None,
     dataset="cifar10",
     split="test",
-    eps=DEFAULT_EPS,
+    eps=vocabulary.FGSM_SWEEP_EPS,
     attacks=("fgsm",),
     pgd_steps=10,
     batch_size=256,

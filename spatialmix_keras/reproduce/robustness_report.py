@@ -18,8 +18,6 @@ from spatialmix_keras import files, machine, plots
 from spatialmix_keras.reproduce import verdicts
 
 # The attacks: FGSM at 0.5-8/255 on every image, PGD at 2 and 8/255.
-FGSM_EPS = vocabulary.FGSM_EPS
-PGD_EPS = vocabulary.PGD_EPS
 OUTPUTS = (
     "robustness.json",
     "robustness.md",
@@ -204,8 +202,8 @@ def run(
     reference=None,
     claim="auto",
     max_examples=None,
-    fgsm_eps=FGSM_EPS,
-    pgd_eps=PGD_EPS,
+    fgsm_eps=vocabulary.FGSM_EPS,
+    pgd_eps=vocabulary.PGD_EPS,
     pgd_steps=20,
     pgd_examples=2000,
     batch_size=250,

@@ -151,10 +151,11 @@ def convmixer_shape(fig_dir, runs) -> str:
     return ""
 
 
-def error_bars(cis):
-    """Matplotlib's `yerr` (points below, above) of `stats.mean_ci`
-    fractions, in percent; none where one seed gives no interval."""
+def error_bars(cis, scale=100):
+    """Matplotlib's `yerr` (below, above) of `stats.mean_ci` intervals,
+    times `scale` (fractions to percent by default); none where one seed
+    gives no interval."""
     return [
-        [100 * (c[0] - c[1]) if c[1] == c[1] else 0 for c in cis],
-        [100 * (c[2] - c[0]) if c[2] == c[2] else 0 for c in cis],
+        [scale * (c[0] - c[1]) if c[1] == c[1] else 0 for c in cis],
+        [scale * (c[2] - c[0]) if c[2] == c[2] else 0 for c in cis],
     ]

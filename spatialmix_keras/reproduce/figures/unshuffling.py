@@ -47,10 +47,7 @@ def fig12_report(fig_dir, runs, scale):
                 ax.errorbar(
                     [x for x, _ in points],
                     [c[0] for _, c in points],
-                    yerr=[
-                        [c[0] - c[1] if c[1] == c[1] else 0 for _, c in points],
-                        [c[2] - c[0] if c[2] == c[2] else 0 for _, c in points],
-                    ],
+                    yerr=common.error_bars([c for _, c in points], scale=1),
                     fmt="-o",
                     capsize=4,
                     label=LABELS[freeze],
