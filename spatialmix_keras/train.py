@@ -29,8 +29,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import threading
 import time
 
 import keras
@@ -46,7 +44,7 @@ from spatialmix_keras import (
     files,
     machine,
     progress,
-    spatial_filters,
+    summaries,
 )
 from spatialmix_keras.classification import (  # noqa: F401  (train's API)
     ClassificationTask,
@@ -62,6 +60,11 @@ from spatialmix_keras.config import (  # noqa: F401  (public via train too)
     validate_config,
 )
 from spatialmix_keras.schedules import make_schedule
+from spatialmix_keras.stopping import (  # noqa: F401  (train's API)
+    EXIT_INTERRUPTED,
+    Interrupted,
+    StopRequests,
+)
 
 
 def _check_apart(export_path, backup_dir):
@@ -265,19 +268,6 @@ def evaluate(steps, dist_dataset) -> dict:
     }
 
 
-def _summaries_writer(workdir, chief):
-    if chief:
-        return tf.summary.create_file_writer(os.path.join(workdir, "tb"))
-    return tf.summary.create_noop_writer()
-
-
-def _write_filter_images(model, count, step):
-    kernels = spatial_filters.depthwise_kernels(model)
-    for name, kernel in list(kernels.items())[:count]:
-        grid = spatial_filters.filter_grid(kernel)
-        tf.summary.image(f"depthwise_filters/{name}", grid[None], step=step)
-
-
 def train_and_evaluate(
     config: ml_collections.ConfigDict,
     workdir: str,
@@ -350,98 +340,6 @@ def _locked_train_and_evaluate(config, workdir, strategy, chief, name, task):
             )
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-
-
-class Interrupted(Exception):
-    """Training stopped on SIGTERM / SIGINT after saving a checkpoint; the
-    same command resumes it (apps exit with `EXIT_INTERRUPTED`)."""
-
-
-EXIT_INTERRUPTED = 75  # EX_TEMPFAIL: "try again", e.g. a scheduler requeue
-
-
-class StopRequests:
-    """Turns SIGTERM and SIGINT into a request to stop after the current
-    step (the loop saves and raises `Interrupted`); a second signal ends the
-    process at once. Signals within `SAME_STOP_S` of the first count as the
-    same stop: a signal to a whole process group (a scheduler's SIGTERM) also
-    reaches a sweep that passes its own on. Handlers are installed only in
-    the main thread and restored on exit."""
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
-    SAME_STOP_S = 1.0
-
-    def __init__(self):
-        self.signal_name = None
-        self._first = None
-        self._previous = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in self.SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        return False
-
-    def _handle(self, signum, frame):
-        if self.signal_name is not None:
-            if time.monotonic() - self._first < self.SAME_STOP_S:
-                return
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
-        self.signal_name = signal.Signals(signum).name
-        self._first = time.monotonic()
-        logging.warning(
-            "%s received: saving after this step, then stopping (send it "
-            "again to stop at once, losing the steps since the last "
-            "checkpoint).",
-            self.signal_name,
-        )
-
-
-def _start_summaries(config, name, model, params, task, test_ds):
-    """TensorBoard at step 0: the HParams dashboard (the config's fields
-    that matter and the metrics to compare), parameter counts, filters."""
-    from tensorboard.plugins.hparams import api as hp
-
-    metric = task.metric
-    run_hparams = hparams(config)
-    hp.hparams_config(
-        hparams=[hp.HParam(key) for key in run_hparams],
-        metrics=[
-            hp.Metric(f"test/{metric}", display_name=f"test {metric}"),
-            hp.Metric("test/loss", display_name="test loss"),
-            hp.Metric(f"train/{metric}", display_name=f"train {metric}"),
-        ],
-    )
-    hp.hparams(run_hparams, trial_id=name)
-    for key, value in params.items():
-        tf.summary.scalar(f"params/{key}", value, step=0)
-    _write_filter_images(model, config.filter_images, 0)
-    task.write_summaries(model, test_ds, 0)
-
-
-def _epoch_summaries(config, record, model, task, test_ds):
-    """TensorBoard after an epoch: its `history.json` record as scalars
-    (`train_loss` as `train/loss`), the filters and the task's images."""
-    epoch, metric = record["epoch"], task.metric
-    for key in (
-        "train_loss",
-        f"train_{metric}",
-        "test_loss",
-        f"test_{metric}",
-        "learning_rate",
-        "images_per_s",
-    ):
-        tf.summary.scalar(key.replace("_", "/", 1), record[key], step=epoch)
-    tf.summary.scalar("time/epoch_s", record["train_time_s"], step=epoch)
-    _write_filter_images(model, config.filter_images, epoch)
-    task.write_summaries(model, test_ds, epoch)
 
 
 def _history_metrics(history, metric, params) -> dict:
@@ -523,10 +421,10 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
     metric = task.metric
     dist_test = strategy.experimental_distribute_dataset(test_ds)
     params = count_params(model)
-    writer = _summaries_writer(workdir, chief)
+    writer = summaries.writer(workdir, chief)
     if start_epoch == 0:
         with writer.as_default():
-            _start_summaries(config, name, model, params, task, test_ds)
+            summaries.start(config, name, model, params, task, test_ds)
     if chief and start_epoch == 0 and 0 in config.save_weights_epochs:
         _save_weights(model, workdir, 0)
 
@@ -621,7 +519,7 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
         if chief:
             files.write_json(history_path, history)
         with writer.as_default():
-            _epoch_summaries(config, record, model, task, test_ds)
+            summaries.epoch(config, record, model, task, test_ds)
         writer.flush()
         logging.info(
             "epoch %d/%d: train loss %.4f %s %.4f | test loss %.4f %s %.4f "

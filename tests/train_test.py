@@ -1,9 +1,7 @@
 import glob
 import json
 import os
-import signal
 
-import conftest
 import keras
 import ml_collections
 import numpy as np
@@ -270,24 +268,3 @@ def test_hparams_hold_only_what_the_run_reads(tmp_path):
     adamw = tiny_config("/data", tmp_path)
     assert {"optimizer.beta_1", "optimizer.beta_2"} <= set(train.hparams(adamw))
     assert "optimizer.momentum" not in train.hparams(adamw)
-
-
-def test_copies_of_one_stop_signal_count_once_a_later_one_ends_at_once():
-    """A process-group SIGTERM reaches a run directly and through its sweep:
-    both copies mean one stop (save, then exit); a signal sent later means
-    "stop now"."""
-    code = """
-import os, signal, time
-from spatialmix_keras import train
-with train.StopRequests() as stop:
-    os.kill(os.getpid(), signal.SIGTERM)
-    os.kill(os.getpid(), signal.SIGTERM)  # the copy, at once
-    print("stopping:", stop.signal_name, flush=True)
-    time.sleep(train.StopRequests.SAME_STOP_S + 0.2)
-    os.kill(os.getpid(), signal.SIGTERM)  # another stop, later
-    time.sleep(1)
-    print("still running", flush=True)
-"""
-    result = conftest.run_python(code)
-    assert result.stdout.splitlines() == ["stopping: SIGTERM"], result.stderr
-    assert result.returncode == -signal.SIGTERM
