@@ -90,10 +90,27 @@ def test_verdict_fails_without_a_gain_and_is_undecided_with_one_seed():
 
 def test_smoothing_verdict_also_weighs_the_clean_accuracy():
     kept = _results(GAIN, GAIN)
-    assert verdicts.smoothing(kept, "Full")[0] == verdicts.HOLDS
+    verdict, reason = verdicts.smoothing(kept, "Full")
+    assert verdict == verdicts.HOLDS
+    assert not reason.startswith("the best of")  # one smoothed model
     costly = _results(GAIN, GAIN, clean=0.75)
     verdict, reason = verdicts.smoothing(costly, "Full")
     assert verdict == verdicts.FAILS and "costs more than 1 point" in reason
+
+
+def test_smoothing_verdict_is_the_best_level_and_says_it_had_several():
+    kept = _results(GAIN, GAIN)
+    flat = [
+        {**e, "label": "sigma 2"}
+        for e in _results(NONE, NONE)["subjects"]
+        if e["label"] == "Chans"
+    ]
+    verdict, reason = verdicts.smoothing(
+        {"subjects": kept["subjects"] + flat}, "Full"
+    )
+    assert verdict == verdicts.HOLDS  # Chans's gain decides
+    assert reason.startswith("the best of 2 smoothed models")
+    assert "Chans: holds" in reason and "sigma 2: does not hold" in reason
 
 
 def test_unpairable_runs_are_refused():
