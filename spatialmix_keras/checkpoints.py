@@ -14,9 +14,9 @@ A run's `checkpoints/` directory holds TensorFlow checkpoints `ckpt-N`
   and the next newest is tried; if checkpoints exist but none is whole,
   `CheckpointError` names them.
 
-TensorFlow's `checkpoint` state file is kept up to date for
-`tf.train.latest_checkpoint`, but resume does not trust it: the newest whole
-`ckpt-N` is the state. Older workdirs, written by `tf.train.CheckpointManager`,
+TensorFlow's `checkpoint` state file (names relative to the directory) is kept
+up to date for `tf.train.latest_checkpoint`, but resume does not trust it: the
+newest whole `ckpt-N` is the state. Older workdirs, written by `tf.train.CheckpointManager`,
 resume the same way.
 """
 
@@ -30,6 +30,9 @@ import time
 
 import tensorflow as tf
 from absl import logging
+from google.protobuf import text_format
+
+from spatialmix_keras import files
 
 # Tests only: a path; once a checkpoint exists, the next `save` creates it
 # and sleeps inside the write (files written, not yet moved into place), so
@@ -203,10 +206,17 @@ class Checkpoints:
             for path in _files(self._prefix(old)):
                 os.remove(path)
         # TensorFlow's own state file, for `tf.train.latest_checkpoint`
-        # users (resume here does not read it).
-        tf.compat.v1.train.update_checkpoint_state(
+        # users (resume here does not read it). Names relative to the
+        # directory, so a moved or copied run directory still finds them;
+        # written like every output (`update_checkpoint_state` would do the
+        # same but log a deprecation warning into every run).
+        state = tf.compat.v1.train.generate_checkpoint_state_proto(
             self.directory,
-            prefix,
-            [self._prefix(n) for n in reversed(numbers[: self.keep])],
+            os.path.basename(prefix),
+            [f"ckpt-{n}" for n in reversed(numbers[: self.keep])],
+        )
+        files.write_text(
+            os.path.join(self.directory, "checkpoint"),
+            text_format.MessageToString(state),
         )
         return prefix

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import conftest
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -47,6 +48,26 @@ def test_save_keeps_the_newest_and_restore_reads_the_latest(tmp_path):
     again = checkpoints.Checkpoints(fresh, str(tmp_path))
     assert again.restore() == str(tmp_path / "ckpt-3")
     assert _value(fresh) == 3.0
+
+
+def test_state_file_still_names_the_newest_once_the_directory_moves(tmp_path):
+    """TensorFlow's `checkpoint` file names checkpoints relative to its
+    directory (a copied run directory does not point back at the old one),
+    and saving logs no deprecation warning into the run."""
+    code = f"""
+import shutil, numpy as np, tensorflow as tf
+from spatialmix_keras import checkpoints
+state = tf.train.Checkpoint(v=tf.Variable(np.ones((2, 2), "f4")))
+manager = checkpoints.Checkpoints(state, {str(tmp_path / "a")!r})
+manager.save()
+manager.save()
+shutil.move({str(tmp_path / "a")!r}, {str(tmp_path / "b")!r})
+print(tf.train.latest_checkpoint({str(tmp_path / "b")!r}))
+"""
+    result = conftest.run_python(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == str(tmp_path / "b" / "ckpt-2")
+    assert "deprecated" not in result.stderr
 
 
 def _truncate(path):
