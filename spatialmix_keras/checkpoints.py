@@ -16,8 +16,8 @@ A run's `checkpoints/` directory holds TensorFlow checkpoints `ckpt-N`
 
 TensorFlow's `checkpoint` state file (names relative to the directory) is kept
 up to date for `tf.train.latest_checkpoint`, but resume does not trust it: the
-newest whole `ckpt-N` is the state. Older workdirs, written by `tf.train.CheckpointManager`,
-resume the same way.
+newest whole `ckpt-N` is the state. Older workdirs, written by
+`tf.train.CheckpointManager`, resume the same way.
 """
 
 from __future__ import annotations

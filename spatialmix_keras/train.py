@@ -257,6 +257,21 @@ class _Estimate:
             )
 
 
+def _skip(iterator, count):
+    """Draws the `count` batches a resumed epoch had trained on, before its
+    clock starts: they pass through the augmentation again (so its random
+    state matches the uninterrupted run) without counting as training."""
+    start = time.perf_counter()
+    for _ in range(count):
+        next(iterator)
+    logging.info(
+        "  Skipped the %d batches trained before the stop in %.1f s (not "
+        "counted as training time).",
+        count,
+        time.perf_counter() - start,
+    )
+
+
 def evaluate(steps, dist_dataset) -> dict:
     """Mean loss and metric over a distributed evaluation dataset."""
     totals = np.zeros(3)
@@ -457,9 +472,9 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
         # still pass through the augmentation, so its random state matches).
         first = start_step if epoch == start_epoch + 1 else 0
         train_ds = task.datasets(config, global_batch, epoch)[0]
-        if first:
-            train_ds = train_ds.skip(first)
         iterator = iter(strategy.experimental_distribute_dataset(train_ds))
+        if first:
+            _skip(iterator, first)
         sums = sums_var.numpy() if first else np.zeros(4)
         bar = progress.Progress(
             steps_per_epoch,

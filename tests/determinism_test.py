@@ -128,5 +128,8 @@ def test_sigterm_mid_epoch_saves_and_the_resume_is_bit_identical(
     assert not (tmp_path / "exports" / "d").exists()
     result = _run(tmp_path, "d", data_dir)
     assert "(epoch 2, step " in result.stderr
+    # The batches trained before the stop are drawn again, off the clock.
+    stopped_at = int(stderr.split("at epoch 2, step ")[1].split("/")[0])
+    assert f"Skipped the {stopped_at} batches trained before" in result.stderr
     for x, y in zip(reference[0], _weights(tmp_path, "d"), strict=True):
         np.testing.assert_array_equal(x, y)
