@@ -406,6 +406,50 @@ def test_filter_report_pairs_seeds_and_judges_random_filters(tmp_path):
         )
 
 
+@pytest.mark.parametrize("scale", ["cpu", "cifar"])
+def test_filter_types_reuse_the_shallowest_resnets_and_change_only_filters(
+    scale, tmp_path
+):
+    """Fig. 5's learned and random runs are Figs. 2 and 8's shallowest Full
+    and Chans runs (same name, config and overrides, same directory: trained
+    once); each fixed type differs from the random run of its seed in the
+    frozen filters' initializer alone."""
+    workdir = str(tmp_path)
+    runs = reproduce.figure_runs("fig5", scale, workdir)
+    assert reproduce.figure_dir(workdir, "fig5") == (
+        reproduce.figure_dir(workdir, "fig2")
+    )
+    resnets = {r.name: r for r in reproduce.figure_runs("fig2", scale, workdir)}
+    random = {}
+    for run in runs:
+        if run.meta["kind"] in ("learned", "random"):
+            shared = resnets[run.name]
+            assert shared.meta["depth"] == 1
+            assert shared.meta["freeze"] == (
+                "none" if run.meta["kind"] == "learned" else "spatial"
+            )
+            assert (run.config, run.overrides) == (
+                shared.config,
+                shared.overrides,
+            )
+        if run.meta["kind"] == "random":
+            random[run.meta.get("seed", 0)] = run
+    assert len(random) == len(reproduce.sweeps.SEEDS[scale])
+    initializers = set()
+    for run in runs:
+        if run.meta["kind"] in ("learned", "random"):
+            continue
+        assert run.name not in resnets
+        twin = random[run.meta.get("seed", 0)]
+        mine = reproduce.load_config(run.config, run.overrides).to_dict()
+        theirs = reproduce.load_config(twin.config, twin.overrides).to_dict()
+        initializers.add(mine.pop("spatial_initializer"))
+        assert theirs.pop("spatial_initializer") == "spatial_random"
+        mine.pop("run_name", None), theirs.pop("run_name", None)
+        assert mine == theirs
+    assert initializers == {"same_random", "box", "identity"}
+
+
 def test_first_cifar_scale_run_trains_when_shrunk(data_dir, tmp_path):
     """The cifar scale's first run, as the campaign runs it (a fresh process
     calling the library), shrunk to the small file and two steps: it trains,

@@ -88,7 +88,8 @@ FIGURES = {
         ),
     },
     "fig5": {
-        "dir": "filters",
+        # The ResNets' directory: its learned and random runs are theirs.
+        "dir": "resnet",
         "runs": lambda s, d: sweeps.filter_runs(s),
         "report": filters.filters_bar_report,
     },

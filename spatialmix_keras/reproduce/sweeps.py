@@ -210,22 +210,36 @@ def convmixer_runs(scale):
 
 
 def filter_runs(scale):
-    """Learned vs fixed filter types in a separable ResNet (Fig. 5)."""
+    """Learned vs fixed filter types in a separable ResNet (Fig. 5).
+
+    "learned" and "random" are the shallowest Full and Chans runs of Figs.
+    2 and 8 (the same runs, in their directory: trained once); "same",
+    "box" and "identity" change only the frozen filters' initializer of the
+    random run.
+    """
     shallowest = resnet_runs(scale)[0]  # config and model of depth 1
+    shared = {
+        (r.meta["freeze"], r.meta.get("seed", 0)): r
+        for r in resnet_runs(scale)
+        if r.meta["depth"] == shallowest.meta["depth"]
+    }
     extra = {"cpu": CPU_DATA, "cifar": CIFAR_RESNET}.get(scale, {})
-    kinds = [
-        ("learned", "none", "spatial_random"),
-        ("random", "spatial", "spatial_random"),
-        ("same", "spatial", "same_random"),
-        ("box", "spatial", "box"),
-        ("identity", "spatial", "identity"),
+    fixed = [
+        ("same", "same_random"),
+        ("box", "box"),
+        ("identity", "identity"),
     ]
     runs = []
     for seed in SEEDS[scale]:
-        for kind, freeze, init in kinds:
+        for kind, freeze in (("learned", "none"), ("random", "spatial")):
+            run = shared[(freeze, seed)]
+            runs.append(
+                dataclasses.replace(run, meta={**run.meta, "kind": kind})
+            )
+        for kind, init in fixed:
             overrides = {
                 "model.name": shallowest.overrides["model.name"],
-                "freeze": freeze,
+                "freeze": "spatial",
                 "spatial_initializer": init,
                 **extra,
             }
