@@ -217,13 +217,12 @@ def filter_runs(scale):
     "box" and "identity" change only the frozen filters' initializer of the
     random run.
     """
-    shallowest = resnet_runs(scale)[0]  # config and model of depth 1
-    shared = {
+    resnets = resnet_runs(scale)
+    shallowest = {
         (r.meta["freeze"], r.meta.get("seed", 0)): r
-        for r in resnet_runs(scale)
-        if r.meta["depth"] == shallowest.meta["depth"]
+        for r in resnets
+        if r.meta["depth"] == resnets[0].meta["depth"]
     }
-    extra = {"cpu": CPU_DATA, "cifar": CIFAR_RESNET}.get(scale, {})
     fixed = [
         ("same", "same_random"),
         ("box", "box"),
@@ -231,23 +230,23 @@ def filter_runs(scale):
     ]
     runs = []
     for seed in SEEDS[scale]:
-        for kind, freeze in (("learned", "none"), ("random", "spatial")):
-            run = shared[(freeze, seed)]
+        random = shallowest[("spatial", seed)]
+        for kind, run in (
+            ("learned", shallowest[("none", seed)]),
+            ("random", random),
+        ):
             runs.append(
                 dataclasses.replace(run, meta={**run.meta, "kind": kind})
             )
         for kind, init in fixed:
-            overrides = {
-                "model.name": shallowest.overrides["model.name"],
-                "freeze": "spatial",
-                "spatial_initializer": init,
-                **extra,
-            }
-            name, overrides, meta = _with_seed(
-                scale, seed, f"filters_{kind}", overrides, {"kind": kind}
+            name, _, meta = _with_seed(
+                scale, seed, f"filters_{kind}", {}, {"kind": kind}
             )
+            overrides = {**random.overrides, "spatial_initializer": init}
             runs.append(
-                Run(name, "classify", shallowest.config, overrides, meta=meta)
+                dataclasses.replace(
+                    random, name=name, overrides=overrides, meta=meta
+                )
             )
     return runs
 
