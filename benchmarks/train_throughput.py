@@ -24,9 +24,13 @@ within one run compare.
     python -m benchmarks.train_throughput --precision=mixed_float16  # GPUs
     python -m benchmarks.train_throughput --precision=mixed_bfloat16  # AMX
 
-On CPU, XLA is off by default: it made ConvMixer training steps 16-25x
-slower on the 2-core dev machine. `--jit_compile=both` adds XLA candidates so
-that can be measured again.
+XLA follows Keras' `jit_compile="auto"` by default: off for TensorFlow on a
+CPU (it made ConvMixer training steps 16-25x slower on the 2-core dev
+machine), on where the backend compiles anyway (JAX) or a GPU is present.
+`--jit_compile=both` adds XLA candidates so that can be measured again.
+
+Runs on the TensorFlow and the JAX backend (`KERAS_BACKEND=jax`: GPU machines
+without TensorFlow; on JAX every candidate is XLA-compiled).
 """
 
 from __future__ import annotations
@@ -35,20 +39,12 @@ import statistics
 import time
 
 import keras
-import tensorflow as tf
 from absl import app, flags
 
 from benchmarks import common
 from spatialmix_keras import flops, get_model
 
-NETWORKS = {
-    # name: (variant, builder overrides, input shape)
-    "convmixer_256_8_k8": ("convmixer_256_8", {"kernel_size": 8}, (32, 32, 3)),
-    "convmixer_256_8_k5": ("convmixer_256_8", {"kernel_size": 5}, (32, 32, 3)),
-    "resnet20": ("resnet20", {}, (32, 32, 3)),
-    "resnet56": ("resnet56", {}, (32, 32, 3)),
-    "unshuffler_64_5": ("unshuffler_64_5", {}, (14, 14, 1)),
-}
+NETWORKS = common.NETWORKS
 MODES = {"none": "full", "spatial": "chans", "channel": "space"}
 
 _NETWORKS = flags.DEFINE_list(
@@ -64,9 +60,10 @@ _STOCK = flags.DEFINE_bool(
 )
 _JIT = flags.DEFINE_enum(
     "jit_compile",
-    "off",
-    ["off", "on", "both"],
-    "XLA for our candidates (`both`: with and without).",
+    "auto",
+    ["auto", "off", "on", "both"],
+    "XLA for our candidates (`auto`: Keras decides, off on a TensorFlow "
+    "CPU; `both`: with and without).",
 )
 _PRECISION = flags.DEFINE_enum(
     "precision",
@@ -99,16 +96,29 @@ _PROFILE = flags.DEFINE_string(
 
 
 # ---------------------------------------------------------------- timing
+def _compiled(fn):
+    """`fn` as one graph of the backend (tf.function, jax.jit)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
+
+
 def matmul_flops_per_s(n, repeats=5):
     """FLOP/s of an n x n x n float32 matmul (median of `repeats`)."""
-    a = tf.random.stateless_uniform((n, n), (1, 2))
-    b = tf.random.stateless_uniform((n, n), (3, 4))
-    matmul = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)))
-    matmul(a, b).numpy()
+    a = keras.random.uniform((n, n), seed=1)
+    b = keras.random.uniform((n, n), seed=2)
+    matmul = _compiled(lambda a, b: keras.ops.sum(keras.ops.matmul(a, b)))
+    keras.ops.convert_to_numpy(matmul(a, b))
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        matmul(a, b).numpy()
+        keras.ops.convert_to_numpy(matmul(a, b))
         times.append(time.perf_counter() - start)
     return 2 * n**3 / statistics.median(times)
 
@@ -119,39 +129,52 @@ def _is_regression(network):
 
 
 def _candidates(network, batch):
+    """Compiled models by name, their step FLOPs, and how far the stock and
+    uncomposed twins' outputs differ from ours (relative)."""
     variant, overrides, _ = NETWORKS[network]
     loss = keras.losses.MeanSquaredError() if _is_regression(network) else None
-    jits = {"off": [False], "on": [True], "both": [False, True]}[_JIT.value]
-    models, step_flops = {}, {}
+    jits = {
+        "auto": ["auto"],
+        "off": [False],
+        "on": [True],
+        "both": [False, True],
+    }[_JIT.value]
+    # The baselines compile as the first of our candidates do.
+    compile_ = lambda model: common.compile_for_training(  # noqa: E731
+        model, loss=loss, jit=jits[0]
+    )
+    models, step_flops, differences = {}, {}, {}
     for freeze, label in MODES.items():
         ours = get_model(variant, freeze=freeze, seed=0, **overrides)
         for jit in jits:
-            name = f"ours_{label}" + ("_xla" if jit else "")
-            model = ours if not jit else keras.models.clone_model(ours)
+            name = f"ours_{label}" + ("_xla" if jit is True else "")
+            model = ours if jit == jits[0] else keras.models.clone_model(ours)
             models[name] = common.compile_for_training(
                 model, loss=loss, jit=jit
             )
             step_flops[name] = flops.step_flops(ours)
         if _STOCK.value:
             stock = common.stock_clone(ours)
-            common.check_equivalent(ours, stock, batch[0])
-            models[f"stock_{label}"] = common.compile_for_training(
-                stock, loss=loss
+            differences[f"stock_{label}"] = common.check_equivalent(
+                ours, stock, batch[0]
             )
+            models[f"stock_{label}"] = compile_(stock)
             step_flops[f"stock_{label}"] = flops.step_flops(stock)
         if _COMPOSE.value and variant.startswith("resnet"):
             plain = get_model(
                 variant, freeze=freeze, seed=0, compose="never", **overrides
             )
-            models[f"ours_{label}_uncomposed"] = common.compile_for_training(
-                plain, loss=loss
+            plain.set_weights(ours.get_weights())
+            differences[f"ours_{label}_uncomposed"] = common.check_equivalent(
+                ours, plain, batch[0]
             )
+            models[f"ours_{label}_uncomposed"] = compile_(plain)
             step_flops[f"ours_{label}_uncomposed"] = flops.step_flops(plain)
     if _COMPOSE.value and variant.startswith("resnet"):
         standard = get_model(variant, conv="standard", seed=0, **overrides)
-        models["standard_conv"] = common.compile_for_training(standard)
+        models["standard_conv"] = compile_(standard)
         step_flops["standard_conv"] = flops.step_flops(standard)
-    return models, step_flops
+    return models, step_flops, differences
 
 
 def _batch(network, size):
@@ -163,6 +186,8 @@ def _batch(network, size):
 
 
 def _profile(models, batch, logdir):
+    import tensorflow as tf
+
     for name, model in models.items():
         model.train_on_batch(*batch)
         tf.profiler.experimental.start(f"{logdir}/{name}")
@@ -181,17 +206,27 @@ def main(argv):
             f"Invalid value for flag `--networks`. Expected names from "
             f"{list(NETWORKS)} or `all`. Received: {unknown}"
         )
-    if _INTER.value is not None:
-        tf.config.threading.set_inter_op_parallelism_threads(_INTER.value)
-    if _INTRA.value is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(_INTRA.value)
+    threads = _INTER.value is not None or _INTRA.value is not None
+    if keras.backend.backend() != "tensorflow" and (threads or _PROFILE.value):
+        raise app.UsageError(
+            "Flags `--inter_op_threads`, `--intra_op_threads` and "
+            "`--profile_dir` need the TensorFlow backend. Received: "
+            f"KERAS_BACKEND={keras.backend.backend()!r}"
+        )
+    if threads:
+        import tensorflow as tf
+
+        if _INTER.value is not None:
+            tf.config.threading.set_inter_op_parallelism_threads(_INTER.value)
+        if _INTRA.value is not None:
+            tf.config.threading.set_intra_op_parallelism_threads(_INTRA.value)
     if _PRECISION.value != "float32":
         keras.mixed_precision.set_global_policy(_PRECISION.value)
     matmul = [matmul_flops_per_s(_MATMUL.value)]
     results = {}
     for network in networks:
         batch = _batch(network, _BATCH.value)
-        models, step_flops = _candidates(network, batch)
+        models, step_flops, differences = _candidates(network, batch)
         times = common.interleaved_step_times(
             models, batch, windows=_WINDOWS.value, steps=_STEPS.value
         )
@@ -210,7 +245,10 @@ def main(argv):
                 "step_gflop": step_flops[name] * _BATCH.value / 1e9,
                 "gflop_per_s": rate / 1e9,
                 "matmul_share": rate / reference,
+                "xla": bool(models[name].jit_compile),
             }
+            if name in differences:
+                rows[name]["output_difference"] = differences[name]
             for base in ("stock_full", "ours_full", "standard_conv"):
                 if base in times:
                     rows[name][f"over_{base}"] = times[base] / seconds

@@ -1,4 +1,4 @@
-"""What a result was measured on: CPU model and flags, and the code's commit.
+"""What a result was measured on: CPU model and flags, GPUs, and the commit.
 
 Benchmarks put these in their JSON, training runs in `metrics.json`, and
 reports in their header, so that every number says where it came from.
@@ -35,6 +35,31 @@ def cpu_features() -> dict:
         "cpu_flags": wanted,
         "cpu_bfloat16": bool({"avx512_bf16", "amx_bf16"} & flags),
     }
+
+
+def gpu_info() -> list[dict]:
+    """Name, driver and memory of each NVIDIA GPU (`nvidia-smi`), else []."""
+    try:
+        out = subprocess.run(
+            [
+                "nvidia-smi",
+                "--query-gpu=name,driver_version,memory.total",
+                "--format=csv,noheader",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in out.splitlines():
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) == 3:
+            name, driver, memory = fields
+            gpus.append({"name": name, "driver": driver, "memory": memory})
+    return gpus
 
 
 def _git(*args) -> str:
