@@ -9,8 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from benchmarks import common
-from spatialmix_keras import flops, get_model
+from benchmarks import common, precision_training
+from spatialmix_keras import flops, get_model, machine
 
 _OURS = (
     "SpatialSeparableConv2D",
@@ -91,3 +91,101 @@ def test_components_times_every_piece_at_a_tiny_size():
         + 2 * (ms["batchnorm_fused"] + ms["gelu_ours"])
     )
     assert out["block_ms"]["chans_ours"] == pytest.approx(chans)
+
+
+def test_gpu_info_reads_nvidia_smi_and_is_empty_without_it(
+    tmp_path, monkeypatch
+):
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'echo "NVIDIA H200, 580.159.04, 143771 MiB"\n'
+        'echo "NVIDIA H100 80GB HBM3, 570.1, 81559 MiB"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert machine.gpu_info() == [
+        {"name": "NVIDIA H200", "driver": "580.159.04", "memory": "143771 MiB"},
+        {
+            "name": "NVIDIA H100 80GB HBM3",
+            "driver": "570.1",
+            "memory": "81559 MiB",
+        },
+    ]
+    fake.unlink()
+    assert machine.gpu_info() == []
+    assert common.machine()["gpu_models"] == []
+
+
+def test_interval_is_the_normal_95_percent_half_width():
+    mean, half = precision_training.interval([1, 1, 0, 0, 1])
+    # Sample std with n - 1: sqrt(0.3); half-width 1.96 * that / sqrt(5).
+    assert mean == pytest.approx(0.6)
+    assert half == pytest.approx(1.96 * 0.3**0.5 / 5**0.5)
+
+
+def test_weight_check_counts_frozen_kept_and_trained_moved():
+    a, b = np.zeros(3), np.ones(3)
+    before = {
+        "d0": (a, False),
+        "d1": (a, False),
+        "p0": (a, True),
+        "p1": (a, True),
+    }
+    after = {
+        "d0": (a, False),
+        "d1": (b, False),
+        "p0": (b, True),
+        "p1": (a, True),
+    }
+    assert precision_training.weight_check(before, after) == {
+        "frozen_kernels": 2,
+        "frozen_unchanged": 1,
+        "trained_kernels": 2,
+        "trained_moved": 1,
+    }
+
+
+def _precision_training(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.precision_training", *args],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_precision_training_scores_a_saved_model_and_counts_changed_predictions(
+    tmp_path, data_dir
+):
+    # The path a GPU-trained model takes: saved as .keras beside its
+    # predictions, scored here by `--evaluate`. Three predictions altered on
+    # disk must be counted, and the accuracy must be numpy's.
+    path = os.path.join(data_dir, "cifar10_small.npz")
+    with np.load(path) as arrays:
+        x_test = arrays["x_test"].astype("float32") / 255.0
+        y_test = arrays["y_test"].astype("int64")
+    model = get_model("convmixer_tiny", freeze="spatial", seed=0)
+    predictions = np.argmax(model.predict(x_test, verbose=0), axis=-1)
+    model.save(tmp_path / "tiny.keras")
+    altered = predictions.copy()
+    altered[:3] = (altered[:3] + 1) % 10
+    np.save(tmp_path / "tiny.npy", altered)
+    result = _precision_training(
+        f"--data={path}", f"--evaluate={tmp_path / 'tiny.keras'}"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    scores = json.loads(result.stdout)["models"][str(tmp_path / "tiny.keras")]
+    assert scores["accuracy"] == pytest.approx(np.mean(predictions == y_test))
+    assert scores["predictions_differ"] == 3
+
+
+def test_precision_training_names_a_missing_data_file(tmp_path):
+    missing = tmp_path / "none.npz"
+    result = _precision_training(f"--data={missing}")
+    assert result.returncode != 0
+    assert f"Flag `--data` must name an npz file. Received: '{missing}'" in (
+        result.stderr
+    )
