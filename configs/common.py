@@ -99,7 +99,8 @@ def augment_config(**overrides) -> ml_collections.ConfigDict:
 
     Fields:
         crop_padding: pad by this many pixels and crop back at random (the
-            ResNet recipe uses 4; 0 = off).
+            ResNet recipe uses 4; 0 = off). Keras' `RandomCrop` crops every
+            image of a batch at the same random place.
         flip: random horizontal flips.
         rand_augment: Keras `RandAugment` (the ConvMixer recipe).
         rand_augment_layers, rand_augment_magnitude: its settings.
