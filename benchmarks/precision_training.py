@@ -42,13 +42,17 @@ import numpy as np
 from absl import app, flags, logging
 
 from benchmarks import common
-from spatialmix_keras import get_model, schedules
+from spatialmix_keras import files, get_model, schedules
+from spatialmix_keras.models import VARIANTS
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 _DATA = flags.DEFINE_string("data", None, "npz with x/y_train, x/y_test.")
 _NETWORKS = flags.DEFINE_list(
-    "networks", ["convmixer_256_8_k5"], f"Any of {', '.join(common.NETWORKS)}."
+    "networks",
+    ["convmixer_256_8_k5"],
+    f"Any of {', '.join(common.NETWORKS)}, or a model variant "
+    "(`spatialmix_keras.models.VARIANTS`) as it is.",
 )
 _PRECISIONS = flags.DEFINE_list(
     "precisions", list(PRECISIONS), f"Keras dtype policies: {PRECISIONS}."
@@ -65,6 +69,12 @@ _TRAIN_IMAGES = flags.DEFINE_integer(
 _SEED = flags.DEFINE_integer("seed", 0, "Weights, data order, augmentation.")
 _SAVE_DIR = flags.DEFINE_string(
     "save_dir", None, "Write each model (.keras) and its predictions here."
+)
+_AUGMENT = flags.DEFINE_bool(
+    "augment", True, "Random shifts and flips (off: time the bare fit)."
+)
+_OUTPUT = flags.DEFINE_string(
+    "output", None, "Also write the JSON here, after every model."
 )
 _EVALUATE = flags.DEFINE_list(
     "evaluate", None, "Score these saved models on the test set instead."
@@ -133,7 +143,8 @@ def _train(network, precision, train, test):
     keras.backend.clear_session()
     keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(_SEED.value)
-    variant, overrides, shape = common.NETWORKS[network]
+    variant, overrides, _ = common.NETWORKS.get(network, (network, {}, None))
+    shape = train[0].shape[1:]
     x_train, y_train = train
     model = get_model(
         variant,
@@ -161,7 +172,8 @@ def _train(network, precision, train, test):
     )
     inputs = keras.Input(shape)
     # The trainer only trains: evaluation calls `model` itself.
-    trainer = keras.Model(inputs, model(augment(inputs)))
+    augmented = augment(inputs) if _AUGMENT.value else inputs
+    trainer = keras.Model(inputs, model(augmented))
     steps_per_epoch = math.ceil(len(x_train) / _BATCH.value)
     total = steps_per_epoch * _EPOCHS.value
     schedule = schedules.make_schedule(
@@ -231,6 +243,28 @@ def _evaluate(paths, test):
     return scores
 
 
+def _rows(runs):
+    """Each precision's row: accuracy and interval, and against float32."""
+    reference = runs.get("float32")
+    rows = {}
+    for precision, run in runs.items():
+        accuracy, half = interval(run["correct"])
+        row = {
+            k: v for k, v in run.items() if k not in ("correct", "predictions")
+        }
+        row.update(test_accuracy=accuracy, interval_95=half)
+        if reference is not None and precision != "float32":
+            paired = run["correct"].astype(int) - reference["correct"]
+            difference, width = interval(paired)
+            row["minus_float32"] = difference
+            row["minus_float32_interval_95"] = width
+            row["predictions_differ_from_float32"] = int(
+                np.sum(run["predictions"] != reference["predictions"])
+            )
+        rows[precision] = row
+    return rows
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -239,7 +273,7 @@ def main(argv):
             f"Flag `--data` must name an npz file. Received: {_DATA.value!r}"
         )
     for name, values, allowed in (
-        ("networks", _NETWORKS.value, common.NETWORKS),
+        ("networks", _NETWORKS.value, {**common.NETWORKS, **VARIANTS}),
         ("precisions", _PRECISIONS.value, PRECISIONS),
     ):
         unknown = [v for v in values if v not in allowed]
@@ -259,45 +293,31 @@ def main(argv):
             }
         )
         return
-    results = {}
+    payload = {
+        "benchmark": "precision_training",
+        "data": os.path.basename(_DATA.value),
+        "train_images": len(train[1]),
+        "test_images": len(test[1]),
+        "epochs": _EPOCHS.value,
+        "batch_size": _BATCH.value,
+        "learning_rate": _LR.value,
+        "augment": _AUGMENT.value,
+        "freeze": _FREEZE.value,
+        "seed": _SEED.value,
+        "machine": common.machine(),
+        "results": {},
+    }
     for network in _NETWORKS.value:
-        runs = {p: _train(network, p, train, test) for p in _PRECISIONS.value}
-        reference = runs.get("float32")
-        rows = {}
-        for precision, run in runs.items():
-            accuracy, half = interval(run["correct"])
-            row = {
-                k: v
-                for k, v in run.items()
-                if k not in ("correct", "predictions")
-            }
-            row.update(test_accuracy=accuracy, interval_95=half)
-            if reference is not None and precision != "float32":
-                paired = run["correct"].astype(int) - reference["correct"]
-                difference, width = interval(paired)
-                row["minus_float32"] = difference
-                row["minus_float32_interval_95"] = width
-                row["predictions_differ_from_float32"] = int(
-                    np.sum(run["predictions"] != reference["predictions"])
-                )
-            rows[precision] = row
-        results[network] = rows
+        runs = {}
+        for precision in _PRECISIONS.value:
+            runs[precision] = _train(network, precision, train, test)
+            payload["results"][network] = _rows(runs)
+            if _OUTPUT.value:
+                # After every model: a run stopped by a time limit keeps
+                # what it finished.
+                files.write_json(_OUTPUT.value, payload)
     keras.mixed_precision.set_global_policy("float32")
-    common.emit(
-        {
-            "benchmark": "precision_training",
-            "data": os.path.basename(_DATA.value),
-            "train_images": len(train[1]),
-            "test_images": len(test[1]),
-            "epochs": _EPOCHS.value,
-            "batch_size": _BATCH.value,
-            "learning_rate": _LR.value,
-            "freeze": _FREEZE.value,
-            "seed": _SEED.value,
-            "machine": common.machine(),
-            "results": results,
-        }
-    )
+    common.emit(payload)
 
 
 if __name__ == "__main__":

@@ -189,3 +189,37 @@ def test_precision_training_names_a_missing_data_file(tmp_path):
     assert f"Flag `--data` must name an npz file. Received: '{missing}'" in (
         result.stderr
     )
+
+
+def test_precision_training_trains_each_precision_and_keeps_frozen_kernels(
+    tmp_path, data_dir
+):
+    # Two tiny ConvMixers, float32 and mixed_bfloat16, a few steps each:
+    # losses finite, frozen kernels untouched, trained ones moved, and the
+    # --output file (written after every model) equal to the printed JSON.
+    output = tmp_path / "out.json"
+    result = _precision_training(
+        f"--data={os.path.join(data_dir, 'cifar10_small.npz')}",
+        "--networks=convmixer_tiny",
+        "--precisions=float32,mixed_bfloat16",
+        "--train_images=256",
+        "--epochs=2",
+        "--batch_size=64",
+        f"--output={output}",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    printed = json.loads(result.stdout)
+    assert json.loads(output.read_text()) == json.loads(
+        json.dumps(printed, sort_keys=True)
+    )
+    rows = printed["results"]["convmixer_tiny"]
+    assert set(rows) == {"float32", "mixed_bfloat16"}
+    assert rows["mixed_bfloat16"]["compute_dtype"] == "bfloat16"
+    for row in rows.values():
+        assert row["all_finite"] and len(row["losses"]) == 2
+        weights = row["weights"]
+        assert weights["frozen_kernels"] > 0
+        assert weights["frozen_unchanged"] == weights["frozen_kernels"]
+        assert weights["trained_moved"] == weights["trained_kernels"] > 0
+        assert 0.0 <= row["test_accuracy"] <= 1.0
+    assert "minus_float32" in rows["mixed_bfloat16"]
