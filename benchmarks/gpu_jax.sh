@@ -8,7 +8,7 @@
 # step costs the later ones, never the results already written. Every JSON
 # goes to OUT_DIR/results.tgz, re-packed after each step (three files come
 # back in all: log.txt, results.tgz, models.tgz). In order:
-#   1. the GPU (nvidia-smi) and the versions;
+#   1. the GPU (nvidia-smi), the versions, the host-to-device copy rate;
 #   2. benchmarks.train_throughput, float32 and mixed_bfloat16: ConvMixer-256/8
 #      (k 5, p 2) and the separable ResNet-20, ours in every mode against the
 #      stock-layer network (the ResNet also uncomposed and standard-conv);
@@ -30,6 +30,16 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv \
   > "$log" 2>&1
 python3 -c "import jax, keras; print('jax', jax.__version__, jax.devices(), \
 'keras', keras.__version__)" >> "$log" 2>&1 || { cat "$log"; exit 1; }
+# Host-to-device copies: fit feeds every batch from host memory (6 MB per
+# float32 batch of 512), the throughput benchmark one batch kept on the GPU.
+python3 -c "
+import time, jax, numpy as np
+a = np.ones(64 << 20, np.uint8)
+jax.device_put(a).block_until_ready()
+s = time.perf_counter()
+for _ in range(5): jax.device_put(a).block_until_ready()
+print('host to device: %.0f MB/s' % (5 * 64 * 1.048576 / (time.perf_counter() - s)))
+" >> "$log" 2>&1
 step() {  # step NAME JSON_FILE MODULE ARGS...: bounded by the budget
   local name=$1 file=$2 rc
   shift 2
