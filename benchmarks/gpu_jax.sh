@@ -12,12 +12,13 @@
 #   2. benchmarks.train_throughput, float32 and mixed_bfloat16: ConvMixer-256/8
 #      (k 5, p 2) and the separable ResNet-20, ours in every mode against the
 #      stock-layer network (the ResNet also uncomposed and standard-conv);
-#   3. model.fit without augmentation, 3 epochs of float32 ConvMixer: on
-#      2026-11-30 fit ran 40x slower than the bare step, with augmentation;
+#   3. model.fit without augmentation, 3 epochs of float32 ConvMixer, batches
+#      copied from host memory and sliced on the GPU: on 2026-11-30 fit (host
+#      memory, augmented) ran 40x slower than the bare step;
 #   4. benchmarks.precision_training: both networks, Chans, float32 /
-#      mixed_bfloat16 / mixed_float16, same seed and data; the models and
-#      their predictions go to models.tgz, to be scored on a CPU under
-#      TensorFlow (`--evaluate`).
+#      mixed_bfloat16 / mixed_float16, same seed and data (kept on the GPU);
+#      the models and their predictions go to models.tgz, to be scored on a
+#      CPU under TensorFlow (`--evaluate`).
 # Measured on an H200: benchmarks/README.md.
 set -u
 out=$1 data=$2 budget=${3:-480}
@@ -57,14 +58,18 @@ for net in convmixer_256_8_k5 resnet20; do
       --batch_size=512 --windows=3 --steps=5 --matmul_size=4096
   done
 done
-step "fit without augmentation" fit_noaugment.json \
-  benchmarks.precision_training --data="$data" --networks=convmixer_256_8_k5 \
-  --precisions=float32 --epochs=3 --noaugment
+for feed in nodata_on_device data_on_device; do
+  step "fit without augmentation, --$feed" "fit_noaugment_$feed.json" \
+    benchmarks.precision_training --data="$data" \
+    --networks=convmixer_256_8_k5 --precisions=float32 --epochs=3 \
+    --noaugment --"$feed"
+done
 for net in convmixer_256_8_k5 resnet20; do
   # --output: a run stopped by the budget keeps the models it finished.
   step "precision $net" "precision_$net.stdout" \
     benchmarks.precision_training --data="$data" --networks="$net" \
-    --epochs=10 --save_dir="$models" --output="$json/precision_$net.json"
+    --epochs=10 --data_on_device --save_dir="$models" \
+    --output="$json/precision_$net.json"
   tar czf "$out/models.tgz" -C "$models" .
 done
 grep -v "^W0000\|^I0000" "$log" | tail -40

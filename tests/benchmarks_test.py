@@ -205,6 +205,7 @@ def test_precision_training_trains_each_precision_and_keeps_frozen_kernels(
         "--train_images=256",
         "--epochs=2",
         "--batch_size=64",
+        "--data_on_device",
         f"--output={output}",
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -212,6 +213,7 @@ def test_precision_training_trains_each_precision_and_keeps_frozen_kernels(
     assert json.loads(output.read_text()) == json.loads(
         json.dumps(printed, sort_keys=True)
     )
+    assert printed["data_on_device"]
     rows = printed["results"]["convmixer_tiny"]
     assert set(rows) == {"float32", "mixed_bfloat16"}
     assert rows["mixed_bfloat16"]["compute_dtype"] == "bfloat16"
