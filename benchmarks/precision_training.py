@@ -42,6 +42,7 @@ import numpy as np
 from absl import app, flags, logging
 
 from benchmarks import common
+from configs.vocabulary import FREEZE_MODES
 from spatialmix_keras import files, get_model, schedules
 from spatialmix_keras.models import VARIANTS
 
@@ -58,7 +59,7 @@ _PRECISIONS = flags.DEFINE_list(
     "precisions", list(PRECISIONS), f"Keras dtype policies: {PRECISIONS}."
 )
 _FREEZE = flags.DEFINE_enum(
-    "freeze", "spatial", ["none", "spatial", "channel"], "Freeze mode."
+    "freeze", "spatial", list(FREEZE_MODES), "Freeze mode."
 )
 _EPOCHS = flags.DEFINE_integer("epochs", 10, "Epochs per model.")
 _BATCH = flags.DEFINE_integer("batch_size", 512, "Images per step.")
@@ -150,8 +151,8 @@ def _train(network, precision, train, test):
     keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(_SEED.value)
     variant, overrides, _ = common.NETWORKS.get(network, (network, {}, None))
-    shape = train[0].shape[1:]
     x_train, y_train = train
+    shape = x_train.shape[1:]
     model = get_model(
         variant,
         freeze=_FREEZE.value,
