@@ -17,6 +17,14 @@ first `--pgd_examples`, and their images scored on every other model
 matrices, masking flags, the verdict), `robustness.png` and
 `training_length.png` into `--output_dir`.
 
+Studies run apart with the same settings (one per seed, as the cifar sweeps
+of Figs. 8 and 9 run them, or copies kept from lost work directories) merge
+into one report and verdict, transfers staying within each study:
+
+    python -m apps.robustness --merge=runs/robustness_s0 \
+        --merge=runs/robustness_s1 --claim=smoothing \
+        --reference=sigma=none --output_dir=runs/robustness
+
 A stopped study resumes: each model's finished share (its attacks, its
 images scored on the others, its kept epochs) is kept in
 `<output_dir>/parts/` and read back when the same command runs again, as long
@@ -33,7 +41,13 @@ from apps import common
 from configs import vocabulary
 
 _MODELS = flags.DEFINE_multi_string(
-    "model", None, "Export directories to attack.", required=True
+    "model", None, "Export directories to attack."
+)
+_MERGE = flags.DEFINE_multi_string(
+    "merge",
+    None,
+    "Instead of --model: directories of finished studies (robustness.json) "
+    "to merge into one report.",
 )
 _WEIGHTS = flags.DEFINE_multi_string(
     "weights_dir",
@@ -82,6 +96,22 @@ def main(argv):
     from spatialmix_keras.reproduce import robustness_report
 
     try:
+        if bool(_MODELS.value) == bool(_MERGE.value):
+            raise ValueError(
+                "Invalid value for arguments `model` and `merge`: give one "
+                "of them (models to study, or finished studies to merge). "
+                f"Received: model={_MODELS.value}, merge={_MERGE.value}"
+            )
+        if _MERGE.value:
+            robustness_report.merge(
+                _MERGE.value,
+                claim=_CLAIM.value,
+                reference=_REFERENCE.value,
+                title=_TITLE.value,
+                output_dir=_OUT.value,
+                overwrite=_OVERWRITE.value,
+            )
+            return
         robustness_report.run(
             _MODELS.value,
             _WEIGHTS.value,

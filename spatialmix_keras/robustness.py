@@ -415,6 +415,48 @@ class _Parts:
         )
 
 
+def merge(studies: list[dict]) -> dict:
+    """One study of the subjects of several, run apart with the same
+    settings (e.g. one per seed, each while its models exist).
+
+    Each subject keeps the transfer accuracies and masking flags of its own
+    study: images crafted in one study were never scored in another.
+
+    Raises:
+        ValueError: no studies, differing settings, or a subject name in
+            two of them.
+    """
+    if not studies:
+        raise ValueError(
+            "Invalid value for argument `studies`: expected at least one "
+            "robustness study. Received: []"
+        )
+    settings = studies[0]["settings"]
+    names = []
+    for i, other in enumerate(studies):
+        if other["settings"] != settings:
+            raise ValueError(
+                f"Invalid value for argument `studies`: study {i} was run "
+                f"with other settings ({other['settings']}) than study 0 "
+                f"({settings})."
+            )
+        names += [e["name"] for e in other["subjects"]]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(
+            "Invalid value for argument `studies`: subjects in more than "
+            f"one study. Received: {repeated}"
+        )
+    merged = {
+        key: value
+        for key, value in studies[0].items()
+        if key not in ("subjects", "verdict")
+    }
+    merged["subjects"] = [e for study in studies for e in study["subjects"]]
+    merged["studies"] = len(studies)
+    return merged
+
+
 def masking(entry: dict, pgd_eps, examples: int) -> list[str]:
     """Where this subject resists its own (white-box) attack better than one
     transferred from another subject: a sign of gradient masking.

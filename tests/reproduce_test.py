@@ -237,6 +237,114 @@ def test_t_quantiles_match_a_numerical_integral_of_the_t_density():
         assert mass == pytest.approx(0.95, abs=2e-4), dof
 
 
+@pytest.mark.parametrize("figure", ["fig8", "fig9"])
+def test_cifar_attacks_run_per_seed_right_after_that_seeds_models(figure):
+    runs = reproduce.figure_runs(figure, "cifar", "/w")
+    fig_dir = reproduce.figure_dir("/w", figure)
+    trained = [r for r in runs if r.task == "classify"]
+    assert len(trained) == (12 if figure == "fig9" else 9)
+    for seed in reproduce.sweeps.CIFAR_SEEDS:
+        mine = tuple(r.name for r in trained if r.meta["seed"] == seed)
+        fgsm, study = (
+            next(r for r in runs if r.name == f"{task}_s{seed}")
+            for task in ("fgsm", "robustness")
+        )
+        assert fgsm.after == study.after == mine
+        # Right after the last of them, before any later seed's model.
+        last = max(i for i, r in enumerate(runs) if r.name in mine)
+        assert runs[last + 1 : last + 3] == [fgsm, study]
+        assert study.arguments["output_dir"] == os.path.join(
+            fig_dir, "runs", f"robustness_s{seed}"
+        )
+    # One seed (smoke): one sweep and one study of every model.
+    smoke = reproduce.figure_runs(figure, "smoke", "/w")
+    assert [r.name for r in smoke[-2:]] == ["fgsm", "robustness"]
+    assert smoke[-1].after == tuple(r.name for r in smoke[:-2])
+
+
+def _fake_entry(run, clean, fgsm, pgd, group):
+    """A study's entry for `run`, with transfers from the other members of
+    its `group` (names) only."""
+    others = [n for n in group if n != run.name]
+    return {
+        "name": run.name,
+        "label": f"sigma={run.meta['sigma']}",
+        "seed": run.meta["seed"],
+        "white_box": {"clean_accuracy": clean, "fgsm": fgsm, "examples": 100},
+        "subset": {
+            "clean_accuracy": clean, "fgsm": fgsm[-1:], "pgd": pgd,
+            "examples": 50,
+        },
+        "transfer": {a: [{o: 0.5 for o in others}] for a in ("fgsm", "pgd")},
+        "masking": [],
+        "warnings": [],
+        "epochs": [
+            {"epoch": 10, "final": True, "filter_movement": None,
+             "high_frequency_share": 0.8},
+        ],
+    }  # fmt: skip
+
+
+def test_per_seed_studies_merge_into_the_figures_verdict(tmp_path):
+    workdir = str(tmp_path)
+    runs = reproduce.figure_runs("fig9", "cifar", workdir)
+    fig_dir = reproduce.figure_dir(workdir, "fig9")
+    settings = {
+        "fgsm_eps": [1 / 255, 2 / 255], "pgd_eps": [2 / 255], "pgd_steps": 20,
+        "pgd_step_size": "2.5 * eps / steps", "pgd_random_start": True,
+        "pgd_examples": 50, "examples": 100, "seed": 0,
+        "high_frequency_cutoff": 0.25,
+    }  # fmt: skip
+    # sigma=1.0 gains 5 +- 1 FGSM points on every seed, and costs nothing
+    # clean; PGD is the same for all.
+    gain = {0: 0.05, 1: 0.06, 2: 0.04}
+
+    def write(run, name, value):
+        os.makedirs(reproduce.run_dir(fig_dir, run), exist_ok=True)
+        with open(
+            os.path.join(reproduce.run_dir(fig_dir, run), name), "w"
+        ) as f:
+            json.dump(value, f)
+
+    by_name = {r.name: r for r in runs}
+    for seed in (0, 1, 2):
+        fgsm = by_name[f"fgsm_s{seed}"]
+        models = [by_name[n] for n in fgsm.after]
+        curves, entries = [], []
+        for run in models:
+            up = gain[seed] if run.meta["sigma"] == "1.0" else 0.0
+            accuracy = [0.7, 0.3 + up + seed / 100, 0.1 + up]
+            curves.append({"eps": [0.0, *settings["fgsm_eps"]],
+                           "accuracy": accuracy})  # fmt: skip
+            entries.append(
+                _fake_entry(run, 0.7, accuracy[1:], [0.02], fgsm.after)
+            )
+            write(run, "metrics.json", {"train_time_s": 60.0})
+        write(fgsm, "results.json", {"curves": curves})
+        write(
+            by_name[f"robustness_s{seed}"],
+            "robustness.json",
+            {"settings": settings, "subjects": entries, "dataset": "cifar10"},
+        )
+    _, rows = reproduce.report("fig9", "cifar", workdir)
+    assert {row[0]: row[1] for row in rows}["sigma=1.0"] == 3  # seeds
+    with open(os.path.join(fig_dir, "fig9.md")) as f:
+        markdown = f.read()
+    assert "## Robustness study (runs/robustness/robustness.md)" in markdown
+    assert "transfer between the models of each seed" in markdown
+    # The verdict pairs all three seeds, which no single study could.
+    assert "FGSM +5.0 [+2.5, +7.5] points (n=3)" in markdown
+    with open(
+        os.path.join(fig_dir, "runs", "robustness", "robustness.json")
+    ) as f:
+        merged = json.load(f)
+    assert merged["studies"] == 3 and len(merged["subjects"]) == 12
+    assert merged["verdict"]["verdict"] == "holds only against FGSM"
+    report = os.path.join(fig_dir, "runs", "robustness", "robustness.md")
+    with open(report) as f:
+        assert "Merged from 3 studies run apart" in f.read()
+
+
 def test_seeded_report_gives_mean_interval_and_paired_difference(tmp_path):
     runs = [
         r

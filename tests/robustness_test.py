@@ -206,6 +206,56 @@ def test_a_stopped_study_resumes_from_its_finished_parts(
     assert other["settings"]["pgd_steps"] == 3
 
 
+def _renamed(result, suffix, seed):
+    """A study of other models: every name (and transfer source) renamed,
+    every seed changed."""
+    study = json.loads(json.dumps(result))
+    for entry in study["subjects"]:
+        entry["name"] += suffix
+        entry["seed"] = seed
+        for per_eps in entry["transfer"].values():
+            for i, by_source in enumerate(per_eps):
+                per_eps[i] = {k + suffix: v for k, v in by_source.items()}
+    return study
+
+
+def test_studies_run_apart_merge_with_transfers_kept_apart(studied):
+    entries, result, _ = studied
+    other = _renamed(result, "_1", 1)
+    merged = robustness.merge([result, other])
+    assert merged["studies"] == 2
+    assert merged["settings"] == result["settings"]
+    assert [e["name"] for e in merged["subjects"]] == [
+        "a", "b", "m", "a_1", "b_1", "m_1"
+    ]  # fmt: skip
+    # Each subject as its own study measured it, nothing added.
+    assert merged["subjects"][:3] == result["subjects"]
+    assert merged["subjects"][3]["transfer"]["pgd"][0] == {
+        "b_1": entries["a"]["transfer"]["pgd"][0]["b"],
+        "m_1": entries["a"]["transfer"]["pgd"][0]["m"],
+    }
+    rows = verdicts.transfer_table(merged, "pgd", 0)
+    a_row = next(r for r in rows if r.startswith("| a |"))
+    cells = [c.strip() for c in a_row.strip("|").split("|")][1:]
+    assert cells[0] == f"**{100 * entries['a']['subset']['pgd'][0]:.1f}**"
+    assert cells[1] == f"{100 * entries['a']['transfer']['pgd'][0]['b']:.1f}"
+    assert cells[3:] == ["-", "-", "-"]  # never crafted across studies
+    # Two seeds of Full and Chans now pair (one study alone could not).
+    assert verdicts.by_seed(merged, "Full", lambda e: e["name"]) == {
+        0: "a",
+        1: "a_1",
+    }
+
+    with pytest.raises(ValueError, match=r"subjects in more than one.*'a'"):
+        robustness.merge([result, result])
+    changed = json.loads(json.dumps(other))
+    changed["settings"]["pgd_steps"] = 7
+    with pytest.raises(ValueError, match="study 1 was run with other settings"):
+        robustness.merge([result, changed])
+    with pytest.raises(ValueError, match="at least one"):
+        robustness.merge([])
+
+
 def test_study_refuses_duplicate_names_and_zero_eps(trained):
     model = trained[0]
     twice = [robustness.Subject("x", "Full", 0, model)] * 2
@@ -213,6 +263,21 @@ def test_study_refuses_duplicate_names_and_zero_eps(trained):
         robustness.study(twice, trained[3][:4], trained[4][:4])
     with pytest.raises(ValueError, match="must be > 0"):
         robustness.study(twice[:1], trained[3][:4], trained[4][:4], (0.0,))
+
+
+def test_merge_refuses_a_missing_study_and_merging_into_one(studied, tmp_path):
+    from spatialmix_keras import files
+    from spatialmix_keras.reproduce import robustness_report
+
+    _, result, _ = studied
+    first = tmp_path / "s0"
+    first.mkdir()
+    files.write_json(str(first / "robustness.json"), result)
+    with pytest.raises(ValueError, match=r"nowhere/robustness.json does not"):
+        robustness_report.merge([str(first), str(tmp_path / "nowhere")])
+    with pytest.raises(ValueError, match="it is one of the studies"):
+        robustness_report.merge([str(first)], output_dir=str(first))
+    assert json.loads((first / "robustness.json").read_text()) == result
 
 
 # ---------------------------------------------------------------- the app
@@ -286,6 +351,18 @@ def test_app_writes_study_report_plots_and_verdict(exports, data_dir, tmp_path):
     again = _run(*args, data_dir=data_dir)
     assert again.returncode != 0 and "--overwrite" in again.stderr
     assert (out / "robustness.json").read_bytes() == before
+    # Merged (here: one study alone), the report and verdict are the same.
+    merged_dir = tmp_path / "merged"
+    merged = _run(
+        f"--merge={out}", f"--output_dir={merged_dir}", data_dir=data_dir
+    )
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    with open(merged_dir / "robustness.json") as f:
+        assert json.load(f) == {**study, "studies": 1}
+    assert (
+        "**Verdict: Chans is more robust than Full: does not hold.**"
+        in (merged_dir / "robustness.md").read_text()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -317,6 +394,7 @@ def refusals(request, exports, data_dir, tmp_path_factory):
         (["--pgd_eps=2"], "eps=2.0"),
         (["--dataset=cifar10"], "but cifar10's are (32, 32, 3)"),
         (["--model=/nowhere"], "Received: model='/nowhere'"),
+        (["--merge=/a"], "give one of them (models to study, or finished"),
     ],
 )
 def test_app_refuses_bad_input(refusals, args, message):

@@ -11,6 +11,7 @@ the models and the test images and runs `robustness.study`, which measures;
 from __future__ import annotations
 
 import datetime
+import json
 import os
 
 from configs import vocabulary
@@ -74,6 +75,7 @@ def markdown(results: dict, verdict, title: str) -> str:
         "Epsilons in 1/255 of the [0, 1] pixel range. Accuracy in percent: "
         "mean [95% t interval] over seeds.",
         "",
+        *_merged_note(results),
         *verdicts.table(results),
         "",
     ]
@@ -163,6 +165,17 @@ def markdown(results: dict, verdict, title: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _merged_note(results):
+    if results.get("studies", 1) == 1:
+        return []
+    return [
+        f"Merged from {results['studies']} studies run apart (one per seed, "
+        "each while its models existed): images were transferred only "
+        'between models of one study; "-" marks pairs never measured.',
+        "",
+    ]
 
 
 def write(results: dict, verdict, out: str, title: str) -> None:
@@ -291,3 +304,55 @@ def run(
         print(f"Verdict: {verdict[0]}: {verdict[1]}. {verdict[2]}.")
     print(f"Wrote {', '.join(OUTPUTS)} to {output_dir}", flush=True)
     return results, verdict
+
+
+def merge(
+    study_dirs,
+    *,
+    claim="auto",
+    reference=None,
+    title=None,
+    output_dir="runs/robustness",
+    overwrite=True,
+):
+    """Studies run apart with the same settings (e.g. one per seed, each
+    while its models existed, as the cifar sweeps of Figs. 8 and 9 do),
+    written as one into `output_dir`, verdict included; returns the path of
+    the merged `robustness.json`.
+
+    Args:
+        study_dirs: directories holding a study's `robustness.json`.
+        claim, reference: as `run` takes them.
+        overwrite: replace an earlier merge in `output_dir`.
+    """
+    from spatialmix_keras import robustness
+
+    studies = []
+    for directory in study_dirs:
+        path = os.path.join(directory, "robustness.json")
+        if not os.path.isfile(path):
+            raise ValueError(
+                "Invalid value for argument `study_dirs`: expected "
+                f"directories holding robustness.json; {path} does not "
+                f"exist. Received: {directory!r}"
+            )
+        with open(path) as f:
+            studies.append(json.load(f))
+    if any(
+        os.path.samefile(directory, output_dir)
+        for directory in study_dirs
+        if os.path.exists(output_dir)
+    ):
+        raise ValueError(
+            "Invalid value for argument `output_dir`: it is one of the "
+            f"studies to merge. Received: output_dir={output_dir!r}"
+        )
+    files.refuse_to_replace(output_dir, OUTPUTS, overwrite)
+    results = robustness.merge(studies)
+    labels = {e["label"] for e in results["subjects"]}
+    reference = reference or ("Full" if "Full" in labels else None)
+    reference = reference or results["subjects"][0]["label"]
+    verdict = claim_verdict(results, claim, reference)
+    write(results, verdict, output_dir, title or "merged studies")
+    print(f"Merged {len(studies)} studies into {output_dir}", flush=True)
+    return os.path.join(output_dir, "robustness.json")

@@ -255,19 +255,19 @@ def _dataset(scale):
     return "fashion_mnist" if scale == "cpu" else "cifar10"
 
 
-def _fgsm_run(scale, workdir, train, labels):
+def _fgsm_run(scale, workdir, train, labels, name="fgsm"):
     """FGSM on every test image (the cifar scale's 10,000 included) of the
     exports of `train`: `fgsm_report.run`'s arguments."""
     names = tuple(r.name for r in train)
     return Run(
-        "fgsm",
+        name,
         "fgsm",
         arguments={
             "models": [os.path.join(workdir, "exports", n) for n in names],
             "labels": labels,
             "dataset": _dataset(scale),
             "attacks": ["fgsm"],
-            "output_dir": os.path.join(workdir, "runs", "fgsm"),
+            "output_dir": os.path.join(workdir, "runs", name),
             "overwrite": True,
             "small": scale == "smoke",
         },
@@ -292,10 +292,12 @@ ROBUSTNESS = {
 }
 
 
-def _robustness_run(scale, workdir, train, labels, claim, reference, title):
+def _robustness_run(
+    scale, workdir, train, labels, claim, reference, title, name="robustness"
+):
     names = tuple(r.name for r in train)
     return Run(
-        "robustness",
+        name,
         "robustness",
         arguments={
             "models": [os.path.join(workdir, "exports", n) for n in names],
@@ -311,12 +313,53 @@ def _robustness_run(scale, workdir, train, labels, claim, reference, title):
             "title": (
                 f"{title} on {DATASET_LABELS[_dataset(scale)]}, {scale} scale"
             ),
-            "output_dir": os.path.join(workdir, "runs", "robustness"),
+            "output_dir": os.path.join(workdir, "runs", name),
             "overwrite": True,
             **ROBUSTNESS[scale],
         },
         after=names,
     )
+
+
+def _attacked(scale, workdir, train, curve_label, study_label, *study):
+    """`train` with its FGSM sweep and robustness study (`study`: claim,
+    reference, title) after it. With several seeds (cifar), one sweep and
+    one study per seed (`fgsm_s0`, `robustness_s0`, ...), each right after
+    its seed's models: a campaign whose work directory may not outlive a
+    session can then finish and keep a seed's attacks while its models
+    exist. The figure merges them (`robustness.merge`); images are
+    transferred between the models of one seed only."""
+    groups = {}
+    for r in train:
+        groups.setdefault(r.meta.get("seed"), []).append(r)
+    if len(groups) == 1:
+        groups = {None: train}
+    runs = []
+    for seed, members in groups.items():
+        suffix = "" if seed is None else f"_s{seed}"
+        runs += [
+            *members,
+            _fgsm_run(
+                scale,
+                workdir,
+                members,
+                [curve_label(r) for r in members],
+                f"fgsm{suffix}",
+            ),
+            _robustness_run(
+                scale,
+                workdir,
+                members,
+                [study_label(r) for r in members],
+                *study,
+                name=f"robustness{suffix}",
+            ),
+        ]
+    return runs
+
+
+def _seed_suffix(run):
+    return f" s{run.meta['seed']}" if "seed" in run.meta else ""
 
 
 def fig8_runs(scale, workdir):
@@ -327,26 +370,16 @@ def fig8_runs(scale, workdir):
         for r in resnet_runs(scale)
         if r.meta["depth"] == min(d.meta["depth"] for d in resnet_runs(scale))
     ]
-    attack = _fgsm_run(
+    return _attacked(
         scale,
         workdir,
         train,
-        [
-            LABELS[r.meta["freeze"]]
-            + (f" s{r.meta['seed']}" if "seed" in r.meta else "")
-            for r in train
-        ],
-    )
-    study = _robustness_run(
-        scale,
-        workdir,
-        train,
-        [LABELS[r.meta["freeze"]] for r in train],
+        lambda r: LABELS[r.meta["freeze"]] + _seed_suffix(r),
+        lambda r: LABELS[r.meta["freeze"]],
         "chans",
         "Full",
         f"Separable ResNet-{6 * train[0].meta['depth'] + 2}",
     )
-    return [*train, attack, study]
 
 
 def fig9_runs(scale, workdir):
@@ -378,26 +411,16 @@ def fig9_runs(scale, workdir):
                     meta=meta,
                 )
             )
-    attack = _fgsm_run(
+    return _attacked(
         scale,
         workdir,
         train,
-        [
-            f"sigma={r.meta['sigma']}"
-            + (f" s{r.meta['seed']}" if "seed" in r.meta else "")
-            for r in train
-        ],
-    )
-    study = _robustness_run(
-        scale,
-        workdir,
-        train,
-        [f"sigma={r.meta['sigma']}" for r in train],
+        lambda r: f"sigma={r.meta['sigma']}" + _seed_suffix(r),
+        lambda r: f"sigma={r.meta['sigma']}",
         "smoothing",
         "sigma=none",
         "ConvMixer with smoothed frozen random filters",
     )
-    return [*train, attack, study]
 
 
 # The cifar-scale Fig. 12 sweep varies depth, width and kernel one at a time

@@ -179,7 +179,8 @@ def table(results: dict) -> list[str]:
 
 def transfer_table(results: dict, attack: str, eps_index: int) -> list[str]:
     """Markdown rows: accuracy of each target (row) on images crafted on
-    each source (column); the diagonal is the white-box accuracy."""
+    each source (column); the diagonal is the white-box accuracy, and
+    "-" a pair of merged studies (`robustness.merge`) never measured."""
     entries = results["subjects"]
     names = [e["name"] for e in entries]
     rows = [
@@ -192,9 +193,8 @@ def transfer_table(results: dict, attack: str, eps_index: int) -> list[str]:
             if source == e["name"]:
                 cells.append(f"**{100 * e['subset'][attack][eps_index]:.1f}**")
             else:
-                cells.append(
-                    f"{100 * e['transfer'][attack][eps_index][source]:.1f}"
-                )
+                value = e["transfer"][attack][eps_index].get(source)
+                cells.append("-" if value is None else f"{100 * value:.1f}")
         rows.append(f"| {e['name']} | " + " | ".join(cells) + " |")
     return rows
 

@@ -14,21 +14,33 @@ from spatialmix_keras.reproduce.running import run_dir
 from spatialmix_keras.reproduce.sweeps import LABELS
 
 
-def _fgsm_groups(runs, attack):
-    """`{group: {seed: curve index}}` of an FGSM run's models, in order:
-    the freeze mode's name (Fig. 8) or the smoothing (Fig. 9) groups the
-    seeds of one setting."""
+def _fgsm_curves(fig_dir, runs):
+    """`({group: {seed: curve}}, eps)` of the finished FGSM runs (one, or
+    one per seed): the freeze mode's name (Fig. 8) or the smoothing (Fig.
+    9) groups the seeds of one setting."""
     by_name = {r.name: r for r in runs}
-    groups = {}
-    for index, name in enumerate(attack.after):
-        meta = by_name[name].meta
-        group = (
-            LABELS[meta["freeze"]]
-            if "freeze" in meta
-            else f"sigma={meta['sigma']}"
+    groups, eps = {}, None
+    for attack in (r for r in runs if r.task == "fgsm"):
+        path = os.path.join(run_dir(fig_dir, attack), "results.json")
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            curves = json.load(f)["curves"]
+        eps = eps or curves[0]["eps"]
+        for name, curve in zip(attack.after, curves, strict=True):
+            meta = by_name[name].meta
+            group = (
+                LABELS[meta["freeze"]]
+                if "freeze" in meta
+                else f"sigma={meta['sigma']}"
+            )
+            groups.setdefault(group, {})[meta.get("seed", 0)] = curve
+    if not groups:
+        raise ValueError(
+            f"No FGSM sweep has finished in {fig_dir} yet: nothing to draw "
+            "(--status says where its runs stand)."
         )
-        groups.setdefault(group, {})[meta.get("seed", 0)] = index
-    return groups
+    return groups, eps
 
 
 def _fgsm_title(figure, fig_dir, runs, scale, seeds):
@@ -55,18 +67,15 @@ def fgsm_report(figure):
     reference = {"fig8": "Full", "fig9": "sigma=none"}[figure]
 
     def report(fig_dir, runs, scale):
-        attack = [r for r in runs if r.task == "fgsm"][0]
-        with open(os.path.join(run_dir(fig_dir, attack), "results.json")) as f:
-            curves = json.load(f)["curves"]
-        eps = [255 * e for e in curves[0]["eps"]]
-        groups = _fgsm_groups(runs, attack)
+        groups, eps = _fgsm_curves(fig_dir, runs)
+        eps = [255 * e for e in eps]
         seeds = max(len(g) for g in groups.values())
         plt = common.plt()
         fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
         # group -> per epsilon, {seed: accuracy}
         accuracy = {
             group: [
-                {s: curves[i]["accuracy"][k] for s, i in by_seed.items()}
+                {s: c["accuracy"][k] for s, c in by_seed.items()}
                 for k in range(len(eps))
             ]
             for group, by_seed in groups.items()
@@ -106,7 +115,7 @@ def fgsm_report(figure):
         ax.legend()
         png = common.save_figure(plt, fig, fig_dir, figure)
         wall = sum(
-            common.metrics(fig_dir, r)["train_time_s"]
+            (common.metrics(fig_dir, r) or {}).get("train_time_s", 0)
             for r in runs
             if r.task == "classify"
         )
@@ -151,23 +160,43 @@ def _blank_line_before(text):
 
 
 def _robustness_note(fig_dir, runs):
-    """The robustness study's verdict and table, when it has run."""
-    study = [r for r in runs if r.task == "robustness"]
-    path = study and os.path.join(run_dir(fig_dir, study[0]), "robustness.json")
-    if not path or not os.path.exists(path):
+    """The robustness study's verdict and table, when it has run; studies
+    run one per seed are merged first (written to `runs/robustness/`)."""
+    studies = [
+        os.path.join(run_dir(fig_dir, r), "robustness.json")
+        for r in runs
+        if r.task == "robustness"
+    ]
+    studies = [path for path in studies if os.path.exists(path)]
+    if not studies:
         return ""
-    from spatialmix_keras.reproduce import verdicts
+    from spatialmix_keras.reproduce import robustness_report, verdicts
 
+    if len(studies) == 1:
+        path = studies[0]
+    else:
+        study = next(r for r in runs if r.task == "robustness")
+        path = robustness_report.merge(
+            [os.path.dirname(p) for p in studies],
+            claim=study.arguments["claim"],
+            reference=study.arguments["reference"],
+            title=study.arguments["title"],
+            output_dir=os.path.join(fig_dir, "runs", "robustness"),
+        )
     results = common.read_json(path)
     s = results["settings"]
     where = os.path.relpath(os.path.dirname(path), fig_dir)
+    pairs = (
+        "transfer between the models of each seed"
+        if results.get("studies", 1) > 1
+        else "transfer between every pair of models"
+    )
     lines = [
         f"## Robustness study ({where}/robustness.md)",
         "",
         f"FGSM on "
         f"{s['examples']} images, PGD-{s['pgd_steps']} with random start on "
-        f"the first {s['pgd_examples']}, transfer between every pair of "
-        "models; mean [95% CI] over seeds.",
+        f"the first {s['pgd_examples']}, {pairs}; mean [95% CI] over seeds.",
         "",
         *verdicts.table(results),
     ]
