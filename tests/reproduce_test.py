@@ -343,6 +343,11 @@ def test_per_seed_studies_merge_into_the_figures_verdict(tmp_path):
     report = os.path.join(fig_dir, "runs", "robustness", "robustness.md")
     with open(report) as f:
         assert "Merged from 3 studies run apart" in f.read()
+    # Sweeps at other epsilons are never drawn as one curve.
+    curves[0]["eps"] = [0.0, 1 / 255, 4 / 255]
+    write(by_name["fgsm_s2"], "results.json", {"curves": curves})
+    with pytest.raises(ValueError, match="fgsm_s2/results.json was attacked"):
+        reproduce.report("fig9", "cifar", workdir)
 
 
 def test_seeded_report_gives_mean_interval_and_paired_difference(tmp_path):

@@ -28,6 +28,11 @@ def _fgsm_curves(fig_dir, runs):
             curves = json.load(f)["curves"]
         eps = eps or curves[0]["eps"]
         for name, curve in zip(attack.after, curves, strict=True):
+            if curve["eps"] != eps:
+                raise ValueError(
+                    f"{path} was attacked at other epsilons ({curve['eps']}) "
+                    f"than the other FGSM sweeps of the figure ({eps})."
+                )
             meta = by_name[name].meta
             group = (
                 LABELS[meta["freeze"]]
