@@ -196,6 +196,12 @@ def write(results: dict, verdict, out: str, title: str) -> None:
     )
 
 
+def _default_reference(labels):
+    """What the others are compared with unless told: Full, else the first
+    model's label."""
+    return "Full" if "Full" in labels else labels[0]
+
+
 def _per_model(name, values, count):
     values = list(values or [])
     if values and len(values) != count:
@@ -282,9 +288,7 @@ def run(
     )
     if max_examples:
         images, targets = images[:max_examples], targets[:max_examples]
-    reference = reference or (
-        "Full" if "Full" in {s.label for s in subjects} else subjects[0].label
-    )
+    reference = reference or _default_reference([s.label for s in subjects])
     results = robustness.study(
         subjects,
         images.astype("float32") / 255.0,
@@ -338,10 +342,8 @@ def merge(
             )
         with open(path) as f:
             studies.append(json.load(f))
-    if any(
-        os.path.samefile(directory, output_dir)
-        for directory in study_dirs
-        if os.path.exists(output_dir)
+    if os.path.exists(output_dir) and any(
+        os.path.samefile(directory, output_dir) for directory in study_dirs
     ):
         raise ValueError(
             "Invalid value for argument `output_dir`: it is one of the "
@@ -349,9 +351,9 @@ def merge(
         )
     files.refuse_to_replace(output_dir, OUTPUTS, overwrite)
     results = robustness.merge(studies)
-    labels = {e["label"] for e in results["subjects"]}
-    reference = reference or ("Full" if "Full" in labels else None)
-    reference = reference or results["subjects"][0]["label"]
+    reference = reference or _default_reference(
+        [e["label"] for e in results["subjects"]]
+    )
     verdict = claim_verdict(results, claim, reference)
     write(results, verdict, output_dir, title or "merged studies")
     print(f"Merged {len(studies)} studies into {output_dir}", flush=True)

@@ -332,11 +332,9 @@ def _attacked(scale, workdir, train, curve_label, study_label, *study):
     groups = {}
     for r in train:
         groups.setdefault(r.meta.get("seed"), []).append(r)
-    if len(groups) == 1:
-        groups = {None: train}
     runs = []
     for seed, members in groups.items():
-        suffix = "" if seed is None else f"_s{seed}"
+        suffix = f"_s{seed}" if len(groups) > 1 else ""
         runs += [
             *members,
             _fgsm_run(
