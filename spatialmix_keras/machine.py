@@ -62,6 +62,21 @@ def gpu_info() -> list[dict]:
     return gpus
 
 
+def library_versions() -> dict:
+    """Versions of the libraries that decide a run's arithmetic: the same
+    seed and commit reproduce bit for bit only with the same ones (and the
+    same CPU flags, which choose oneDNN's kernels)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
+
+
 def _git(*args) -> str:
     here = os.path.dirname(os.path.abspath(__file__))
     return subprocess.run(

@@ -567,6 +567,8 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
         "strategy": type(strategy).__name__,
         "code_version": machine.code_version(),
         "cpu_model": machine.cpu_features().get("cpu_model"),
+        "cpu_flags": machine.cpu_features().get("cpu_flags"),
+        "versions": machine.library_versions(),
         **params,
     }
     if chief:

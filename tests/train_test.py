@@ -115,6 +115,19 @@ def test_train_writes_metrics_tensorboard_and_export(data_dir, tmp_path):
         on_disk["train_time_per_trainable_param_s"],
         on_disk["train_time_s"] / on_disk["trainable_params"],
     )
+    # Where it ran: the commit, CPU flags and library versions that decide
+    # whether the same seed reproduces bit for bit.
+    assert on_disk["versions"] == {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            line = next(x for x in f if x.startswith("flags"))
+        flags = set(line.partition(":")[2].split())
+        assert set(on_disk["cpu_flags"]) <= flags
+        assert ("avx2" in flags) == ("avx2" in on_disk["cpu_flags"])
     with open(os.path.join(workdir, "config.json")) as f:
         assert json.load(f)["freeze"] == "spatial"
     tags = _event_tags(os.path.join(workdir, "tb"))
