@@ -662,6 +662,13 @@ def test_convmixer_figures_name_the_width_kernel_and_patch_they_ran(tmp_path):
     assert common.convmixer_shape(str(tmp_path), runs) == (
         " (width 128, kernel 8, patch 4)"
     )
+    # Fig. 9's title also names its one depth (Fig. 4's varies).
+    config.model.depth = 6
+    with open(tmp_path / "runs" / runs[1].name / "config.json", "w") as f:
+        json.dump(config.to_dict(), f)
+    assert common.convmixer_shape(str(tmp_path), runs, depth=True) == (
+        " (depth 6, width 128, kernel 8, patch 4)"
+    )
     # What the cifar scale asks for.
     assert runs[0].overrides["model.patch_size"] == 4
 

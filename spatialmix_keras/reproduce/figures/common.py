@@ -139,13 +139,15 @@ def save_figure(plt, fig, fig_dir, figure):
     return png
 
 
-def convmixer_shape(fig_dir, runs) -> str:
-    """`" (width 128, kernel 8, patch 4)"` from the first run's config."""
+def convmixer_shape(fig_dir, runs, depth=False) -> str:
+    """`" (width 128, kernel 8, patch 4)"` from the first run's config;
+    with `depth` (figures at one depth), `" (depth 4, width 128, ...)"`."""
     for config in configs(fig_dir, runs):
         spec = config_lib.model_spec(config)
         if {"dim", "kernel_size", "patch_size"} <= set(spec):
+            at = f"depth {spec['depth']}, " if depth else ""
             return (
-                f" (width {spec['dim']}, kernel {spec['kernel_size']}, "
+                f" ({at}width {spec['dim']}, kernel {spec['kernel_size']}, "
                 f"patch {spec['patch_size']})"
             )
     return ""

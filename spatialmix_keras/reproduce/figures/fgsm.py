@@ -54,7 +54,7 @@ def _fgsm_title(figure, fig_dir, runs, scale, seeds):
         depth = min(r.meta["depth"] for r in runs if "depth" in r.meta)
         model, setting = f"separable ResNet-{6 * depth + 2}", ""
     else:
-        model = "ConvMixer" + common.convmixer_shape(fig_dir, runs)
+        model = "ConvMixer" + common.convmixer_shape(fig_dir, runs, depth=True)
         setting = "smoothed frozen filters, "
         panel = {"smoke": "CIFAR-10 (small)", "cpu": "Fashion-MNIST"}.get(
             scale, "CIFAR-10"
