@@ -330,7 +330,10 @@ def test_per_seed_studies_merge_into_the_figures_verdict(tmp_path):
     assert {row[0]: row[1] for row in rows}["sigma=1.0"] == 3  # seeds
     with open(os.path.join(fig_dir, "fig9.md")) as f:
         markdown = f.read()
-    assert "## Robustness study (runs/robustness/robustness.md)" in markdown
+    assert (
+        "## Robustness study ([runs/robustness/robustness.md]"
+        "(runs/robustness/robustness.md))" in markdown
+    )
     assert "transfer between the models of each seed" in markdown
     # The verdict pairs all three seeds, which no single study could.
     assert "FGSM +5.0 [+2.5, +7.5] points (n=3)" in markdown
@@ -370,8 +373,13 @@ def test_seeded_report_gives_mean_interval_and_paired_difference(tmp_path):
         with open(
             os.path.join(reproduce.run_dir(fig_dir, run), "metrics.json"), "w"
         ) as f:
+            cpu = "CPU A" if run.meta["seed"] == 0 else "CPU B"
             json.dump(
-                {"final_test_accuracy": accuracy[key], "train_time_s": 60.0},
+                {
+                    "final_test_accuracy": accuracy[key],
+                    "train_time_s": 60.0,
+                    "cpu_model": cpu,
+                },
                 f,
             )
     _, rows = reproduce.report("fig2", "cifar", str(tmp_path))
@@ -400,6 +408,12 @@ def test_seeded_report_gives_mean_interval_and_paired_difference(tmp_path):
     assert (
         "**Verdict (a) separable ResNets: Chans close to Full, Space far "
         "behind: undecided.** ResNet-8: Chans - Full -2.0 [" in markdown
+    )
+    # Where the runs trained (seed 0: 3 runs; seeds 1, 2: Full and Chans),
+    # not only where the report was drawn.
+    assert (
+        "Hardware: runs trained on CPU A (3 runs), CPU B (4 runs); report "
+        "drawn on " in markdown
     )
 
 

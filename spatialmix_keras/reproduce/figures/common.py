@@ -7,6 +7,7 @@ trained, the wall time, a table and notes) and `<figure>.png` beside them.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import json
 import os
@@ -69,14 +70,35 @@ def training_summary(fig_dir):
     return "; ".join(sorted(settings))
 
 
-def code_versions(fig_dir):
+def _run_metrics(fig_dir):
+    """The `metrics.json` of every run directory of the figure that has one."""
     runs = os.path.join(fig_dir, "runs")
-    found = set()
     for name in sorted(os.listdir(runs)) if os.path.isdir(runs) else ():
         path = os.path.join(runs, name, "metrics.json")
         if os.path.exists(path):
-            found.add(read_json(path).get("code_version"))
+            yield read_json(path)
+
+
+def code_versions(fig_dir):
+    found = {m.get("code_version") for m in _run_metrics(fig_dir)}
     return ", ".join(sorted(v for v in found if v))
+
+
+def run_cpus(fig_dir):
+    """`"AMD EPYC (4 runs), Intel Xeon (8 runs)"`: the CPUs the runs
+    trained on, from their `metrics.json` ("" where none recorded one)."""
+    counts = collections.Counter(
+        m["cpu_model"] for m in _run_metrics(fig_dir) if m.get("cpu_model")
+    )
+    return ", ".join(
+        f"{cpu} ({n} run{'s' if n > 1 else ''})"
+        for cpu, n in sorted(counts.items())
+    )
+
+
+def _trained_on(fig_dir):
+    cpus = run_cpus(fig_dir)
+    return f"runs trained on {cpus}; " if cpus else ""
 
 
 def write_report(
@@ -86,8 +108,8 @@ def write_report(
     lines = [
         f"# {figure} ({scale} scale)",
         "",
-        f"Hardware: {hardware()}. Training wall time of the runs: "
-        f"{wall_s / 60:.1f} min.",
+        f"Hardware: {_trained_on(fig_dir)}report drawn on {hardware()}. "
+        f"Training wall time of the runs: {wall_s / 60:.1f} min.",
         "",
     ]
     training = training_summary(fig_dir)

@@ -197,7 +197,7 @@ def _robustness_note(fig_dir, runs):
         else "transfer between every pair of models"
     )
     lines = [
-        f"## Robustness study ({where}/robustness.md)",
+        f"## Robustness study ([{where}/robustness.md]({where}/robustness.md))",
         "",
         f"FGSM on "
         f"{s['examples']} images, PGD-{s['pgd_steps']} with random start on "
