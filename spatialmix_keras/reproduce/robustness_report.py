@@ -159,8 +159,8 @@ def markdown(results: dict, verdict, title: str) -> str:
         "",
         *(warnings or ["No warnings."]),
         "",
-        f"Hardware: {machine.cpu_features().get('cpu_model')}; code "
-        f"{machine.code_version()}; written "
+        f"Written on {machine.cpu_features().get('cpu_model')} by code "
+        f"{machine.code_version()}, "
         f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC.",
         "",
     ]
