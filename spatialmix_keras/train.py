@@ -557,6 +557,7 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
                 "to resume from there."
             )
 
+    cpu = machine.cpu_features()
     metrics = {
         "run_name": name,
         **_history_metrics(history, metric, params),
@@ -566,8 +567,8 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
         "global_batch_size": global_batch,
         "strategy": type(strategy).__name__,
         "code_version": machine.code_version(),
-        "cpu_model": machine.cpu_features().get("cpu_model"),
-        "cpu_flags": machine.cpu_features().get("cpu_flags"),
+        "cpu_model": cpu.get("cpu_model"),
+        "cpu_flags": cpu.get("cpu_flags"),
         "versions": machine.library_versions(),
         **params,
     }

@@ -96,19 +96,16 @@ def run_cpus(fig_dir):
     )
 
 
-def _trained_on(fig_dir):
-    cpus = run_cpus(fig_dir)
-    return f"runs trained on {cpus}; " if cpus else ""
-
-
 def write_report(
     fig_dir, figure, scale, header, rows, wall_s, notes="", after=""
 ):
     path = os.path.join(fig_dir, f"{figure}.md")
+    cpus = run_cpus(fig_dir)
+    trained_on = f"runs trained on {cpus}; " if cpus else ""
     lines = [
         f"# {figure} ({scale} scale)",
         "",
-        f"Hardware: {_trained_on(fig_dir)}report drawn on {hardware()}. "
+        f"Hardware: {trained_on}report drawn on {hardware()}. "
         f"Training wall time of the runs: {wall_s / 60:.1f} min.",
         "",
     ]
