@@ -781,3 +781,55 @@ def test_a_stop_saves_the_run_and_ends_the_sweep_in_one_line(
     assert os.listdir(
         os.path.join(reproduce.run_dir(fig_dir, run), "checkpoints")
     )
+
+
+def test_learned_filters_are_drawn_beside_their_initialisation(tmp_path):
+    """Fig. 7 takes the exported Full run (runs known only by copied JSON
+    have no model) and measures it against the frozen filters of the Chans
+    run of its seed, here an independent NumPy computation."""
+    from spatialmix_keras import models, spatial_filters
+
+    runs = reproduce.figure_runs("fig7", "cifar", str(tmp_path))
+    fig_dir = reproduce.figure_dir(str(tmp_path), "fig7")
+    by_name = {r.name: r for r in runs}
+    for name in ("convmixer_d2_none_s0", "convmixer_d2_none_s1"):
+        run_dir = reproduce.run_dir(fig_dir, by_name[name])
+        os.makedirs(run_dir)
+        with open(os.path.join(run_dir, "metrics.json"), "w") as f:
+            json.dump({"final_test_accuracy": 0.6, "train_time_s": 90.0}, f)
+    chans = models.get_model("convmixer_tiny", freeze="spatial", seed=3)
+    full = models.get_model("convmixer_tiny", freeze="none", seed=3)
+    initial = spatial_filters.depthwise_kernels(chans)
+    rng = np.random.default_rng(0)
+    moved = {}
+    for layer in full.layers:
+        if layer.name in initial:
+            kernel = initial[layer.name]
+            moved[layer.name] = kernel + 0.5 * rng.standard_normal(kernel.shape)
+            layer.kernel.assign(moved[layer.name].astype("float32"))
+    for model, name in ((full, "none"), (chans, "spatial")):
+        os.makedirs(os.path.join(fig_dir, "exports", f"convmixer_d2_{name}_s1"))
+        model.save(
+            os.path.join(
+                fig_dir, "exports", f"convmixer_d2_{name}_s1", "model.keras"
+            )
+        )
+    png, rows = reproduce.report("fig7", "cifar", str(tmp_path))
+    assert os.path.exists(png)
+    assert [r[0] for r in rows] == list(initial)  # depth 2: both blocks
+    for name, _, std, _, _, movement in rows:
+        expected = np.linalg.norm(moved[name] - initial[name]) / np.linalg.norm(
+            initial[name]
+        )
+        assert movement == pytest.approx(expected, rel=1e-5)
+        assert std == pytest.approx(np.std(moved[name]), rel=1e-5)
+    with open(os.path.join(fig_dir, "fig7.md")) as f:
+        markdown = f.read()
+    assert "Learned depthwise filters of convmixer_d2_none_s1" in markdown
+    assert "frozen filters of convmixer_d2_spatial_s1" in markdown
+    # Without any export there is nothing to draw: one clear line.
+    import shutil
+
+    shutil.rmtree(os.path.join(fig_dir, "exports"))
+    with pytest.raises(ValueError, match="fig7 needs an exported Full run"):
+        reproduce.report("fig7", "cifar", str(tmp_path))

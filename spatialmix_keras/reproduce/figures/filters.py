@@ -91,52 +91,117 @@ def filters_bar_report(fig_dir, runs, scale):
     return png, rows
 
 
-def learned_filters_report(fig_dir, runs, scale):
+def _export(fig_dir, run):
+    path = os.path.join(fig_dir, "exports", run.name, "model.keras")
+    return path if os.path.exists(path) else None
+
+
+def _kernels(path):
     import keras
 
+    import spatialmix_keras  # noqa: F401  (registers the layers)
+    from spatialmix_keras import spatial_filters
+
+    model = keras.models.load_model(path, safe_mode=True)
+    return spatial_filters.depthwise_kernels(model)
+
+
+def learned_filters_report(fig_dir, runs, scale):
+    """The depthwise filters of the deepest exported Full ConvMixer, beside
+    its initialisation: the frozen filters of the Chans run of its seed
+    (runs of one seed share them). Per layer: how far training moved them,
+    `||D - D0|| / ||D0||`, and their high-frequency share before and after."""
     from spatialmix_keras import spatial_filters
 
     plt = common.plt()
     full = [
         r
         for r in runs
-        if r.meta.get("freeze") == "none" and common.metrics(fig_dir, r)
+        if r.meta.get("freeze") == "none"
+        and common.metrics(fig_dir, r)
+        and _export(fig_dir, r)
     ]
+    if not full:
+        raise ValueError(
+            f"fig7 needs an exported Full run; none of {fig_dir}/exports/ "
+            "holds one (reports drawn from copied JSON files have no models)."
+        )
     run = max(full, key=lambda r: r.meta["depth"])
-    import spatialmix_keras  # noqa: F401  (registers the layers)
-
-    model = keras.models.load_model(
-        os.path.join(fig_dir, "exports", run.name, "model.keras"),
-        safe_mode=True,
+    learned = dict(list(_kernels(_export(fig_dir, run)).items())[:4])
+    frozen = [
+        r
+        for r in runs
+        if r.meta.get("freeze") == "spatial"
+        and r.meta["depth"] == run.meta["depth"]
+        and r.meta.get("seed", 0) == run.meta.get("seed", 0)
+        and _export(fig_dir, r)
+    ]
+    initial = None
+    if frozen:
+        initial = {
+            k: v
+            for k, v in _kernels(_export(fig_dir, frozen[0])).items()
+            if k in learned
+        }
+    panels = [("learned", learned)] + (
+        [("initial (Chans, frozen)", initial)] if initial else []
     )
-    kernels = list(spatial_filters.depthwise_kernels(model).items())[:4]
     fig, axes = plt.subplots(
-        1, len(kernels), figsize=(3 * len(kernels), 3), dpi=120, squeeze=False
+        len(panels),
+        len(learned),
+        figsize=(3 * len(learned), 3.2 * len(panels)),
+        dpi=120,
+        squeeze=False,
     )
+    for row, (label, kernels) in zip(axes, panels, strict=True):
+        for ax, (name, kernel) in zip(row, kernels.items(), strict=True):
+            ax.imshow(
+                spatial_filters.filter_grid(kernel, zoom=1)[..., 0],
+                cmap="gray",
+            )
+            ax.set_title(f"{name}: {label}", fontsize=8)
+            ax.axis("off")
     rows = []
-    for ax, (name, kernel) in zip(axes[0], kernels, strict=True):
-        ax.imshow(
-            spatial_filters.filter_grid(kernel, zoom=1)[..., 0], cmap="gray"
-        )
-        ax.set_title(name, fontsize=8)
-        ax.axis("off")
-        rows.append(
-            (name, "x".join(map(str, kernel.shape)), float(np.std(kernel)))
-        )
+    for name, kernel in learned.items():
+        row = [
+            name,
+            "x".join(map(str, kernel.shape)),
+            float(np.std(kernel)),
+            spatial_filters.high_frequency_share([kernel]),
+        ]
+        if initial:
+            row += [
+                spatial_filters.high_frequency_share([initial[name]]),
+                spatial_filters.filter_movement(
+                    {name: initial[name]}, {name: kernel}
+                ),
+            ]
+        rows.append(tuple(row))
     fig.suptitle(
-        f"fig7: depthwise filters learned by {run.name}\nFull ConvMixer"
-        f"{common.convmixer_shape(fig_dir, runs)}, "
+        f"fig7: depthwise filters learned by {run.name}"
+        + (" and their initialisation" if initial else "")
+        + f"\nFull ConvMixer{common.convmixer_shape(fig_dir, runs)}, "
         f"{run.meta.get('panel', '')}, {scale} scale",
         fontsize=9,
     )
     png = common.save_figure(plt, fig, fig_dir, "fig7")
+    header = ["layer", "kernel", "filter std", "high-frequency share"]
+    notes = f"Learned depthwise filters of {run.name} (its first four layers)."
+    if initial:
+        header += ["high-frequency share at init", "moved ‖D − D0‖ / ‖D0‖"]
+        notes += (
+            f" Initialisation: the frozen filters of {frozen[0].name}, which "
+            "Full starts from. High-frequency share: the filters' energy "
+            f"above {spatial_filters.HIGH_FREQUENCY_CUTOFF} cycles per pixel "
+            "(white noise ~0.80, smooth filters less)."
+        )
     common.write_report(
         fig_dir,
         "fig7",
         scale,
-        ["layer", "kernel", "filter std"],
+        header,
         rows,
         common.metrics(fig_dir, run)["train_time_s"],
-        f"Learned depthwise filters of {run.name}.",
+        notes,
     )
     return png, rows
