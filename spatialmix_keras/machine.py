@@ -62,10 +62,28 @@ def gpu_info() -> list[dict]:
     return gpus
 
 
+def onednn_enabled() -> bool | None:
+    """Whether this process runs TensorFlow's oneDNN kernels on the CPU.
+
+    TensorFlow decides once, when it loads: on by default on x86 CPUs with
+    AVX-512 class features, off elsewhere (an AVX2-only AMD EPYC here),
+    unless `TF_ENABLE_ONEDNN_OPTS` says otherwise. The two paths give
+    different float32 rounding (measured 2026-12-04 on the EPYC: epoch-1
+    train loss 1.9855660246 with oneDNN off, 1.9855704228 with it on, for
+    the same seed, commit and machine). None where TensorFlow cannot say.
+    """
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # pragma: no cover (a TensorFlow without it)
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def library_versions() -> dict:
-    """Versions of the libraries that decide a run's arithmetic: the same
-    seed and commit reproduce bit for bit only with the same ones (and the
-    same CPU flags, which choose oneDNN's kernels)."""
+    """What decides a run's arithmetic besides its seed and commit: the
+    library versions and whether oneDNN's kernels ran. The same seed and
+    commit reproduce bit for bit only with the same ones (and the same CPU
+    flags, which choose oneDNN's kernels)."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -74,6 +92,7 @@ def library_versions() -> dict:
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,
+        "onednn": onednn_enabled(),
     }
 
 

@@ -133,3 +133,25 @@ def test_sigterm_mid_epoch_saves_and_the_resume_is_bit_identical(
     assert f"Skipped the {stopped_at} batches trained before" in result.stderr
     for x, y in zip(reference[0], _weights(tmp_path, "d"), strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("setting, expected", [("0", "False"), ("1", "True")])
+def test_metrics_record_whether_onednn_ran(setting, expected):
+    """TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it loads; what a
+    run records is what that process ran with."""
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": setting}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from spatialmix_keras import machine; "
+            "print(machine.library_versions()['onednn'])",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    assert probe.stdout.strip().splitlines()[-1] == expected

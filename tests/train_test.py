@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from spatialmix_keras import schedules, train
+from spatialmix_keras import machine, schedules, train
 
 
 def tiny_config(data_dir, tmp_path, **overrides):
@@ -121,6 +121,7 @@ def test_train_writes_metrics_tensorboard_and_export(data_dir, tmp_path):
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,
+        "onednn": machine.onednn_enabled(),
     }
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as f:
