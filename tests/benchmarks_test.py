@@ -55,27 +55,29 @@ def test_convs_false_keeps_our_convolutions():
     assert "FusedBatchNormalization" not in names
 
 
+def _benchmark(name, *args):
+    return subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{name}", *args],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def test_components_times_every_piece_at_a_tiny_size():
     # A smoke run of the profile on a 2x4x4x8 tensor: every piece, the
     # XLA-compiled ones included, runs and gets a time, and each block total
     # is the sum of its pieces.
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.components",
-            "--batch_size=2",
-            "--dim=8",
-            "--size=4",
-            "--kernel_size=3",
-            "--repeats=1",
-        ],
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
+    result = _benchmark(
+        "components",
+        "--batch_size=2",
+        "--dim=8",
+        "--size=4",
+        "--kernel_size=3",
+        "--repeats=1",
     )
+    assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout)
     ms = out["ms"]
     assert out["tensor"] == [2, 4, 4, 8]
@@ -225,3 +227,29 @@ def test_precision_training_trains_each_precision_and_keeps_frozen_kernels(
         assert weights["trained_moved"] == weights["trained_kernels"] > 0
         assert 0.0 <= row["test_accuracy"] <= 1.0
     assert "minus_float32" in rows["mixed_bfloat16"]
+
+
+def test_onednn_benchmark_runs_each_setting_in_its_own_process():
+    # TensorFlow reads TF_ENABLE_ONEDNN_OPTS once per process: each worker
+    # must report the setting it was started with, and both must compute
+    # the same first loss from the same weights (rounding apart).
+    result = _benchmark(
+        "onednn", "--networks=convmixer_d2_spatial", "--windows=1", "--steps=1"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout)
+    assert out["onednn_in_workers"] == {
+        "TF_ENABLE_ONEDNN_OPTS=0": False,
+        "TF_ENABLE_ONEDNN_OPTS=1": True,
+    }
+    entry = out["results"]["convmixer_d2_spatial"]
+    assert entry["ms_per_step_onednn_off"] > 0
+    assert entry["ms_per_step_onednn_on"] > 0
+    assert entry["loss_relative_difference"] < 1e-4
+    assert out["machine"]["cpu_model"]
+
+
+def test_onednn_benchmark_names_a_bad_network():
+    result = _benchmark("onednn", "--networks=resnet9_none")
+    assert result.returncode != 0
+    assert "Received: 'resnet9_none'" in result.stderr

@@ -135,22 +135,31 @@ def test_sigterm_mid_epoch_saves_and_the_resume_is_bit_identical(
         np.testing.assert_array_equal(x, y)
 
 
-@pytest.mark.parametrize("setting, expected", [("0", "False"), ("1", "True")])
+@pytest.mark.parametrize(
+    "setting, expected",
+    [("0", "False"), ("1", "True"), (None, "True")],
+    ids=["off", "on", "apps_default"],
+)
 def test_metrics_record_whether_onednn_ran(setting, expected):
     """TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it loads; what a
-    run records is what that process ran with."""
-    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": setting}
+    run records is what that process ran with. The apps turn oneDNN on
+    where the environment does not decide (TensorFlow alone leaves it off
+    on CPUs without AVX-512), and leave an explicit 0 alone."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = setting
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     probe = subprocess.run(
         [
             sys.executable,
             "-c",
-            "from spatialmix_keras import machine; "
+            "import apps; from spatialmix_keras import machine; "
             "print(machine.library_versions()['onednn'])",
         ],
         capture_output=True,
         text=True,
         env=env,
+        cwd=REPO,
         timeout=120,
     )
     assert probe.returncode == 0, probe.stderr[-2000:]

@@ -423,10 +423,11 @@ def fig9_runs(scale, workdir):
 
 # The cifar-scale Fig. 12 sweep varies depth, width and kernel one at a time
 # around its centre; the centre runs on three seeds (claim (e) needs an
-# interval), the other points on one (the trend). Measured 2026-12-04: the
-# centre trains at 17 images/s on one core of an AMD EPYC (AVX2), ~2.5 h a
-# run: a 9x9 depthwise conv's forward and backward (batch 64, 64 channels)
-# take 325 ms there, its 1x1 conv's 47 ms.
+# interval), the other points on one (the trend). Measured 2026-12-04 on one
+# core of an AMD EPYC (AVX2): with TensorFlow's default there (oneDNN off)
+# the centre's Full trains at 17 images/s, ~2.5 h a run; with oneDNN on (the
+# apps' default) its training step is 1.9x (Full) and 2.3x (Chans) faster
+# (`benchmarks/onednn.py`), ~1.3 h and ~45 min.
 CIFAR_UNSHUFFLE_CENTRE = (8, 64, 9)
 # (depth, width, kernel) of the CIFAR-10 un-shufflers the grids show.
 _UNSHUFFLE_CENTRE = {"cifar": CIFAR_UNSHUFFLE_CENTRE, "paper": (16, 512, 7)}
