@@ -86,8 +86,11 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
     xs = sorted({x for _, x in values})
     axis_label, tick, networks = _axis(figure, fig_dir, runs, key)
     fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
+    # The modes side by side at each x, so that their error bars do not hide
+    # one another.
+    step = min(np.diff(xs), default=1.0)
     rows = []
-    for freeze in FREEZES:
+    for i, freeze in enumerate(FREEZES):
         points = [(x, values[freeze, x]) for x in xs if (freeze, x) in values]
         if not points:
             continue
@@ -95,7 +98,7 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
         means = [100 * c[0] for c in cis]
         errors = common.error_bars(cis)
         ax.errorbar(
-            [p[0] for p in points],
+            [p[0] + (i - 1) * 0.08 * step for p in points],
             means,
             yerr=errors,
             fmt="-o",
@@ -111,12 +114,13 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
                 row.append("")
             rows.append(tuple(row))
     ax.set_xticks(xs, [tick(x) for x in xs])
+    ax.set_xlim(xs[0] - step / 2, xs[-1] + step / 2)
     ax.set_xlabel(axis_label)
     ax.set_ylabel(f"{ylabel} (%), mean and 95% CI")
     panel = runs[0].meta.get("panel", "") if runs else ""
     ax.set_title(
-        f"{figure}: {networks}, {panel}, {scale} scale, "
-        f"{len(seeds_seen)} seed(s)\n"
+        f"{figure}: {networks}\n{panel}, {scale} scale, "
+        f"{len(seeds_seen)} seed(s); modes side by side at each {key}\n"
         "y axis zoomed to the data (does not start at 0)",
         fontsize=9,
     )
