@@ -186,7 +186,10 @@ def learned_filters_report(fig_dir, runs, scale):
     )
     png = common.save_figure(plt, fig, fig_dir, "fig7")
     header = ["layer", "kernel", "filter std", "high-frequency share"]
-    notes = f"Learned depthwise filters of {run.name} (its first four layers)."
+    notes = (
+        f"Learned depthwise filters of {run.name} (its first "
+        f"{len(learned)} depthwise layers)."
+    )
     if initial:
         header += ["high-frequency share at init", "moved ‖D − D0‖ / ‖D0‖"]
         notes += (
