@@ -61,9 +61,10 @@ def filters_bar_report(fig_dir, runs, scale):
     ax.bar_label(bars, fmt="%.3f", fontsize=8, label_type="center")
     seeds_seen = max((r[1] for r in rows), default=0)
     ax.set_ylabel("test accuracy (mean, 95% CI over seeds)")
+    panel = runs[0].meta.get("panel", "") if runs else ""
     ax.set_title(
-        f"fig5: spatial filter types, separable ResNet-8, {scale} scale, "
-        f"{seeds_seen} seed(s)",
+        f"fig5: spatial filter types, separable ResNet-8\n{panel}, {scale} "
+        f"scale, {seeds_seen} seed(s)",
         fontsize=9,
     )
     ax.set_ylim(0, 1)
