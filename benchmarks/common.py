@@ -21,7 +21,7 @@ from spatialmix_keras.layers import (
     SpatialDepthwiseConv2D,
     SpatialSeparableConv2D,
 )
-from spatialmix_keras.machine import cpu_features, gpu_info
+from spatialmix_keras.machine import cpu_features, gpu_info, onednn_enabled
 from spatialmix_keras.normalization import FusedBatchNormalization
 
 # The networks the training benchmarks time and train.
@@ -213,6 +213,8 @@ def machine():
         info["cpu_threads"] = threads or None
         info["gpus"] = [g.name for g in tf.config.list_physical_devices("GPU")]
         info["tensorflow"] = tf.__version__
+        # It sets which CPU kernels ran, hence the speed (benchmarks/onednn).
+        info["onednn"] = onednn_enabled()
     elif info["backend"] == "jax":
         import jax
 

@@ -23,6 +23,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 from absl import app, flags
 
@@ -118,17 +119,8 @@ def _worker(candidates, threads):
         model.train_on_batch(x, y)  # tracing
         model.train_on_batch(x, y)
         built[name], batches[name] = model, (x, y)
-    from spatialmix_keras.machine import onednn_enabled
-
-    ready = {
-        "losses": losses,
-        "onednn": onednn_enabled(),
-        "machine": common.machine(),
-    }
-    print(json.dumps(ready))
+    print(json.dumps({"losses": losses, "machine": common.machine()}))
     sys.stdout.flush()
-    import time
-
     for line in sys.stdin:
         name, steps = line.split()
         x, y = batches[name]
@@ -147,8 +139,8 @@ def _default_onednn():
         [
             sys.executable,
             "-c",
-            "from tensorflow.python.util import _pywrap_util_port as p; "
-            "print(p.IsMklEnabled())",
+            "from spatialmix_keras.machine import onednn_enabled; "
+            "print(onednn_enabled())",
         ],
         capture_output=True,
         text=True,
@@ -220,7 +212,7 @@ def main(argv):
             "interleaved windows, medians)",
             "tensorflow_default_onednn": _default_onednn(),
             "onednn_in_workers": {
-                f"TF_ENABLE_ONEDNN_OPTS={s}": ready[s]["onednn"]
+                f"TF_ENABLE_ONEDNN_OPTS={s}": ready[s]["machine"]["onednn"]
                 for s in ("0", "1")
             },
             "windows": _WINDOWS.value,
