@@ -9,7 +9,12 @@ import pytest
 import tensorflow as tf
 
 from spatialmix_keras import SpatialSeparableConv2D, get_model
-from spatialmix_keras.initializers import SpatialRandom
+from spatialmix_keras.initializers import (
+    Box,
+    Identity,
+    SameRandom,
+    SpatialRandom,
+)
 from spatialmix_keras.layers import compose_kernel, composed_flop_ratio
 
 
@@ -177,14 +182,17 @@ def test_composed_layer_keeps_freeze_semantics_through_fit(freeze):
             assert not np.allclose(_np(w), before[w.name])
 
 
+@pytest.mark.parametrize("initializer", [SpatialRandom, SameRandom])
 @pytest.mark.parametrize("k", [3, 5])
-def test_chans_with_d_k2_represents_every_standard_convolution(k):
+def test_chans_with_d_k2_represents_every_standard_convolution(k, initializer):
     """With d = k*k random frozen filters, each input channel's k*k x d tap
     matrix is invertible, so P can be solved from ANY standard kernel W and
-    the Chans layer then equals `keras.layers.Conv2D` with W. In float32
-    the match is as close as the tap matrices' condition numbers allow
-    (~1e-8 relative per unit of condition number, measured), so the
-    tolerance scales with them; the filters are seeded."""
+    the Chans layer then equals `keras.layers.Conv2D` with W. That holds as
+    well when every channel gets the SAME random filters (Fig. 5's "same"):
+    one invertible matrix, repeated. In float32 the match is as close as the
+    tap matrices' condition numbers allow (~1e-8 relative per unit of
+    condition number, measured), so the tolerance scales with them; the
+    filters are seeded."""
     c_in, c_out, d = 3, 4, k * k
     rng = np.random.default_rng(k)
     layer = SpatialSeparableConv2D(
@@ -195,7 +203,7 @@ def test_chans_with_d_k2_represents_every_standard_convolution(k):
         use_bias=False,
         spatial_trainable=False,
         compose="never",
-        depthwise_initializer=SpatialRandom(seed=k),
+        depthwise_initializer=initializer(seed=k),
     )
     layer.build((None, 12, 12, c_in))
     depthwise = _np(layer.depthwise_kernel)  # the frozen random filters
@@ -215,3 +223,16 @@ def test_chans_with_d_k2_represents_every_standard_convolution(k):
     x = rng.normal(size=(2, 12, 12, c_in)).astype("float32")
     tolerance = 1e-6 * max(conditions)
     assert _relative_error(_np(layer(x)), _np(conv(x))) < tolerance
+
+
+@pytest.mark.parametrize("initializer", [Box, Identity])
+def test_box_and_identity_filters_span_one_spatial_pattern(initializer):
+    """Fig. 5's box and identity filters give every one of a channel's d
+    filters the same taps: the k*k x d tap matrix has rank 1, so a Chans
+    layer built on them mixes space with one fixed pattern per channel
+    (a box blur, or none at all), whatever P learns."""
+    k, c_in = 3, 4
+    depthwise = _np(initializer(seed=0)((k, k, c_in, k * k)))
+    for c in range(c_in):
+        taps = depthwise[:, :, c, :].reshape(k * k, k * k).astype("float64")
+        assert np.linalg.matrix_rank(taps) == 1
