@@ -50,7 +50,11 @@ def filters_bar_report(fig_dir, runs, scale):
         ],
     ]
     bars = ax.bar(
-        [r[0] for r in rows],
+        # Full / Chans, as everywhere: which part learns, then the filters.
+        [
+            "Full\n(learned)" if r[0] == "learned" else f"Chans\n{r[0]}"
+            for r in rows
+        ],
         means,
         yerr=errors,
         capsize=4,
