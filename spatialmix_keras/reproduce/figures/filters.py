@@ -154,7 +154,7 @@ def learned_filters_report(fig_dir, runs, scale):
     fig, axes = plt.subplots(
         len(panels),
         len(learned),
-        figsize=(3 * len(learned), 3.2 * len(panels)),
+        figsize=(3 * len(learned), 3.5 * len(panels)),
         dpi=120,
         squeeze=False,
     )
