@@ -2,8 +2,12 @@
 # Session 17 (2026-12-04, from 13:22 UTC; a 2-core AMD EPYC with AVX-512,
 # where TensorFlow turns oneDNN on by itself): the rest of Fig. 5 (seed 0
 # identity and Full, then seeds 1 and 2), queue `fig5 0`, `fig5 4`,
-# `fig5 5` .. `fig5 14`. ~/campaigns was gone again (sixth loss; seed 0's
-# random/same/box runs survive as JSON in runs/resnet/). A new worktree
+# `fig5 5` .. `fig5 14`, then Fig. 4's depth 4 (`fig4 9` .. `fig4 17`);
+# then, after CI, Fig. 2 (`fig2 2 5 8`, ResNet-14 `fig2 9` .. `fig2 17`)
+# and Fig. 12's centre (`fig12 0 1`). The queue is `$W/queue`, one
+# `<figure> <run index>` a line, edited under `flock $W/queue.lock`.
+# ~/campaigns was gone again (sixth loss; seed 0's random/same/box runs
+# survive as JSON in runs/resnet/). A new worktree
 # (src11) pinned at 9054618, the commit
 # whose CI passed last: its training code is that of 4afc63e (src10, which
 # ran seed 0's random/same/box runs); it adds versions.onednn to every
