@@ -179,3 +179,14 @@ def test_best_fixed_and_as_well():
     assert verdicts.as_well(_d([-0.2, -0.3, -0.1]))[0] == verdicts.HOLDS
     verdict, reason = verdicts.as_well(_d([-3.0, -3.2, -2.8]))
     assert verdict == verdicts.FAILS and "-3.0 [-3.5, -2.5] dB" in reason
+
+
+def test_close_and_far_is_undecided_while_a_depth_has_no_runs():
+    """At every depth means every depth of the sweep: ResNet-8 agreeing
+    while ResNet-14 has not run is no verdict yet."""
+    close, far = (-0.01, -0.015, -0.005, 3), (-0.1, -0.12, -0.08, 3)
+    verdict, reason = verdicts.close_and_far(
+        {"ResNet-8": {"Chans": close, "Space": far}, "ResNet-14": {}}
+    )
+    assert verdict == verdicts.UNDECIDED
+    assert "ResNet-14: no paired runs yet" in reason

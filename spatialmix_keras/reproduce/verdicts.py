@@ -225,6 +225,8 @@ def close_and_far(differences: dict) -> tuple:
     for x, d in differences.items():
         chans, space = d.get("Chans"), d.get("Space")
         if chans is None or space is None:
+            found.append(UNDECIDED)  # a depth not run yet decides nothing
+            reasons.append(f"{x}: no paired runs yet")
             continue
         reasons.append(
             f"{x}: Chans - Full {_interval(chans)}, Space - Full "

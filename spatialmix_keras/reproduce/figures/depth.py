@@ -145,7 +145,13 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
             "share the initial weights (Full starts from the filters Chans "
             "keeps frozen) and the data order. Intervals are Student-t over "
             "seeds; with one seed there is none (an anecdote)."
-            + _close_and_far_note(figure, values, xs, tick)
+            + _close_and_far_note(
+                figure,
+                values,
+                # Every depth the sweep plans: one not run yet is undecided.
+                sorted({r.meta[key] for r in runs if key in r.meta}),
+                tick,
+            )
         ),
     )
     return png, rows
@@ -165,6 +171,7 @@ def _close_and_far_note(figure, values, xs, tick):
     differences = {}
     for x in xs:
         if ("none", x) not in values:
+            differences[tick(x)] = {}
             continue
         differences[tick(x)] = {
             LABELS[freeze]: stats.paired_difference(
