@@ -382,6 +382,15 @@ def test_seeded_report_gives_mean_interval_and_paired_difference(tmp_path):
                 },
                 f,
             )
+    # A Fig. 5 run shares the directory (`resnet/`) but is not Fig. 2's: the
+    # report's hardware line must not count it.
+    other = reproduce.figure_runs("fig5", "cifar", str(tmp_path))[-1]
+    assert other.name not in {r.name for r in runs}
+    os.makedirs(reproduce.run_dir(fig_dir, other))
+    with open(
+        os.path.join(reproduce.run_dir(fig_dir, other), "metrics.json"), "w"
+    ) as f:
+        json.dump({"final_test_accuracy": 0.5, "cpu_model": "CPU C"}, f)
     _, rows = reproduce.report("fig2", "cifar", str(tmp_path))
     by_mode = {row[1]: row for row in rows}
     full = np.array([0.80, 0.82, 0.79])
@@ -415,6 +424,7 @@ def test_seeded_report_gives_mean_interval_and_paired_difference(tmp_path):
         "Hardware: runs trained on CPU A (3 runs), CPU B (4 runs); report "
         "drawn on " in markdown
     )
+    assert "CPU C" not in markdown
 
 
 def test_cifar_unshuffling_pairs_seeds_and_its_grid_reuses_the_centre(

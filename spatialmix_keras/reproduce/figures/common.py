@@ -46,17 +46,14 @@ def read_json(path):
         return json.load(f)
 
 
-def training_summary(fig_dir):
+def training_summary(fig_dir, runs):
     """How the figure's runs were trained, from their config and metrics."""
     settings = set()
-    runs = os.path.join(fig_dir, "runs")
-    for name in sorted(os.listdir(runs)) if os.path.isdir(runs) else ():
-        paths = [
-            os.path.join(runs, name, f"{f}.json") for f in ("config", "metrics")
-        ]
-        if not all(os.path.exists(p) for p in paths):
+    for run in runs:
+        config = run_json(fig_dir, run, "config.json")
+        metrics = run_json(fig_dir, run, "metrics.json")
+        if config is None or metrics is None:
             continue
-        config, metrics = (read_json(p) for p in paths)
         batch = metrics["global_batch_size"]
         steps = metrics["num_train_examples"] // batch
         if config.get("steps_per_epoch"):
@@ -70,25 +67,28 @@ def training_summary(fig_dir):
     return "; ".join(sorted(settings))
 
 
-def _run_metrics(fig_dir):
-    """The `metrics.json` of every run directory of the figure that has one."""
-    runs = os.path.join(fig_dir, "runs")
-    for name in sorted(os.listdir(runs)) if os.path.isdir(runs) else ():
-        path = os.path.join(runs, name, "metrics.json")
-        if os.path.exists(path):
-            yield read_json(path)
+def _run_metrics(fig_dir, runs):
+    """The `metrics.json` of each of the figure's runs that has one; runs of
+    other figures sharing the directory (Figs. 2 and 5 share `resnet/`) are
+    not the figure's."""
+    for run in runs:
+        found = metrics(fig_dir, run)
+        if found is not None:
+            yield found
 
 
-def code_versions(fig_dir):
-    found = {m.get("code_version") for m in _run_metrics(fig_dir)}
+def code_versions(fig_dir, runs):
+    found = {m.get("code_version") for m in _run_metrics(fig_dir, runs)}
     return ", ".join(sorted(v for v in found if v))
 
 
-def run_cpus(fig_dir):
+def run_cpus(fig_dir, runs):
     """`"AMD EPYC (4 runs), Intel Xeon (8 runs)"`: the CPUs the runs
     trained on, from their `metrics.json` ("" where none recorded one)."""
     counts = collections.Counter(
-        m["cpu_model"] for m in _run_metrics(fig_dir) if m.get("cpu_model")
+        m["cpu_model"]
+        for m in _run_metrics(fig_dir, runs)
+        if m.get("cpu_model")
     )
     return ", ".join(
         f"{cpu} ({n} run{'s' if n > 1 else ''})"
@@ -97,10 +97,12 @@ def run_cpus(fig_dir):
 
 
 def write_report(
-    fig_dir, figure, scale, header, rows, wall_s, notes="", after=""
+    fig_dir, runs, figure, scale, header, rows, wall_s, notes="", after=""
 ):
+    """Writes `<figure>.md`; its hardware, training and code lines come
+    from `runs`, the runs the figure shows."""
     path = os.path.join(fig_dir, f"{figure}.md")
-    cpus = run_cpus(fig_dir)
+    cpus = run_cpus(fig_dir, runs)
     trained_on = f"runs trained on {cpus}; " if cpus else ""
     lines = [
         f"# {figure} ({scale} scale)",
@@ -109,10 +111,10 @@ def write_report(
         f"Training wall time of the runs: {wall_s / 60:.1f} min.",
         "",
     ]
-    training = training_summary(fig_dir)
+    training = training_summary(fig_dir, runs)
     if training:
         lines += [f"Training: {training}.", ""]
-    versions = code_versions(fig_dir) or (
+    versions = code_versions(fig_dir, runs) or (
         "not recorded (runs made before metrics.json carried code_version)"
     )
     drawn = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")

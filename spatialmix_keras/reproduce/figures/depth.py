@@ -129,6 +129,7 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
     png = common.save_figure(plt, fig, fig_dir, figure)
     common.write_report(
         fig_dir,
+        runs,
         figure,
         scale,
         [
@@ -250,6 +251,7 @@ def lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
         png = common.save_figure(plt, fig, fig_dir, figure)
         common.write_report(
             fig_dir,
+            runs,
             figure,
             scale,
             [
@@ -316,6 +318,7 @@ def time_report(figure):
         png = common.save_figure(plt, fig, fig_dir, figure)
         common.write_report(
             fig_dir,
+            runs,
             figure,
             scale,
             [

@@ -146,6 +146,7 @@ def fgsm_report(figure):
             ]
         common.write_report(
             fig_dir,
+            runs,
             figure,
             scale,
             ["setting", "seeds", *[f"eps={e:g}/255" for e in eps]],

@@ -76,6 +76,7 @@ def filters_bar_report(fig_dir, runs, scale):
     verdict, reason = verdicts.best_fixed(differences)
     common.write_report(
         fig_dir,
+        runs,
         "fig5",
         scale,
         [
@@ -205,6 +206,7 @@ def learned_filters_report(fig_dir, runs, scale):
         )
     common.write_report(
         fig_dir,
+        [run],
         "fig7",
         scale,
         header,

@@ -89,6 +89,7 @@ def fig12_report(fig_dir, runs, scale):
         )
     common.write_report(
         fig_dir,
+        runs,
         "fig12",
         scale,
         [
@@ -201,6 +202,7 @@ def grids_report(fig_dir, runs, scale):
     )
     common.write_report(
         fig_dir,
+        runs,
         "fig10_11_13",
         scale,
         ["run", "test PSNR (dB)", "shuffled input (dB)", "mean image (dB)"],
