@@ -211,7 +211,12 @@ def plot_training_length(results, path: str, title: str = "") -> str:
         ax.set_title(ylabel, fontsize=9)
         ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        else:  # e.g. no PGD at the kept checkpoints
+            ax.text(
+                0.5, 0.5, "not measured", ha="center", transform=ax.transAxes
+            )
     axes[0].set_ylabel("mean and 95% band over seeds")
     if title:
         fig.suptitle(title)
