@@ -77,18 +77,17 @@ def _run_metrics(fig_dir, runs):
             yield found
 
 
-def code_versions(fig_dir, runs):
-    found = {m.get("code_version") for m in _run_metrics(fig_dir, runs)}
+def code_versions(trained):
+    """The commits the runs came from, given their `metrics.json`."""
+    found = {m.get("code_version") for m in trained}
     return ", ".join(sorted(v for v in found if v))
 
 
-def run_cpus(fig_dir, runs):
+def run_cpus(trained):
     """`"AMD EPYC (4 runs), Intel Xeon (8 runs)"`: the CPUs the runs
-    trained on, from their `metrics.json` ("" where none recorded one)."""
+    trained on, given their `metrics.json` ("" where none recorded one)."""
     counts = collections.Counter(
-        m["cpu_model"]
-        for m in _run_metrics(fig_dir, runs)
-        if m.get("cpu_model")
+        m["cpu_model"] for m in trained if m.get("cpu_model")
     )
     return ", ".join(
         f"{cpu} ({n} run{'s' if n > 1 else ''})"
@@ -102,7 +101,8 @@ def write_report(
     """Writes `<figure>.md`; its hardware, training and code lines come
     from `runs`, the runs the figure shows."""
     path = os.path.join(fig_dir, f"{figure}.md")
-    cpus = run_cpus(fig_dir, runs)
+    trained = list(_run_metrics(fig_dir, runs))
+    cpus = run_cpus(trained)
     trained_on = f"runs trained on {cpus}; " if cpus else ""
     lines = [
         f"# {figure} ({scale} scale)",
@@ -114,7 +114,7 @@ def write_report(
     training = training_summary(fig_dir, runs)
     if training:
         lines += [f"Training: {training}.", ""]
-    versions = code_versions(fig_dir, runs) or (
+    versions = code_versions(trained) or (
         "not recorded (runs made before metrics.json carried code_version)"
     )
     drawn = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
