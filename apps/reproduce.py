@@ -188,9 +188,8 @@ def main(argv):
                 _execute(figure, fig_dir, runs)
             if _INDEX.value is None:
                 png, rows = reproduce.report(figure, _SCALE.value, workdir)
-                print(
-                    f"{figure}: wrote {png} ({len(rows)} rows) and {figure}.md"
-                )
+                drew = f"{png} ({len(rows)} rows) and " if png else ""
+                print(f"{figure}: wrote {drew}{figure}.md")
     except (ValueError, RuntimeError, OSError) as error:
         common.fail("reproduce", error)
 

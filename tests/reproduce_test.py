@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from spatialmix_keras import models, reproduce
+from spatialmix_keras.reproduce import unshuffle_report
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BUILDER_ARGS = set(inspect.signature(models.convmixer).parameters) | set(
@@ -504,6 +505,33 @@ def test_cifar_unshuffling_pairs_seeds_and_its_grid_reuses_the_centre(
         f"{diff.mean() + half:+.1f}] dB (n=6)"
     ) in markdown
     assert "mean image: 12.70 dB" in markdown
+
+    # The grid's runs are done but its picture is not drawn yet: the report
+    # lists the PSNRs and says so, rather than naming a PNG that is absent.
+    png, rows = reproduce.report("fig10_11_13", "cifar", workdir)
+    assert png is None
+    assert [row[0] for row in rows] == [r.name for r in trained]
+    with open(os.path.join(fig_dir, "fig10_11_13.md")) as f:
+        markdown = f.read()
+    assert "Grids: none yet (not drawn yet: grid_cifar10.png;" in markdown
+
+
+def test_grid_title_names_what_the_compared_models_share():
+    def config(depth, seed):
+        model = {"depth": depth, "dim": 64, "kernel_size": 9}
+        return {"model": model, "epochs": 3, "seed": seed}
+
+    title = unshuffle_report.grid_title("CIFAR-10", [config(8, 0)] * 2)
+    assert title == (
+        "Un-shuffling CIFAR-10 test images: ConvMixer depth 8, width 64, "
+        "kernel 9, 3 epochs, seed 0"
+    )
+    # What differs between the models is left out, not misreported.
+    title = unshuffle_report.grid_title("MNIST", [config(8, 0), config(4, 1)])
+    assert title == "Un-shuffling MNIST test images: 3 epochs"
+    assert unshuffle_report.grid_title("MNIST", [{}]) == (
+        "Un-shuffling MNIST test images"
+    )
 
 
 def test_a_figure_without_finished_runs_is_not_drawn(tmp_path):

@@ -128,7 +128,9 @@ FIGURES = {
 
 
 def report(figure: str, scale: str, workdir: str):
-    """Draws one figure from its finished runs: `(png, rows)`."""
+    """Draws one figure from its finished runs: `(png, rows)`; `png` is
+    None where the figure's picture is not drawn yet (a grid whose run has
+    not run)."""
     fig_dir = figure_dir(workdir, figure)
     runs = figure_runs(figure, scale, workdir)
     if not any(

@@ -132,7 +132,11 @@ def compare(
     output = output or "runs/unshuffle_compare.png"
     shown = DATASET_LABELS.get(config.dataset, config.dataset)
     plots.plot_reconstructions(
-        original, shuffled, rows, output, f"Un-shuffling {shown} test images"
+        original,
+        shuffled,
+        rows,
+        output,
+        grid_title(shown, [c for _, _, c in loaded]),
     )
     for r in results:
         freeze = FREEZE_LABELS[r["freeze"]]
@@ -140,3 +144,25 @@ def compare(
     print(json.dumps(results))
     print(f"Wrote {output}", flush=True)
     return results
+
+
+def grid_title(shown: str, configs: list[dict]) -> str:
+    """The grid's title: the dataset, and the un-shufflers' architecture and
+    training where all compared models share them."""
+    title = f"Un-shuffling {shown} test images"
+    shared = []
+    for describe in (
+        lambda c: (
+            f"ConvMixer depth {c['model']['depth']}, width "
+            f"{c['model']['dim']}, kernel {c['model']['kernel_size']}"
+        ),
+        lambda c: f"{c['epochs']} epochs",
+        lambda c: f"seed {c['seed']}",
+    ):
+        try:
+            described = {describe(c) for c in configs}
+        except (KeyError, TypeError):
+            continue
+        if len(described) == 1:
+            shared.append(described.pop())
+    return title + (": " + ", ".join(shared) if shared else "")

@@ -84,7 +84,7 @@ def fig12_report(fig_dir, runs, scale):
                 len(psnr[freeze, point]),
                 _db(ci),
                 diff,
-                sum(time[freeze, point]) / len(time[freeze, point]),
+                round(sum(time[freeze, point]) / len(time[freeze, point])),
             )
         )
     common.write_report(
@@ -189,12 +189,14 @@ def grids_report(fig_dir, runs, scale):
             rows.append(
                 (
                     run.name,
-                    metrics["final_test_psnr"],
-                    metrics["shuffled_psnr"],
-                    metrics["mean_image_psnr"],
+                    f"{metrics['final_test_psnr']:.2f}",
+                    f"{metrics['shuffled_psnr']:.2f}",
+                    f"{metrics['mean_image_psnr']:.2f}",
                 )
             )
     grids = [r.meta["output"] for r in runs if "output" in r.meta]
+    drawn = [g for g in grids if os.path.exists(g)]
+    missing = [os.path.basename(g) for g in grids if g not in drawn]
     wall = sum(
         common.metrics(fig_dir, r)["train_time_s"]
         for r in runs
@@ -208,6 +210,13 @@ def grids_report(fig_dir, runs, scale):
         ["run", "test PSNR (dB)", "shuffled input (dB)", "mean image (dB)"],
         rows,
         wall,
-        "Grids: " + ", ".join(os.path.basename(g) for g in grids),
+        "Grids: "
+        + (", ".join(os.path.basename(g) for g in drawn) or "none yet")
+        + (
+            f" (not drawn yet: {', '.join(missing)}; run the figure "
+            "without --report_only to draw them)"
+            if missing
+            else ""
+        ),
     )
-    return grids[0], rows
+    return (drawn[0] if drawn else None), rows
