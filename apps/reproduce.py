@@ -13,8 +13,9 @@ time and time per trainable parameter), fig4 (ConvMixer accuracy against
 depth), fig5 (filter types), fig6 (ConvMixer train time), fig7 (learned
 depthwise filters), fig8 (FGSM on Full/Chans/Space), fig9 (smoothed
 filters), fig12 (un-shuffling PSNR against depth, width, kernel),
-fig10_11_13 (reconstruction grids); several, comma-separated, run one after
-the other; `all` for every one. Scales: smoke
+unshuffle_length (un-shuffling PSNR after every epoch, Full and Chans; not
+a figure of the paper), fig10_11_13 (reconstruction grids); several,
+comma-separated, run one after the other; `all` for every one. Scales: smoke
 (minutes on a CPU), cpu (under 30 min a figure on 2 cores, Fashion-MNIST),
 cifar (all of CIFAR-10, three paired seeds, hours a figure on 2 cores),
 paper (GPUs).

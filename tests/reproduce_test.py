@@ -138,7 +138,7 @@ def test_smoke_scale_reproduces_every_figure_and_resumes(data_dir, tmp_path):
     # Two sweeps side by side in one workdir (figures that share runs go
     # together): every figure is drawn, and neither disturbs the other.
     halves = (
-        "fig2,fig3,fig8,fig5,fig12",
+        "fig2,fig3,fig8,fig5,fig12,unshuffle_length",
         "fig4,fig6,fig7,fig9,fig10_11_13",
     )
     assert sorted(",".join(halves).split(",")) == sorted(reproduce.FIGURES)
@@ -514,6 +514,95 @@ def test_cifar_unshuffling_pairs_seeds_and_its_grid_reuses_the_centre(
     with open(os.path.join(fig_dir, "fig10_11_13.md")) as f:
         markdown = f.read()
     assert "Grids: none yet (not drawn yet: grid_cifar10.png;" in markdown
+
+
+def test_unshuffle_length_pairs_seeds_epoch_by_epoch(tmp_path):
+    workdir = str(tmp_path)
+    runs = reproduce.figure_runs("unshuffle_length", "cifar", workdir)
+    fig12 = reproduce.figure_runs("fig12", "cifar", workdir)
+    # Its own runs in Fig. 12's directory: names that cannot collide, the
+    # same experiment as Fig. 12's width-32 point but for the epochs.
+    assert not {r.name for r in runs} & {r.name for r in fig12}
+    width32 = {
+        r.meta["freeze"]: r
+        for r in fig12
+        if (r.meta["d"], r.meta["w"], r.meta["k"]) == (8, 32, 9)
+    }
+    for run in runs:
+        twin = width32[run.meta["freeze"]]
+        assert run.config == twin.config
+        assert run.overrides == {
+            **twin.overrides,
+            "epochs": 10,
+            "seed": run.meta["seed"],
+        }
+    assert sorted((r.meta["seed"], r.meta["freeze"]) for r in runs) == [
+        (s, f) for s in (0, 1, 2) for f in ("none", "spatial")
+    ]
+    # Other scales train nothing of their own: Fig. 12's centre runs.
+    for scale in ("smoke", "cpu", "paper"):
+        shared = reproduce.figure_runs("unshuffle_length", scale, workdir)
+        centre = reproduce.sweeps._UNSHUFFLE_CENTRE[scale]
+        assert [r.name for r in shared] == [
+            r.name
+            for r in reproduce.figure_runs("fig12", scale, workdir)
+            if (r.meta["d"], r.meta["w"], r.meta["k"]) == centre
+        ] and len(shared) == 2
+
+    fig_dir = reproduce.figure_dir(workdir, "unshuffle_length")
+    rng = np.random.default_rng(0)
+    curves = {}
+    for run in runs:
+        curve = 12.0 + np.cumsum(rng.uniform(0.1, 0.6, size=3))
+        curves[run.meta["freeze"], run.meta["seed"]] = curve
+        os.makedirs(reproduce.run_dir(fig_dir, run))
+        for name, content in (
+            (
+                "history.json",
+                [
+                    {"epoch": e + 1, "test_psnr": float(v)}
+                    for e, v in enumerate(curve)
+                ],
+            ),
+            (
+                "metrics.json",
+                {
+                    "final_test_psnr": float(curve[-1]),
+                    "train_time_s": 30.0,
+                    "shuffled_psnr": 11.3,
+                    "mean_image_psnr": 12.7,
+                },
+            ),
+        ):
+            with open(
+                os.path.join(reproduce.run_dir(fig_dir, run), name), "w"
+            ) as f:
+                json.dump(content, f)
+    png, rows = reproduce.report("unshuffle_length", "cifar", workdir)
+    assert os.path.basename(png) == "unshuffle_length.png"
+    assert [row[0] for row in rows] == [1, 2, 3]
+    for epoch, row in zip((0, 1, 2), rows, strict=True):
+        diff = np.array(
+            [
+                curves["spatial", s][epoch] - curves["none", s][epoch]
+                for s in (0, 1, 2)
+            ]
+        )
+        half = 4.303 * diff.std(ddof=1) / np.sqrt(3)
+        assert row[3] == (
+            f"{diff.mean():+.2f} [{diff.mean() - half:+.2f}, "
+            f"{diff.mean() + half:+.2f}] (n=3)"
+        )
+        full = np.array([curves["none", s][epoch] for s in (0, 1, 2)])
+        assert row[1].startswith(f"{full.mean():.2f} [")
+    with open(os.path.join(fig_dir, "unshuffle_length.md")) as f:
+        markdown = f.read()
+    low, high = diff.mean() - half, diff.mean() + half
+    expected = (
+        "holds" if low > -1 else "does not hold" if high < -1 else "undecided"
+    )
+    assert f"**Claim (e) after epoch 3: {expected}.**" in markdown
+    assert "mean image: 12.70 dB" in markdown
 
 
 def test_grid_title_names_what_the_compared_models_share():

@@ -118,6 +118,14 @@ FIGURES = {
         "runs": lambda s, d: sweeps.fig12_runs(s),
         "report": unshuffling.fig12_report,
     },
+    "unshuffle_length": {
+        # Not a figure of the paper: claim (e) epoch by epoch. Fig. 12's
+        # directory: at smoke, cpu and paper scale it shows Fig. 12's
+        # centre runs; at cifar scale longer runs of its own.
+        "dir": "unshuffle_sweep",
+        "runs": lambda s, d: sweeps.unshuffle_length_runs(s),
+        "report": unshuffling.length_report,
+    },
     "fig10_11_13": {
         # Fig. 12's directory: the CIFAR-10 grid shows its centre runs.
         "dir": "unshuffle_sweep",

@@ -1,5 +1,6 @@
 """Un-shuffling: Fig. 12 (test PSNR against depth, width and kernel, claim
-(e)) and Figs. 10, 11 and 13 (reconstruction grids).
+(e)), test PSNR against training length (claim (e) epoch by epoch), and
+Figs. 10, 11 and 13 (reconstruction grids).
 """
 
 from __future__ import annotations
@@ -107,6 +108,104 @@ def fig12_report(fig_dir, runs, scale):
             f" Test PSNR of the {name}: {value:.2f} dB."
             for name, value in baselines.items()
         ),
+    )
+    return png, rows
+
+
+def length_report(fig_dir, runs, scale):
+    """Test PSNR after every epoch, Full and Chans: the mean over seeds with
+    its 95% band, the paired difference per epoch, and claim (e) at the
+    last epoch."""
+    from spatialmix_keras.reproduce import verdicts
+
+    done = [(r, common.metrics(fig_dir, r)) for r in runs]
+    done = [(r, m) for r, m in done if m]
+    psnr = {}  # freeze -> epoch -> {seed: test PSNR}
+    for r, _ in done:
+        history = common.run_json(fig_dir, r, "history.json") or []
+        for entry in history:
+            psnr.setdefault(r.meta["freeze"], {}).setdefault(
+                entry["epoch"], {}
+            )[r.meta.get("seed", 0)] = entry["test_psnr"]
+    plt = common.plt()
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for freeze in ("none", "spatial"):
+        epochs = sorted(psnr.get(freeze, {}))
+        cis = [stats.mean_ci(list(psnr[freeze][e].values())) for e in epochs]
+        if epochs:
+            line = ax.plot(
+                epochs, [c[0] for c in cis], "-o", label=LABELS[freeze]
+            )[0]
+            ax.fill_between(
+                epochs,
+                [c[1] if c[1] == c[1] else c[0] for c in cis],
+                [c[2] if c[2] == c[2] else c[0] for c in cis],
+                color=line.get_color(),
+                alpha=0.2,
+            )
+    baselines = _baselines(done)
+    for name, style in (("shuffled input", "--"), ("mean image", ":")):
+        if name in baselines:
+            ax.axhline(baselines[name], color="gray", ls=style, label=name)
+    all_epochs = sorted({e for by_epoch in psnr.values() for e in by_epoch})
+    ax.set_xticks(all_epochs)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test PSNR (dB), mean and 95% CI band", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    points = sorted({_point(r) for r, _ in done})
+    model = "; ".join(
+        "depth {}, width {}, kernel {}".format(*p) for p in points
+    )
+    seeds = len({r.meta.get("seed", 0) for r, _ in done})
+    ax.set_title(
+        f"Un-shuffling ConvMixer ({model}), {_dataset(fig_dir, done)},\n"
+        f"{scale} scale, {seeds} seed{'s' if seeds > 1 else ''}; y axis "
+        "zoomed to the data (does not start at 0)",
+        fontsize=9,
+    )
+    png = common.save_figure(plt, fig, fig_dir, "unshuffle_length")
+    rows = []
+    last = None
+    for epoch in all_epochs:
+        full = psnr.get("none", {}).get(epoch, {})
+        chans = psnr.get("spatial", {}).get(epoch, {})
+        d = stats.paired_difference(chans, full)
+        last = d
+        rows.append(
+            (
+                epoch,
+                _db(stats.mean_ci(list(full.values()))) if full else "",
+                _db(stats.mean_ci(list(chans.values()))) if chans else "",
+                f"{_db(d[:3], signed=True)} (n={d[3]})" if d[3] else "",
+            )
+        )
+    note = ""
+    if last is not None:
+        verdict, reason = verdicts.as_well(last)
+        note = (
+            f"**Claim (e) after epoch {all_epochs[-1]}: {verdict}.** "
+            f"{reason}, paired by seed. Rule (as Fig. 12's): above "
+            f"-{verdicts.PSNR_CLOSE:g} dB."
+        )
+    note += "".join(
+        f" Test PSNR of the {name}: {value:.2f} dB."
+        for name, value in baselines.items()
+    )
+    common.write_report(
+        fig_dir,
+        runs,
+        "unshuffle_length",
+        scale,
+        [
+            "epoch",
+            "Full test PSNR (dB), mean [95% CI]",
+            "Chans test PSNR (dB), mean [95% CI]",
+            "paired difference Chans - Full (dB) [95% CI]",
+        ],
+        rows,
+        sum(m["train_time_s"] for _, m in done),
+        note,
     )
     return png, rows
 
