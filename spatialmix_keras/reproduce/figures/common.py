@@ -174,6 +174,11 @@ def convmixer_shape(fig_dir, runs, depth=False) -> str:
     return ""
 
 
+def seeds_label(count: int) -> str:
+    """`'1 seed'`, `'3 seeds'`."""
+    return f"{count} seed{'' if count == 1 else 's'}"
+
+
 def error_bars(cis, scale=100):
     """Matplotlib's `yerr` (below, above) of `stats.mean_ci` intervals,
     times `scale` (fractions to percent by default); none where one seed

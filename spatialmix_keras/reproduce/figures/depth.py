@@ -120,7 +120,8 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
     panel = runs[0].meta.get("panel", "") if runs else ""
     ax.set_title(
         f"{figure}: {networks}\n{panel}, {scale} scale, "
-        f"{len(seeds_seen)} seed(s); modes side by side at each {key}\n"
+        f"{common.seeds_label(len(seeds_seen))}; modes side by side at each "
+        f"{key}\n"
         "y axis zoomed to the data (does not start at 0)",
         fontsize=9,
     )
@@ -312,7 +313,8 @@ def time_report(figure):
         seeds = {r.meta.get("seed", 0) for r in runs}
         fig.suptitle(
             f"{figure}: training time of {networks}, {scale} scale, "
-            f"{len(seeds)} seed(s): a dot per run, lines join their means",
+            f"{common.seeds_label(len(seeds))}: a dot per run, lines join "
+            "their means",
             fontsize=9,
         )
         png = common.save_figure(plt, fig, fig_dir, figure)

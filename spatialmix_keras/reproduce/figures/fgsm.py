@@ -61,7 +61,7 @@ def _fgsm_title(figure, fig_dir, runs, scale, seeds):
         )
     return (
         f"{figure}: FGSM on {model}\n"
-        f"{setting}{panel}, {scale} scale, {seeds} seed(s)"
+        f"{setting}{panel}, {scale} scale, {common.seeds_label(seeds)}"
     )
 
 

@@ -68,7 +68,7 @@ def filters_bar_report(fig_dir, runs, scale):
     panel = runs[0].meta.get("panel", "") if runs else ""
     ax.set_title(
         f"fig5: spatial filter types, separable ResNet-8\n{panel}, {scale} "
-        f"scale, {seeds_seen} seed(s)",
+        f"scale, {common.seeds_label(seeds_seen)}",
         fontsize=9,
     )
     ax.set_ylim(0, 1)

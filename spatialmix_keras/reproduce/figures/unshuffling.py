@@ -160,7 +160,7 @@ def length_report(fig_dir, runs, scale):
     seeds = len({r.meta.get("seed", 0) for r, _ in done})
     ax.set_title(
         f"Un-shuffling ConvMixer ({model}), {_dataset(fig_dir, done)},\n"
-        f"{scale} scale, {seeds} seed{'s' if seeds > 1 else ''}; y axis "
+        f"{scale} scale, {common.seeds_label(seeds)}; y axis "
         "zoomed to the data (does not start at 0)",
         fontsize=9,
     )
@@ -226,7 +226,7 @@ def _db(ci, signed=False):
 def _seeds_note(psnr):
     counts = sorted({len(v) for v in psnr.values()})
     if len(counts) <= 1:
-        return f"{counts[0] if counts else 0} seed(s) per point"
+        return f"{common.seeds_label(counts[0] if counts else 0)} per point"
     return f"{counts[-1]} seeds at the centre, {counts[0]} elsewhere"
 
 
