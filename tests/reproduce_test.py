@@ -764,3 +764,19 @@ def test_learned_filters_are_drawn_beside_their_initialisation(tmp_path):
     shutil.rmtree(os.path.join(fig_dir, "exports"))
     with pytest.raises(ValueError, match="fig7 needs an exported Full run"):
         reproduce.report("fig7", "cifar", str(tmp_path))
+
+
+def test_code_line_counts_runs_that_recorded_no_commit():
+    from spatialmix_keras.reproduce.figures import common
+
+    trained = [
+        {"code_version": "abc1234"},
+        {"code_version": "def5678"},
+        {"code_version": None},
+        {},
+    ]
+    assert common.code_versions(trained) == (
+        "abc1234, def5678; not recorded for 2 of 4 runs"
+    )
+    assert common.code_versions(trained[:2]) == "abc1234, def5678"
+    assert common.code_versions(trained[2:]) == ""

@@ -78,9 +78,16 @@ def _run_metrics(fig_dir, runs):
 
 
 def code_versions(trained):
-    """The commits the runs came from, given their `metrics.json`."""
+    """The commits the runs came from, given their `metrics.json`; runs
+    that recorded none are counted, not left out."""
     found = {m.get("code_version") for m in trained}
-    return ", ".join(sorted(v for v in found if v))
+    unknown = sum(not m.get("code_version") for m in trained)
+    named = ", ".join(sorted(v for v in found if v))
+    if unknown and named:
+        # A run made outside a git checkout (or from a worktree whose link
+        # to its repository broke) records no commit.
+        return f"{named}; not recorded for {unknown} of {len(trained)} runs"
+    return named
 
 
 def run_cpus(trained):
@@ -115,7 +122,8 @@ def write_report(
     if training:
         lines += [f"Training: {training}.", ""]
     versions = code_versions(trained) or (
-        "not recorded (runs made before metrics.json carried code_version)"
+        "not recorded (runs made before metrics.json carried code_version, "
+        "or outside a git checkout)"
     )
     drawn = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
     lines += [
