@@ -60,7 +60,8 @@ def fig12_report(fig_dir, runs, scale):
         ax.set_xlabel(label)
         ax.set_ylabel("test PSNR (dB), mean and 95% CI", fontsize=8)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    # One legend, beside the last panel, where it hides no line.
+    axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.suptitle(
         f"fig12: un-shuffling ConvMixers, {_dataset(fig_dir, done)}, {scale} "
         f"scale, {_seeds_note(psnr)}\ny axes zoomed to the data (do not "
@@ -128,7 +129,7 @@ def length_report(fig_dir, runs, scale):
                 entry["epoch"], {}
             )[r.meta.get("seed", 0)] = entry["test_psnr"]
     plt = common.plt()
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    fig, ax = plt.subplots(figsize=(7.5, 4), dpi=120)
     for freeze in ("none", "spatial"):
         epochs = sorted(psnr.get(freeze, {}))
         cis = [stats.mean_ci(list(psnr[freeze][e].values())) for e in epochs]
@@ -152,7 +153,7 @@ def length_report(fig_dir, runs, scale):
     ax.set_xlabel("epoch")
     ax.set_ylabel("test PSNR (dB), mean and 95% CI band", fontsize=8)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     points = sorted({_point(r) for r, _ in done})
     model = "; ".join(
         "depth {}, width {}, kernel {}".format(*p) for p in points
