@@ -527,7 +527,7 @@ def unshuffle_length_runs(scale):
     on Full with training; at `cifar` scale longer runs of their own."""
     if scale != "cifar":
         centre = _UNSHUFFLE_CENTRE[scale]
-        return [r for r in fig12_runs(scale) if _point(r) == centre]
+        return [r for r in fig12_runs(scale) if unshuffle_point(r) == centre]
     d, w, k = CIFAR_LENGTH_POINT
     runs = []
     for seed in SEEDS[scale]:
@@ -551,7 +551,8 @@ def unshuffle_length_runs(scale):
     return runs
 
 
-def _point(run):
+def unshuffle_point(run):
+    """An un-shuffling run's `(depth, width, kernel)`."""
     return tuple(run.meta[o] for o in "dwk")
 
 

@@ -10,7 +10,7 @@ import os
 from configs.vocabulary import DATASET_LABELS
 from spatialmix_keras.reproduce import stats
 from spatialmix_keras.reproduce.figures import common
-from spatialmix_keras.reproduce.sweeps import LABELS
+from spatialmix_keras.reproduce.sweeps import LABELS, unshuffle_point
 
 
 def fig12_report(fig_dir, runs, scale):
@@ -24,7 +24,7 @@ def fig12_report(fig_dir, runs, scale):
     psnr = {}  # (freeze, (d, w, k)) -> {seed: test PSNR}
     time = {}
     for r, m in done:
-        key = (r.meta["freeze"], _point(r))
+        key = (r.meta["freeze"], unshuffle_point(r))
         psnr.setdefault(key, {})[r.meta.get("seed", 0)] = m["final_test_psnr"]
         time.setdefault(key, []).append(m["train_time_s"])
     cis = {key: stats.mean_ci(list(v.values())) for key, v in psnr.items()}
@@ -53,9 +53,7 @@ def fig12_report(fig_dir, runs, scale):
                     capsize=4,
                     label=LABELS[freeze],
                 )
-        for name, style in (("shuffled input", "--"), ("mean image", ":")):
-            if name in baselines:
-                ax.axhline(baselines[name], color="gray", ls=style, label=name)
+        _draw_baselines(ax, baselines)
         ax.set_xticks(sorted({r.meta[key] for r, _ in done}))
         ax.set_xlabel(label)
         ax.set_ylabel("test PSNR (dB), mean and 95% CI", fontsize=8)
@@ -145,16 +143,14 @@ def length_report(fig_dir, runs, scale):
                 alpha=0.2,
             )
     baselines = _baselines(done)
-    for name, style in (("shuffled input", "--"), ("mean image", ":")):
-        if name in baselines:
-            ax.axhline(baselines[name], color="gray", ls=style, label=name)
+    _draw_baselines(ax, baselines)
     all_epochs = sorted({e for by_epoch in psnr.values() for e in by_epoch})
     ax.set_xticks(all_epochs)
     ax.set_xlabel("epoch")
     ax.set_ylabel("test PSNR (dB), mean and 95% CI band", fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
-    points = sorted({_point(r) for r, _ in done})
+    points = sorted({unshuffle_point(r) for r, _ in done})
     model = "; ".join(
         "depth {}, width {}, kernel {}".format(*p) for p in points
     )
@@ -211,10 +207,6 @@ def length_report(fig_dir, runs, scale):
     return png, rows
 
 
-def _point(run):
-    return tuple(run.meta[o] for o in "dwk")
-
-
 def _db(ci, signed=False):
     """`'12.34 [11.90, 12.78]'` dB; the mean alone without an interval."""
     form = "{:+.2f}" if signed else "{:.2f}"
@@ -243,6 +235,13 @@ def _baselines(done):
         if values:
             found[name] = sum(values) / len(values)
     return found
+
+
+def _draw_baselines(ax, baselines):
+    """The shuffled input's and the mean image's PSNR, as gray lines."""
+    for name, style in (("shuffled input", "--"), ("mean image", ":")):
+        if name in baselines:
+            ax.axhline(baselines[name], color="gray", ls=style, label=name)
 
 
 def _dataset(fig_dir, done):
