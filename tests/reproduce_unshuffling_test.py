@@ -125,7 +125,7 @@ def test_unshuffle_length_pairs_seeds_epoch_by_epoch(tmp_path):
     # Other scales train nothing of their own: Fig. 12's centre runs.
     for scale in ("smoke", "cpu", "paper"):
         shared = reproduce.figure_runs("unshuffle_length", scale, workdir)
-        centre = reproduce.sweeps._UNSHUFFLE_CENTRE[scale]
+        centre = reproduce.sweeps.UNSHUFFLE_CENTRE[scale]
         assert [r.name for r in shared] == [
             r.name
             for r in reproduce.figure_runs("fig12", scale, workdir)

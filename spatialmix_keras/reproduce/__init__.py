@@ -18,9 +18,10 @@ Scales: `smoke` (tiny models, small files, a few steps: what the tests run),
 `paper` (the paper's settings, for GPUs).
 
 Modules: `sweeps` (the runs of each figure), `running` (executing one run),
-`figures` (each figure's table and PNG), and the reports of the evaluation
-tasks, which the apps call too (`fgsm_report`, `robustness_report`,
-`unshuffle_report`); `FIGURES` ties each figure to its sweep and report.
+`figures` (each figure's table and PNG; both by kind of figure), and the
+reports of the evaluation tasks, which the apps call too (`fgsm_report`,
+`robustness_report`, `unshuffle_report`); `FIGURES` ties each figure to its
+sweep and report.
 """
 
 from __future__ import annotations
