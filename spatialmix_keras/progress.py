@@ -144,3 +144,29 @@ def finish_time(seconds_from_now: float) -> str:
     """The wall-clock time `seconds_from_now` ahead, `HH:MM` (local)."""
     at = datetime.datetime.now() + datetime.timedelta(seconds=seconds_from_now)
     return at.strftime("%H:%M")
+
+
+class Estimate:
+    """Says once, after the first measured steps, how long the run takes."""
+
+    WARMUP, MEASURED = 3, 10  # steps: tracing first, then the rate
+
+    def __init__(self, steps_left, global_batch):
+        self.steps_left, self.global_batch = steps_left, global_batch
+        self.count, self._t0 = 0, None
+
+    def step(self):
+        self.count += 1
+        if self.count == self.WARMUP:
+            self._t0 = time.perf_counter()
+        elif self.count == self.WARMUP + self.MEASURED:
+            seconds = (time.perf_counter() - self._t0) / self.MEASURED
+            left = (self.steps_left - self.count) * seconds
+            logging.info(
+                "Measured %.1f images/s: the remaining %d steps take about "
+                "%s plus evaluation, until about %s.",
+                self.global_batch / seconds,
+                self.steps_left - self.count,
+                format_duration(left),
+                finish_time(left),
+            )

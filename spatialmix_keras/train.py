@@ -1,7 +1,7 @@
 """The one training loop: `train_and_evaluate(config, workdir, strategy)`.
 
-Design: a custom step (`strategy.run` over a `tf.function` with
-`tf.GradientTape`, the Keras model and a Keras optimizer) serves every
+Design: a custom step (`steps.Steps`: `strategy.run` over a `tf.function`
+with `tf.GradientTape`, the Keras model and a Keras optimizer) serves every
 `tf.distribute` strategy: the default one on a CPU, `MirroredStrategy` over a
 host's GPUs, `MultiWorkerMirroredStrategy` over hosts and `TPUStrategy`.
 Keras 3's `model.fit` fails under `MultiWorkerMirroredStrategy`
@@ -46,6 +46,7 @@ from spatialmix_keras import (
     progress,
     summaries,
 )
+from spatialmix_keras import steps as steps_lib
 from spatialmix_keras.classification import (  # noqa: F401  (train's API)
     ClassificationTask,
     build_model,
@@ -79,26 +80,6 @@ def _check_apart(export_path, backup_dir):
         )
 
 
-def _make_optimizer(config, schedule):
-    opt = config.optimizer
-    if opt.name == "sgd":
-        # Weight decay enters the loss as L2 (PyTorch's coupled SGD decay).
-        optimizer = keras.optimizers.SGD(
-            schedule, momentum=opt.momentum, nesterov=opt.nesterov
-        )
-    else:
-        optimizer = keras.optimizers.AdamW(
-            schedule,
-            weight_decay=opt.weight_decay,
-            beta_1=opt.beta_1,
-            beta_2=opt.beta_2,
-        )
-        optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
-    if config.mixed_precision == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
-
-
 def count_params(model) -> dict:
     def size(weights):
         return int(sum(np.prod(w.shape) for w in weights))
@@ -121,79 +102,6 @@ def _save_weights(model, workdir, epoch):
     tmp = path.replace(".weights.h5", ".tmp.weights.h5")
     model.save_weights(tmp)
     os.replace(tmp, path)
-
-
-class _Steps:
-    """The distributed train and eval steps of one run."""
-
-    def __init__(self, task, model, optimizer, strategy, config, global_batch):
-        self.task, self.model = task, model
-        self.optimizer, self.strategy = optimizer, strategy
-        self.global_batch = global_batch
-        self.l2 = (
-            config.optimizer.weight_decay
-            if config.optimizer.name == "sgd"
-            else 0.0
-        )
-        self.decayed = [
-            v for v in model.trainable_variables if "kernel" in v.name
-        ]
-        jit = config.jit_compile == "on" or (
-            config.jit_compile == "auto" and distribute.uses_accelerator()
-        )
-        # XLA wraps the per-replica step; on a CPU it makes ConvMixer steps
-        # 16-25x slower (benchmarks/README.md), hence "auto" leaves it off.
-        self._replica_train = tf.function(
-            self._replica_train_fn, jit_compile=jit
-        )
-        self.train = tf.function(self._train)
-        self.evaluate = tf.function(self._eval)
-
-    def _replica_train_fn(self, inputs, targets):
-        with tf.GradientTape() as tape:
-            outputs = tf.cast(self.model(inputs, training=True), tf.float32)
-            per_example, metric = self.task.train_terms(targets, outputs)
-            loss = tf.nn.compute_average_loss(
-                per_example, global_batch_size=self.global_batch
-            )
-            if self.l2:
-                replicas = self.strategy.num_replicas_in_sync
-                loss += (
-                    self.l2
-                    * tf.add_n([tf.nn.l2_loss(v) for v in self.decayed])
-                    / replicas
-                )
-            scaled = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, self.model.trainable_variables)
-        self.optimizer.apply_gradients(
-            zip(grads, self.model.trainable_variables, strict=True)
-        )
-        return tf.stack(
-            [
-                tf.reduce_sum(per_example),
-                tf.reduce_sum(metric),
-                tf.cast(tf.shape(per_example)[0], tf.float32),
-            ]
-        )
-
-    def _train(self, iterator):
-        sums = self.strategy.run(self._replica_train, args=next(iterator))
-        return self.strategy.reduce("SUM", sums, axis=None)
-
-    def _eval(self, inputs, targets):
-        def replica(inputs, targets):
-            outputs = tf.cast(self.model(inputs, training=False), tf.float32)
-            loss, metric = self.task.eval_terms(targets, outputs)
-            return tf.stack(
-                [
-                    tf.reduce_sum(loss),
-                    tf.reduce_sum(metric),
-                    tf.cast(tf.shape(loss)[0], tf.float32),
-                ]
-            )
-
-        sums = self.strategy.run(replica, args=(inputs, targets))
-        return self.strategy.reduce("SUM", sums, axis=None)
 
 
 def _announce(
@@ -231,32 +139,6 @@ def _announce(
         )
 
 
-class _Estimate:
-    """Says once, after the first measured steps, how long the run takes."""
-
-    WARMUP, MEASURED = 3, 10  # steps: tracing first, then the rate
-
-    def __init__(self, steps_left, global_batch):
-        self.steps_left, self.global_batch = steps_left, global_batch
-        self.count, self._t0 = 0, None
-
-    def step(self):
-        self.count += 1
-        if self.count == self.WARMUP:
-            self._t0 = time.perf_counter()
-        elif self.count == self.WARMUP + self.MEASURED:
-            seconds = (time.perf_counter() - self._t0) / self.MEASURED
-            left = (self.steps_left - self.count) * seconds
-            logging.info(
-                "Measured %.1f images/s: the remaining %d steps take about "
-                "%s plus evaluation, until about %s.",
-                self.global_batch / seconds,
-                self.steps_left - self.count,
-                progress.format_duration(left),
-                progress.finish_time(left),
-            )
-
-
 def _skip(iterator, count):
     """Draws the `count` batches a resumed epoch had trained on, before its
     clock starts: they pass through the augmentation again (so its random
@@ -270,17 +152,6 @@ def _skip(iterator, count):
         count,
         time.perf_counter() - start,
     )
-
-
-def evaluate(steps, dist_dataset) -> dict:
-    """Mean loss and metric over a distributed evaluation dataset."""
-    totals = np.zeros(3)
-    for inputs, targets in dist_dataset:
-        totals += steps.evaluate(inputs, targets).numpy()
-    return {
-        "loss": totals[0] / totals[2],
-        steps.task.metric: totals[1] / totals[2],
-    }
 
 
 def train_and_evaluate(
@@ -387,7 +258,7 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
         schedule = make_schedule(
             config.schedule, learning_rate, total_steps, steps_per_epoch
         )
-        optimizer = _make_optimizer(config, schedule)
+        optimizer = steps_lib.make_optimizer(config, schedule)
         optimizer.build(model.trainable_variables)
         epoch_var = tf.Variable(
             0, dtype=tf.int64, trainable=False, name="epoch"
@@ -432,7 +303,9 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
         with open(history_path) as f:
             history = [h for h in json.load(f) if h["epoch"] <= start_epoch]
 
-    steps = _Steps(task, model, optimizer, strategy, config, global_batch)
+    steps = steps_lib.Steps(
+        task, model, optimizer, strategy, config, global_batch
+    )
     metric = task.metric
     dist_test = strategy.experimental_distribute_dataset(test_ds)
     params = count_params(model)
@@ -454,7 +327,7 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
         params["trainable_params"],
         params["frozen_params"],
     )
-    estimate = _Estimate(
+    estimate = progress.Estimate(
         (config.epochs - start_epoch) * steps_per_epoch - start_step,
         global_batch,
     )
@@ -510,7 +383,7 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
                     )
         train_time = bar.elapsed + (sums_var.numpy()[3] if first else 0.0)
         totals = sums[:3]
-        test = evaluate(steps, dist_test)
+        test = steps_lib.evaluate(steps, dist_test)
         epoch_var.assign(epoch)
         step_var.assign(0)
         sums_var.assign(np.zeros(4))

@@ -44,3 +44,25 @@ def test_over_batches_yields_every_batch_and_reports_progress(monkeypatch):
 def test_durations_read_like_a_person_writes_them():
     assert progress.format_duration(29 * 3600 + 60) == "29 h 01 min"
     assert progress.format_duration(float("nan")) == "unknown"
+
+
+def test_estimate_speaks_once_from_the_measured_steps(monkeypatch):
+    lines = []
+    monkeypatch.setattr(
+        logging, "info", lambda fmt, *args: lines.append(fmt % args)
+    )
+    clock = iter(float(t) for t in range(100))  # one second per call
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(progress, "finish_time", lambda s: f"<in {s} s>")
+    estimate = progress.Estimate(steps_left=100, global_batch=64)
+    first = estimate.WARMUP + estimate.MEASURED
+    for _ in range(first + 20):
+        estimate.step()
+    # The clock is read at the warm-up's end and again MEASURED steps on:
+    # one second for MEASURED steps of 64 images each.
+    rate, left = 64 * estimate.MEASURED, (100 - first) * (1 / estimate.MEASURED)
+    assert lines == [
+        f"Measured {rate:.1f} images/s: the remaining {100 - first} steps "
+        f"take about {progress.format_duration(left)} plus "
+        f"evaluation, until about <in {left} s>."
+    ]
