@@ -32,6 +32,18 @@ def make_optimizer(config, schedule):
     return optimizer
 
 
+def _sums(per_example, metric):
+    """One step's (loss sum, metric sum, example count), summed over replicas
+    by the caller and divided at the epoch's end."""
+    return tf.stack(
+        [
+            tf.reduce_sum(per_example),
+            tf.reduce_sum(metric),
+            tf.cast(tf.shape(per_example)[0], tf.float32),
+        ]
+    )
+
+
 class Steps:
     """The distributed train and eval steps of one run."""
 
@@ -77,13 +89,7 @@ class Steps:
         self.optimizer.apply_gradients(
             zip(grads, self.model.trainable_variables, strict=True)
         )
-        return tf.stack(
-            [
-                tf.reduce_sum(per_example),
-                tf.reduce_sum(metric),
-                tf.cast(tf.shape(per_example)[0], tf.float32),
-            ]
-        )
+        return _sums(per_example, metric)
 
     def _train(self, iterator):
         sums = self.strategy.run(self._replica_train, args=next(iterator))
@@ -93,13 +99,7 @@ class Steps:
         def replica(inputs, targets):
             outputs = tf.cast(self.model(inputs, training=False), tf.float32)
             loss, metric = self.task.eval_terms(targets, outputs)
-            return tf.stack(
-                [
-                    tf.reduce_sum(loss),
-                    tf.reduce_sum(metric),
-                    tf.cast(tf.shape(loss)[0], tf.float32),
-                ]
-            )
+            return _sums(loss, metric)
 
         sums = self.strategy.run(replica, args=(inputs, targets))
         return self.strategy.reduce("SUM", sums, axis=None)
