@@ -220,7 +220,8 @@ def _seeds_note(psnr):
     counts = sorted({len(v) for v in psnr.values()})
     if len(counts) <= 1:
         return f"{common.seeds_label(counts[0] if counts else 0)} per point"
-    return f"{counts[-1]} seeds at the centre, {counts[0]} elsewhere"
+    # A sweep under way (or a scale that seeds only its centre): the range.
+    return f"{counts[0]}-{counts[-1]} seeds per point"
 
 
 def _baselines(done):
