@@ -99,8 +99,9 @@ def augment_config(**overrides) -> ml_collections.ConfigDict:
 
     Fields:
         crop_padding: pad by this many pixels and crop back at random (the
-            ResNet recipe uses 4; 0 = off). Keras' `RandomCrop` crops every
-            image of a batch at the same random place.
+            ResNet recipe uses 4; 0 = off): each image at its own offset,
+            seeded by the run's seed, the epoch and the image's place in the
+            epoch (`data.random_crop`).
         flip: random horizontal flips.
         rand_augment: Keras `RandAugment` (the ConvMixer recipe).
         rand_augment_layers, rand_augment_magnitude: its settings.

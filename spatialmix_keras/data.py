@@ -264,14 +264,7 @@ def _augmenter(augment, image_shape, num_classes, seed):
     import keras
     import tensorflow as tf
 
-    height, width, _ = image_shape
     image_steps = []
-    if augment.crop_padding:
-        pad = int(augment.crop_padding)
-        crop = keras.layers.RandomCrop(height, width, seed=seed)
-        paddings = [[0, 0], [pad, pad], [pad, pad], [0, 0]]
-        # Zero padding, as torchvision's RandomCrop(32, padding=4).
-        image_steps.append(lambda x: crop(tf.pad(x, paddings)))
     if augment.flip:
         image_steps.append(keras.layers.RandomFlip("horizontal", seed=seed + 1))
     if augment.rand_augment:
@@ -323,6 +316,28 @@ def _augmenter(augment, image_shape, num_classes, seed):
         return tf.clip_by_value(images, 0.0, 1.0), labels
 
     return apply
+
+
+def random_crop(image, padding: int, seed):
+    """Pads one image with zeros and crops it back at a random offset.
+
+    As torchvision's `RandomCrop(size, padding=padding)`: every offset in
+    `0..2 * padding` on each axis is equally likely. Stateless: the same
+    `seed` (shape `(2,)` integers) gives the same crop, so that a pipeline
+    maps it over images with a seed of its own per image.
+
+    Args:
+        image: `(H, W, C)` tensor.
+        padding: pixels of zeros added on every side.
+        seed: `(2,)` int32/int64 tensor.
+
+    Returns:
+        A `(H, W, C)` tensor of the image's dtype.
+    """
+    import tensorflow as tf
+
+    padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
+    return tf.image.stateless_random_crop(padded, tf.shape(image), seed=seed)
 
 
 def _imagenet_images(dataset, training, seed, image_size=224):
@@ -427,6 +442,19 @@ def input_pipeline(
             lambda x, y: (tf.cast(x, tf.float32) / 255.0, y),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
+        pad = int((augment or {}).get("crop_padding", 0)) if training else 0
+        if pad:
+            # Per image, at its own offset: the seed is (pipeline seed,
+            # position in this epoch's shuffled order), so a resumed epoch
+            # crops as the uninterrupted one did.
+            base = tf.constant(seed, tf.int64)
+            ds = ds.enumerate().map(
+                lambda i, xy: (
+                    random_crop(xy[0], pad, tf.stack([base, i])),
+                    xy[1],
+                ),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
     if max_examples is not None and max_examples < num_examples:
         ds, num_examples = ds.take(max_examples), max_examples
     if training and batch_size > num_examples:

@@ -238,3 +238,66 @@ def test_batch_larger_than_the_split_is_refused(data_dir):
         data.input_pipeline(
             "mnist", "train", 4096, training=True, data_dir=data_dir, small=True
         )
+
+
+def _coordinate_images(n):
+    """`n` identical CIFAR-shaped images whose pixels name their own row
+    (channel 0) and column (channel 1), from 1: a crop's offset can be read
+    off any pixel that is not padding."""
+    rows, cols = np.meshgrid(np.arange(32), np.arange(32), indexing="ij")
+    image = np.stack([rows + 1, cols + 1, np.full_like(rows, 7)], axis=-1)
+    return np.repeat(image[None].astype(np.uint8), n, axis=0)
+
+
+def _crop_offsets(images):
+    """`(dy, dx)` per cropped image (padding 4), checked against NumPy's
+    pad-and-slice of the original at that offset."""
+    original = _coordinate_images(1)[0]
+    padded = np.pad(original, [(4, 4), (4, 4), (0, 0)])
+    offsets = []
+    for image in np.rint(np.asarray(images) * 255).astype(np.int64):
+        i, j = np.argwhere(image[..., 2] == 7)[0]
+        dy, dx = image[i, j, 0] - 1 - i + 4, image[i, j, 1] - 1 - j + 4
+        np.testing.assert_array_equal(image, padded[dy : dy + 32, dx : dx + 32])
+        offsets.append((int(dy), int(dx)))
+    return offsets
+
+
+def _crop_pipeline(tmp_path, seed, n=256, batch=64):
+    path = tmp_path / "cifar10_small.npz"
+    if not path.exists():
+        images = _coordinate_images(n)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        np.savez(
+            path, x_train=images, y_train=labels, x_test=images, y_test=labels
+        )
+    ds, _ = data.input_pipeline(
+        "cifar10",
+        "train",
+        batch,
+        training=True,
+        augment=data.augment_config(crop_padding=4),
+        seed=seed,
+        data_dir=str(tmp_path),
+        small=True,
+    )
+    return [_crop_offsets(x) for x, _ in ds]
+
+
+def test_random_crop_gives_each_image_of_a_batch_its_own_offset(tmp_path):
+    """64 identical images in one batch: the crops differ from image to
+    image (a batch-level crop gives one offset to all), each an exact
+    pad-4 crop of the original."""
+    first_batch = _crop_pipeline(tmp_path, seed=0)[0]
+    assert len(set(first_batch)) > 30
+
+
+def test_random_crop_reaches_every_offset_and_repeats_for_a_seed(tmp_path):
+    """Over an epoch of 256 images every offset 0..8 occurs on both axes;
+    the same seed crops the same way again, another seed otherwise."""
+    epoch = _crop_pipeline(tmp_path, seed=3)
+    offsets = [o for batch in epoch for o in batch]
+    assert {dy for dy, _ in offsets} == set(range(9))
+    assert {dx for _, dx in offsets} == set(range(9))
+    assert _crop_pipeline(tmp_path, seed=3) == epoch
+    assert _crop_pipeline(tmp_path, seed=4) != epoch

@@ -163,7 +163,7 @@ def test_smoke_scale_reproduces_every_figure_and_resumes(data_dir, tmp_path):
         _check_report(figure, markdown)
         if figure in ("fig8", "fig9"):  # the robustness study ran
             assert "## Robustness study" in markdown
-            assert "**Verdict:" in markdown and "undecided" in markdown
+            assert "**Verdict:" in markdown and "not shown" in markdown
         if figure == "fig2":  # configs/resnet_cifar10.py:smoke: 2 x 5 x 32
             assert "2 epochs of 5 steps of 32 images (320 images" in markdown
         png = (

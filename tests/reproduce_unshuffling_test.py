@@ -195,7 +195,7 @@ def test_unshuffle_length_pairs_seeds_epoch_by_epoch(tmp_path):
         markdown = f.read()
     low, high = diff.mean() - half, diff.mean() + half
     expected = (
-        "holds" if low > -1 else "does not hold" if high < -1 else "undecided"
+        "holds" if low > -1 else "contradicted" if high < -1 else "not shown"
     )
     assert f"**Claim (e) after epoch 3: {expected}.**" in markdown
     assert "mean image: 12.70 dB" in markdown

@@ -73,19 +73,21 @@ def test_the_claim_a_study_decides_follows_its_labels():
         robustness_report.claim_verdict(full_only, "chans", "Full")
 
 
-def test_verdict_fails_without_a_gain_and_is_undecided_with_one_seed():
+def test_verdict_not_shown_without_a_gain_contradicted_by_a_loss():
+    """An interval that includes zero shows nothing either way; one wholly
+    below zero excludes the paper's effect; one seed gives no interval."""
     assert (
         verdicts.more_robust(_results(NONE, GAIN), "Chans", "Full")[0]
-        == verdicts.FAILS
+        == verdicts.NOT_SHOWN
     )
     loss = tuple(-g for g in GAIN)
     assert (
         verdicts.more_robust(_results(loss, loss), "Chans", "Full")[0]
-        == verdicts.FAILS
+        == verdicts.CONTRADICTED
     )
     one = _results(GAIN, GAIN, seeds=(0,))
     verdict, reason = verdicts.more_robust(one, "Chans", "Full")
-    assert verdict == verdicts.UNDECIDED and "no interval" in reason
+    assert verdict == verdicts.NOT_SHOWN and "no interval" in reason
 
 
 def test_smoothing_verdict_also_weighs_the_clean_accuracy():
@@ -95,7 +97,8 @@ def test_smoothing_verdict_also_weighs_the_clean_accuracy():
     assert not reason.startswith("the best of")  # one smoothed model
     costly = _results(GAIN, GAIN, clean=0.75)
     verdict, reason = verdicts.smoothing(costly, "Full")
-    assert verdict == verdicts.FAILS and "costs more than 1 point" in reason
+    assert verdict == verdicts.NOT_SHOWN
+    assert "may cost more than 1 point" in reason
 
 
 def test_smoothing_verdict_is_the_best_level_and_says_it_had_several():
@@ -110,7 +113,7 @@ def test_smoothing_verdict_is_the_best_level_and_says_it_had_several():
     )
     assert verdict == verdicts.HOLDS  # Chans's gain decides
     assert reason.startswith("the best of 2 smoothed models")
-    assert "Chans: holds" in reason and "sigma 2: does not hold" in reason
+    assert "Chans: holds" in reason and "sigma 2: not shown" in reason
 
 
 def test_unpairable_runs_are_refused():
@@ -142,29 +145,29 @@ def test_close_and_far_holds_only_when_every_depth_agrees():
             "ResNet-14": {"Chans": behind, "Space": far},
         }
     )
-    assert verdict == verdicts.FAILS
+    assert verdict == verdicts.CONTRADICTED
     assert "ResNet-14: Chans - Full -4.0 [-4.2, -3.8] points (n=3)" in reason
     # Space only 2 points behind: not "far".
     near = _d([-0.02, -0.021, -0.019])
     assert (
         verdicts.close_and_far({"ResNet-8": {"Chans": close, "Space": near}})[0]
-        == verdicts.FAILS
+        == verdicts.CONTRADICTED
     )
 
 
-def test_close_and_far_is_undecided_on_wide_or_missing_intervals():
+def test_close_and_far_is_not_shown_on_wide_or_missing_intervals():
     wide = _d([0.0, -0.04, 0.01])  # straddles -2 points
     far = _d([-0.10, -0.11, -0.09])
     assert (
         verdicts.close_and_far({"x": {"Chans": wide, "Space": far}})[0]
-        == verdicts.UNDECIDED
+        == verdicts.NOT_SHOWN
     )
     one = _d([-0.01])
     verdict, reason = verdicts.close_and_far(
         {"x": {"Chans": one, "Space": one}}
     )
-    assert verdict == verdicts.UNDECIDED and "no interval" in reason
-    assert verdicts.close_and_far({})[0] == verdicts.UNDECIDED
+    assert verdict == verdicts.NOT_SHOWN and "no interval" in reason
+    assert verdicts.close_and_far({})[0] == verdicts.NOT_SHOWN
 
 
 def test_best_fixed_and_as_well():
@@ -174,19 +177,95 @@ def test_best_fixed_and_as_well():
     )
     behind = _d([-0.05, -0.06, -0.04])
     assert verdicts.best_fixed({"same": ahead, "box": behind})[0] == (
-        verdicts.FAILS
+        verdicts.CONTRADICTED
     )
     assert verdicts.as_well(_d([-0.2, -0.3, -0.1]))[0] == verdicts.HOLDS
     verdict, reason = verdicts.as_well(_d([-3.0, -3.2, -2.8]))
-    assert verdict == verdicts.FAILS and "-3.0 [-3.5, -2.5] dB" in reason
+    assert verdict == verdicts.CONTRADICTED and "-3.0 [-3.5, -2.5] dB" in reason
 
 
-def test_close_and_far_is_undecided_while_a_depth_has_no_runs():
+def test_close_and_far_is_not_shown_while_a_depth_has_no_runs():
     """At every depth means every depth of the sweep: ResNet-8 agreeing
     while ResNet-14 has not run is no verdict yet."""
     close, far = (-0.01, -0.015, -0.005, 3), (-0.1, -0.12, -0.08, 3)
     verdict, reason = verdicts.close_and_far(
         {"ResNet-8": {"Chans": close, "Space": far}, "ResNet-14": {}}
     )
-    assert verdict == verdicts.UNDECIDED
+    assert verdict == verdicts.NOT_SHOWN
     assert "ResNet-14: no paired runs yet" in reason
+
+
+def test_smoothing_choice_among_three_sigmas_is_holm_corrected():
+    """A gain whose 95% interval clears zero on its own (p = 0.035) does not
+    decide when it is the best of three settings: Holm multiplies its p by
+    3, and the other two show nothing."""
+    edge = (0.02, 0.03, 0.04)  # t = 5.196 on 2 dof: p = 0.035
+    subjects = _results(edge, edge)["subjects"]
+    alone = {"subjects": subjects}
+    assert verdicts.smoothing(alone, "Full")[0] == verdicts.HOLDS
+    for other in ("sigma 1", "sigma 2"):
+        subjects = subjects + [
+            {**e, "label": other, "name": f"{other}_{e['seed']}"}
+            for e in _results(NONE, NONE)["subjects"]
+            if e["label"] == "Chans"
+        ]
+    verdict, reason = verdicts.smoothing({"subjects": subjects}, "Full")
+    assert verdict == verdicts.NOT_SHOWN
+    assert reason.startswith("the best of 3 smoothed models, Holm-corrected")
+
+
+# ------------------------------------------------------------------ stats
+
+
+def test_t_test_p_value_is_five_percent_where_the_interval_touches_zero():
+    """Independent of the incomplete beta: the t table's 95% quantile on 2
+    dof (4.303) is where a paired interval's end reaches zero."""
+    half = stats.t95(2) / 3**0.5  # sd 1, n 3
+    assert stats.t_test_p_value([half - 1, half, half + 1]) == pytest.approx(
+        0.05, abs=2e-4
+    )
+    assert stats.t_test_p_value([0.1, -0.1, 0.0]) == pytest.approx(1.0)
+    assert stats.t_test_p_value([0.5]) != stats.t_test_p_value([0.5])  # NaN
+
+
+def test_holm_adjusts_step_down_by_hand():
+    adjusted = stats.holm({"a": 0.01, "b": 0.04, "c": 0.03, "d": float("nan")})
+    # Sorted 0.01, 0.03, 0.04 (k = 3): 3 * 0.01, max(0.03, 2 * 0.03),
+    # max(0.06, 1 * 0.04).
+    assert adjusted["a"] == pytest.approx(0.03)
+    assert adjusted["c"] == pytest.approx(0.06)
+    assert adjusted["b"] == pytest.approx(0.06)
+    assert adjusted["d"] != adjusted["d"]
+
+
+def _metrics(**changes):
+    metrics = {
+        "cpu_model": "Intel Xeon",
+        "cpu_flags": ["avx512f", "amx_bf16"],
+        "versions": {"tensorflow": "2.21.0", "keras": "3.15.1", "onednn": True},
+        "code_version": "abc1234",
+    }
+    metrics.update(changes)
+    return metrics
+
+
+def test_runs_pair_only_on_the_same_machine_versions_and_commit():
+    a = {
+        0: (0.80, _metrics()),
+        1: (0.81, _metrics()),
+        2: (0.79, _metrics(cpu_flags=None)),
+        3: (0.78, _metrics()),
+    }
+    b = {
+        0: (0.78, _metrics()),
+        1: (0.80, _metrics(cpu_model="AMD EPYC", code_version="def5678")),
+        2: (0.77, _metrics()),
+        3: (0.76, _metrics(versions={"tensorflow": "2.21.0", "onednn": False})),
+    }
+    kept_a, kept_b, unpaired = stats.pair_by_machine(a, b)
+    assert kept_a == {0: 0.80} and kept_b == {0: 0.78}
+    assert unpaired == [
+        "seed 1: differ in cpu_model, commit",
+        "seed 2: did not record cpu_flags",
+        "seed 3: differ in onednn, versions",
+    ]

@@ -150,7 +150,7 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
             + _close_and_far_note(
                 figure,
                 values,
-                # Every depth the sweep plans: one not run yet is undecided.
+                # Every depth the sweep plans: one not run yet shows nothing.
                 sorted({r.meta[key] for r in runs if key in r.meta}),
                 tick,
             )
