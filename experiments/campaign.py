@@ -1,0 +1,270 @@
+r"""Runs a queue of app runs, one after another, resumably, on one core.
+
+A queue is a file of JSON lines `{"name", "group", "app", "args"}` (written
+by a study, e.g. `experiments.long_study`). Each run is `python -m
+apps.<app> <args> --workdir=<workdir>/runs/<name>`, its export under
+`<workdir>/exports`, its log in `<workdir>/logs/<name>.log`; a finished run
+leaves `<workdir>/done/<name>.json` with the machine it ran on. Run it again
+and it goes on where it stopped (an interrupted run resumes from its
+checkpoint).
+
+Pairs never cross machines: the runs of one `group` (a seed) are trained on
+one machine. When this machine differs from the one that trained part of an
+unfinished group, that group's runs are moved aside to
+`<workdir>/superseded/` and trained again here; a finished group stays.
+
+Run it from a `git worktree` pinned at a commit, with the work directory
+outside the checkout, for example:
+
+    W=$HOME/campaigns/long
+    git worktree add $HOME/campaigns/src-long <commit>
+    cd $HOME/campaigns/src-long && SPATIALMIX_DATA_DIR=/path/to/data \
+      nohup python -m experiments.campaign --queue=$W/queue.jsonl \
+      --workdir=$W --core=1 --measure >> $W/campaign.log 2>&1 &
+
+`--measure` first times two short epochs of each distinct model on the core
+and prints the queue's cost in core-hours before it starts.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from absl import app, flags
+
+from spatialmix_keras import machine
+
+_QUEUE = flags.DEFINE_string("queue", None, "Queue file (JSON lines).")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Campaign work directory.")
+_CORE = flags.DEFINE_integer("core", None, "CPU core to pin the runs to.")
+_MEASURE = flags.DEFINE_bool(
+    "measure", False, "Time each distinct model first and print the cost."
+)
+_ONLY_MEASURE = flags.DEFINE_bool(
+    "only_measure", False, "Print the cost and stop."
+)
+
+TRAIN_IMAGES = 50_000
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def say(message: str) -> None:
+    print(f"{now()} {message}", flush=True)
+
+
+def fingerprint() -> dict:
+    """What a pair must share besides the commit and libraries, which the
+    pinned worktree and its environment fix: the CPU model and flags, and
+    the oneDNN setting the runs get."""
+    features = machine.cpu_features()
+    return {
+        "cpu_model": features.get("cpu_model"),
+        "cpu_flags": features.get("cpu_flags"),
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+    }
+
+
+def read_queue(path: str) -> list[dict]:
+    with open(path) as f:
+        entries = [json.loads(line) for line in f if line.strip()]
+    names = [e["name"] for e in entries]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: run names repeat.")
+    return entries
+
+
+def _marker(workdir, kind, name):
+    return os.path.join(workdir, kind, f"{name}.json")
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def _write(path, value):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def retrain_split_groups(entries, workdir, here) -> None:
+    """Moves aside the runs of every unfinished group that another machine
+    started, so that this one trains the whole group."""
+    groups = {}
+    for entry in entries:
+        groups.setdefault(entry["group"], []).append(entry["name"])
+    stamp = now().replace(":", "")
+    for group, names in groups.items():
+        started = {n: _read(_marker(workdir, "started", n)) for n in names}
+        done = [n for n in names if os.path.exists(_marker(workdir, "done", n))]
+        foreign = [n for n, s in started.items() if s and s["machine"] != here]
+        if not foreign or len(done) == len(names):
+            continue
+        say(f"group {group}: started on another machine; retraining it here")
+        for name in names:
+            for kind in ("runs", "exports", "done", "started", "logs"):
+                suffix = "" if kind in ("runs", "exports") else ".json"
+                if kind == "logs":
+                    suffix = ".log"
+                path = os.path.join(workdir, kind, name + suffix)
+                if os.path.exists(path):
+                    target = os.path.join(
+                        workdir, "superseded", stamp, kind, name + suffix
+                    )
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    shutil.move(path, target)
+
+
+def _command(entry, workdir, core, extra=()):
+    command = [
+        sys.executable,
+        "-m",
+        f"apps.{entry['app']}",
+        *entry["args"],
+        *extra,
+    ]
+    if core is not None:
+        command = ["taskset", "-c", str(core), *command]
+    return command
+
+
+def _environment():
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    env.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    return env
+
+
+def perform(entry, workdir, core, here) -> bool:
+    name = entry["name"]
+    metrics = os.path.join(workdir, "runs", name, "metrics.json")
+    if os.path.exists(metrics) and os.path.exists(
+        os.path.join(workdir, "exports", name)
+    ):  # finished, stopped before its marker
+        _write(_marker(workdir, "done", name), {"machine": here, "at": now()})
+        return True
+    _write(_marker(workdir, "started", name), {"machine": here, "at": now()})
+    log = os.path.join(workdir, "logs", f"{name}.log")
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+    extra = [
+        f"--workdir={os.path.join(workdir, 'runs', name)}",
+        f"--config.export_dir={os.path.join(workdir, 'exports')}",
+    ]
+    say(f"start {name}")
+    with open(log, "a") as f:
+        rc = subprocess.call(
+            _command(entry, workdir, core, extra),
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            env=_environment(),
+        )
+    if rc != 0:
+        say(f"{name} exited {rc} (log: {log}); the campaign stops")
+        return False
+    _write(_marker(workdir, "done", name), {"machine": here, "at": now()})
+    say(f"done {name}")
+    return True
+
+
+def _model_key(entry):
+    """A run's model and config, without seed, freeze, epochs and name."""
+    return tuple(
+        a
+        for a in entry["args"]
+        if not a.startswith(
+            ("--config.seed=", "--config.run_name=", "--config.epochs=")
+        )
+        and not a.startswith("--config.freeze=")
+    )
+
+
+def _epochs(entry):
+    for a in entry["args"]:
+        if a.startswith("--config.epochs="):
+            return int(a.split("=", 1)[1])
+    raise ValueError(f"{entry['name']}: no --config.epochs in its args")
+
+
+def measure(entries, workdir, core) -> dict:
+    """Images/s of each distinct model: two epochs of 30 steps on the core,
+    the second (compiled) one timed."""
+    rates = {}
+    for entry in entries:
+        key = _model_key(entry)
+        if key in rates:
+            continue
+        probe = os.path.join(workdir, "measure", entry["name"])
+        shutil.rmtree(probe, ignore_errors=True)
+        extra = [
+            "--config.epochs=2",
+            "--config.steps_per_epoch=30",
+            "--config.test_examples=256",
+            "--config.export=false",
+            f"--workdir={probe}",
+        ]
+        subprocess.run(
+            _command(entry, workdir, core, extra),
+            check=True,
+            capture_output=True,
+            env=_environment(),
+        )
+        with open(os.path.join(probe, "history.json")) as f:
+            rates[key] = json.load(f)[-1]["images_per_s"]
+        say(f"{entry['name']}: {rates[key]:.0f} images/s")
+    return rates
+
+
+def cost_hours(entries, rates) -> float:
+    return sum(
+        _epochs(e) * TRAIN_IMAGES / rates[_model_key(e)] / 3600 for e in entries
+    )
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    workdir = os.path.abspath(_WORKDIR.value)
+    entries = read_queue(_QUEUE.value)
+    here = fingerprint()
+    say(f"machine: {here['cpu_model']}, oneDNN {here['onednn']}")
+    retrain_split_groups(entries, workdir, here)
+    todo = [
+        e
+        for e in entries
+        if not os.path.exists(_marker(workdir, "done", e["name"]))
+    ]
+    say(f"{len(entries) - len(todo)} of {len(entries)} runs done")
+    if _MEASURE.value or _ONLY_MEASURE.value:
+        rates = measure(todo, workdir, _CORE.value)
+        say(
+            f"cost of the {len(todo)} runs to do: "
+            f"{cost_hours(todo, rates):.1f} core-hours of training "
+            "(evaluation not counted)"
+        )
+        if _ONLY_MEASURE.value:
+            return
+    start = time.monotonic()
+    for entry in todo:
+        if not perform(entry, workdir, _CORE.value, here):
+            sys.exit(1)
+    say(f"queue finished in {(time.monotonic() - start) / 3600:.1f} h")
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["queue", "workdir"])
+    app.run(main)

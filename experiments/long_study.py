@@ -1,0 +1,131 @@
+r"""The `long` study: CIFAR-10 at 50 epochs, same-machine pairs, controls.
+
+All 50,000 / 10,000 images, float32, per-image crop and flip, the ResNet
+recipe of `configs/resnet_cifar10.py` and the ConvMixer recipe of
+`configs/convmixer_cifar10.py`. Runs of one seed form a group that one
+machine trains from start to end (`experiments.campaign` retrains a group
+split by a machine change), so that every pair shares CPU, flags, oneDNN
+setting, library versions and commit.
+
+- Separable ResNet-8 (d = 9), Full / Chans / Space, seeds 0-4, 50 epochs;
+  the same at 10 epochs (the training-length axis).
+- Controls: a standard-convolution ResNet-8 of the same widths (seeds 0-4,
+  50 epochs); separable ResNet-8 with d = 1 and d = 3, Full and Chans
+  (seeds 0-2, 50 epochs). Prediction under test: Chans - Full widens as d
+  falls below k * k = 9 (below 9 a Chans layer no longer spans every 3x3
+  convolution).
+- ConvMixer width 128, depth 4, kernel 8, patch 4, Full and Chans, seeds
+  0-2, 50 epochs.
+
+Write the queue, then run it (see `experiments/campaign.py`):
+
+    python -m experiments.long_study --output=$HOME/campaigns/long/queue.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+
+from absl import app, flags
+
+_OUTPUT = flags.DEFINE_string(
+    "output", None, "Queue file to write (JSON lines)."
+)
+
+MODES = {"none": "full", "spatial": "chans", "channel": "space"}
+SEEDS = (0, 1, 2, 3, 4)
+CONTROL_SEEDS = (0, 1, 2)
+RESNET = "configs/resnet_cifar10.py"
+CONVMIXER = "configs/convmixer_cifar10.py"
+CONVMIXER_SHAPE = {
+    "model.name": "convmixer_128_4",
+    "model.dim": 128,
+    "model.depth": 4,
+    "model.kernel_size": 8,
+    "model.patch_size": 4,
+}
+
+
+def _entry(name, seed, config, overrides):
+    args = [f"--config={config}"] + [
+        f"--config.{key}={value}"
+        for key, value in {**overrides, "seed": seed, "run_name": name}.items()
+    ]
+    return {
+        "name": name,
+        "group": f"seed{seed}",
+        "app": "classify",
+        "args": args,
+    }
+
+
+def runs() -> list[dict]:
+    """The study's training runs, seed-major: a seed's runs back to back."""
+    queue = []
+    for seed in SEEDS:
+        for epochs in (50, 10):
+            for freeze, mode in MODES.items():
+                queue.append(
+                    _entry(
+                        f"resnet8_d9_{mode}_e{epochs}_s{seed}",
+                        seed,
+                        RESNET,
+                        {
+                            "model.name": "resnet8",
+                            "freeze": freeze,
+                            "epochs": epochs,
+                        },
+                    )
+                )
+        queue.append(
+            _entry(
+                f"resnet8_standard_full_e50_s{seed}",
+                seed,
+                RESNET,
+                {
+                    "model.name": "resnet8",
+                    "model.conv": "standard",
+                    "epochs": 50,
+                },
+            )
+        )
+        if seed not in CONTROL_SEEDS:
+            continue
+        for d in (1, 3):
+            for freeze in ("none", "spatial"):
+                queue.append(
+                    _entry(
+                        f"resnet8_d{d}_{MODES[freeze]}_e50_s{seed}",
+                        seed,
+                        RESNET,
+                        {
+                            "model.name": "resnet8",
+                            "model.depth_multiplier": d,
+                            "freeze": freeze,
+                            "epochs": 50,
+                        },
+                    )
+                )
+        for freeze in ("none", "spatial"):
+            queue.append(
+                _entry(
+                    f"convmixer_128_4_{MODES[freeze]}_e50_s{seed}",
+                    seed,
+                    CONVMIXER,
+                    {**CONVMIXER_SHAPE, "freeze": freeze, "epochs": 50},
+                )
+            )
+    return queue
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    with open(_OUTPUT.value, "x") as f:
+        for entry in runs():
+            f.write(json.dumps(entry) + "\n")
+
+
+if __name__ == "__main__":
+    flags.mark_flag_as_required("output")
+    app.run(main)
