@@ -35,9 +35,16 @@ from configs.common import base_config
 def get_config(arg: str | None = None):
     config = base_config()
     # conv: "separable" or "standard"; compose: how a separable convolution
-    # is computed ("auto", "always", "never"; the same numbers each way).
+    # is computed ("auto", "always", "never"; the same numbers each way);
+    # depth_multiplier: depthwise filters per input channel (9 = k * k, at
+    # which a Chans layer spans every 3x3 convolution).
     config.model = ml_collections.ConfigDict(
-        {"name": "resnet20", "conv": "separable", "compose": "auto"}
+        {
+            "name": "resnet20",
+            "conv": "separable",
+            "compose": "auto",
+            "depth_multiplier": 9,
+        }
     )
     config.epochs = 200
     config.batch_size = 128
