@@ -11,8 +11,9 @@ whole experiments are configs (`--config=configs/convmixer_cifar10.py`, with
 
 from absl import app, flags, logging
 
-from apps import common
-from configs import vocabulary
+from spatialmix_keras import stopping, vocabulary
+
+from . import common
 
 _CONFIG = common.define_training_flags(
     "resnet_cifar10.py",
@@ -62,14 +63,15 @@ def main(argv):
     config = _CONFIG.value
     if not common.resolve_config("classify", config, OVERRIDES):
         return
+    from spatialmix_keras import config as config_lib
     from spatialmix_keras import train
 
     workdir = flags.FLAGS.workdir
     try:
-        train.validate_config(config)
-        workdir = workdir or f"runs/{train.run_name(config)}"
+        config_lib.validate_config(config)
+        workdir = workdir or f"runs/{config_lib.run_name(config)}"
         metrics = train.train_and_evaluate(config, workdir)
-    except train.Interrupted as stopped:
+    except stopping.Interrupted as stopped:
         common.interrupted("classify", stopped)
     except (ValueError, OSError, FloatingPointError) as error:
         common.fail("classify", error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 import sys
@@ -10,13 +11,60 @@ from typing import NamedTuple
 
 from absl import flags
 
-from configs import vocabulary
+from spatialmix_keras import stopping, vocabulary
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The apps, the configs and the experiments lie side by side: at the top of
+# a checkout (`apps`, `configs`, `experiments`), and inside the installed
+# package (`spatialmix_keras.apps`, ...), where the console commands find
+# them from any directory.
+_ROOT_PACKAGE = __package__.rpartition(".")[0]
+CONFIG_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs"
+)
 
 
-def config_path(name: str) -> str:
-    return os.path.join(REPO, "configs", name)
+def experiment(module: str):
+    """Imports `experiments.<module>` from beside the apps."""
+    prefix = f"{_ROOT_PACKAGE}." if _ROOT_PACKAGE else ""
+    return importlib.import_module(f"{prefix}experiments.{module}")
+
+
+def shipped_configs() -> list[str]:
+    return sorted(
+        name.removesuffix(".py")
+        for name in os.listdir(CONFIG_DIR)
+        if name.endswith(".py") and name != "__init__.py"
+    )
+
+
+def config_path(value: str) -> str:
+    """`--config`'s file: an existing path as given, else a shipped config
+    by name (`resnet_cifar10`, `resnet_cifar10.py`, `configs/...`), with its
+    `:argument` kept. Exits in one line listing the shipped configs when
+    neither exists."""
+    path, colon, argument = value.partition(":")
+    if os.path.isfile(path):
+        return value
+    name = os.path.basename(path).removesuffix(".py")
+    shipped = os.path.join(CONFIG_DIR, f"{name}.py")
+    if name in shipped_configs():
+        return f"{shipped}{colon}{argument}"
+    sys.exit(
+        f"Invalid value for flag --config: no file {path!r}, and no shipped "
+        f"config of that name. Shipped configs: "
+        f"{', '.join(shipped_configs())}."
+    )
+
+
+def _resolve_config_flag(argv: list[str]) -> None:
+    """Rewrites `--config=<name>[:arg]` in `argv` to the config's path, in
+    place (ml_collections reads it from sys.argv when the flag is
+    defined)."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--config="):
+            argv[i] = "--config=" + config_path(arg.split("=", 1)[1])
+        elif arg == "--config" and i + 1 < len(argv):
+            argv[i + 1] = config_path(argv[i + 1])
 
 
 def define_training_flags(default_config: str, model_help: str, datasets: str):
@@ -27,11 +75,12 @@ def define_training_flags(default_config: str, model_help: str, datasets: str):
     """
     from ml_collections import config_flags
 
+    _resolve_config_flag(sys.argv)
     try:
         # ml_collections reads the overrides from sys.argv right here.
         config = config_flags.DEFINE_config_file(
             "config",
-            config_path(default_config),
+            os.path.join(CONFIG_DIR, default_config),
             "Experiment config file (ml_collections): path[:argument]. Any "
             "field can be set with --config.<field>=<value>; --print_config "
             "lists them with their values.",
@@ -157,10 +206,10 @@ def apply_flag_overrides(
 
 def resolve_config(app_name: str, config, overrides: dict[str, str]) -> bool:
     """Applies the flags to the config and checks it against the schema
-    (`configs/common.py`), before TensorFlow is imported: a bad value exits
-    in one line within a fraction of a second. Returns False when
+    (`spatialmix_keras.schema`), before TensorFlow is imported: a bad value
+    exits in one line within a fraction of a second. Returns False when
     `--print_config` printed it (nothing more to do)."""
-    from configs import common as schema
+    from spatialmix_keras import schema
 
     try:
         apply_flag_overrides(config, overrides)
@@ -223,11 +272,10 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 
 def interrupted(app_name: str, stopped: BaseException) -> None:
-    """Exits with `train.EXIT_INTERRUPTED` (75) after a saved stop."""
-    from spatialmix_keras import train
+    """Exits with `stopping.EXIT_INTERRUPTED` (75) after a saved stop."""
 
     print(f"{app_name}: {stopped}", file=sys.stderr)
-    raise SystemExit(train.EXIT_INTERRUPTED)
+    raise SystemExit(stopping.EXIT_INTERRUPTED)
 
 
 def fail(app_name: str, error: BaseException) -> None:

@@ -12,7 +12,7 @@ import json
 
 from absl import app, flags
 
-from apps import common
+from . import common
 
 _MODELS = flags.DEFINE_multi_string(
     "model", None, "Model(s) to evaluate.", required=True

@@ -13,8 +13,9 @@ Epsilon is on pixels scaled to [0, 1]; `a/b` fractions are accepted.
 
 from absl import app, flags
 
-from apps import common
-from configs import vocabulary
+from spatialmix_keras import vocabulary
+
+from . import common
 
 _MODELS = flags.DEFINE_multi_string(
     "model", None, "Model(s) to attack.", required=True
@@ -45,8 +46,8 @@ _SEED = flags.DEFINE_integer("seed", 0, "PGD random start seed.")
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    fgsm_report = common.experiment("reproduce.fgsm_report")
     from spatialmix_keras import data
-    from spatialmix_keras.reproduce import fgsm_report
 
     try:
         fgsm_report.run(

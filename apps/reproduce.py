@@ -29,7 +29,7 @@ import shlex
 
 from absl import app, flags
 
-from apps import common
+from . import common
 
 _FIGURE = flags.DEFINE_list(
     "figure",
@@ -71,7 +71,9 @@ _STATUS = flags.DEFINE_bool(
 def _print_status(figure, fig_dir, runs):
     """One line per run, then the figure's counts and the training time
     of its finished runs."""
-    from spatialmix_keras import progress, reproduce
+    from spatialmix_keras import progress
+
+    reproduce = common.experiment("reproduce")
 
     states = [reproduce.state(fig_dir, run) for run in runs]
     for run, where in zip(runs, states, strict=True):
@@ -99,7 +101,9 @@ def _execute(figure, fig_dir, runs):
     goes and after it how long it took and when the rest should end."""
     import time
 
-    from spatialmix_keras import progress, reproduce
+    from spatialmix_keras import progress
+
+    reproduce = common.experiment("reproduce")
 
     todo = [r for r in runs if not reproduce.is_done(fig_dir, r)]
     for run in runs:
@@ -148,7 +152,7 @@ def _run_command(figure, workdir, index):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from spatialmix_keras import reproduce
+    reproduce = common.experiment("reproduce")
 
     workdir = _WORKDIR.value or f"runs/reproduce/{_SCALE.value}"
     figures = (

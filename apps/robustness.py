@@ -37,8 +37,9 @@ the transfer scoring, 11 for the weights after epochs 1 and 3.
 
 from absl import app, flags
 
-from apps import common
-from configs import vocabulary
+from spatialmix_keras import vocabulary
+
+from . import common
 
 _MODELS = flags.DEFINE_multi_string(
     "model", None, "Export directories to attack."
@@ -92,8 +93,8 @@ _OVERWRITE = flags.DEFINE_bool(
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    robustness_report = common.experiment("reproduce.robustness_report")
     from spatialmix_keras import data
-    from spatialmix_keras.reproduce import robustness_report
 
     try:
         if bool(_MODELS.value) == bool(_MERGE.value):

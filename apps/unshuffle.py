@@ -18,7 +18,9 @@ Compare exported models, one row per model (Full and Chans side by side):
 
 from absl import app, flags
 
-from apps import common
+from spatialmix_keras import stopping
+
+from . import common
 
 _CONFIG = common.define_training_flags(
     "unshuffle_mnist.py",
@@ -56,8 +58,8 @@ def main(argv):
         "unshuffle", config, OVERRIDES
     ):
         return
-    from spatialmix_keras import train
-    from spatialmix_keras.reproduce import unshuffle_report
+    unshuffle_report = common.experiment("reproduce.unshuffle_report")
+    from spatialmix_keras import config as config_lib
 
     try:
         if _COMPARE.value:
@@ -72,10 +74,10 @@ def main(argv):
                 tfds_data_dir=flags.FLAGS.tfds_data_dir,
             )
             return
-        train.validate_config(config)
-        workdir = flags.FLAGS.workdir or f"runs/{train.run_name(config)}"
+        config_lib.validate_config(config)
+        workdir = flags.FLAGS.workdir or f"runs/{config_lib.run_name(config)}"
         unshuffle_report.train_and_report(config, workdir)
-    except train.Interrupted as stopped:
+    except stopping.Interrupted as stopped:
         common.interrupted("unshuffle", stopped)
     except (ValueError, OSError, FloatingPointError) as error:
         common.fail("unshuffle", error)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 18 on a machine without TensorFlow, through Keras'
-# JAX backend, within one time budget (one call of the device tool).
+# The GPU checks on a machine without TensorFlow, through Keras' JAX
+# backend, within one time budget (one command of at most SECONDS).
 #
 #   bash benchmarks/gpu_jax.sh OUT_DIR DATA_NPZ [SECONDS]
 #

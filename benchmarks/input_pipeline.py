@@ -15,7 +15,7 @@ import time
 from absl import app, flags
 
 from benchmarks import common
-from spatialmix_keras import data, get_model
+from spatialmix_keras import data, get_model, schema
 
 _BATCH = flags.DEFINE_integer("batch_size", 128, "Images per batch.")
 _BATCHES = flags.DEFINE_integer("batches", 40, "Pipeline batches to time.")
@@ -23,18 +23,18 @@ _DATASET = flags.DEFINE_string("dataset", "cifar10", "Dataset.")
 _SMALL = flags.DEFINE_bool("small", True, "Use <dataset>_small.npz.")
 
 RECIPES = {
-    "resnet": (data.augment_config(crop_padding=4, flip=True), "resnet20"),
+    "resnet": (schema.augment_config(crop_padding=4, flip=True), "resnet20"),
     "convmixer": (
-        data.augment_config(flip=True, rand_augment=True),
+        schema.augment_config(flip=True, rand_augment=True),
         "convmixer_128_8",
     ),
     # The same recipe with `parallel=True`: faster, but not reproducible.
     "convmixer_parallel": (
-        data.augment_config(flip=True, rand_augment=True, parallel=True),
+        schema.augment_config(flip=True, rand_augment=True, parallel=True),
         "convmixer_128_8",
     ),
     "convmixer_mix_erase": (
-        data.augment_config(
+        schema.augment_config(
             flip=True,
             rand_augment=True,
             mixup_alpha=0.8,

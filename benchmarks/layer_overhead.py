@@ -15,8 +15,8 @@ JSON; a ratio `ours_over_stock` near 1.0 means no overhead.
 from absl import app, flags
 
 from benchmarks import common
-from configs.vocabulary import FREEZE_MODES
 from spatialmix_keras import get_model
+from spatialmix_keras.vocabulary import FREEZE_MODES
 
 _BATCH = flags.DEFINE_integer("batch_size", 128, "Images per step.")
 _WINDOWS = flags.DEFINE_integer("windows", 5, "Timed windows per model.")

@@ -42,9 +42,9 @@ import numpy as np
 from absl import app, flags, logging
 
 from benchmarks import common
-from configs.vocabulary import FREEZE_MODES
 from spatialmix_keras import files, get_model, schedules
 from spatialmix_keras.models import VARIANTS
+from spatialmix_keras.vocabulary import FREEZE_MODES
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 

@@ -25,11 +25,11 @@ Chans 76.5%, Space 74.4% (docs/results/cpu/fig4.md).
 
 import ml_collections
 
-from configs.common import augment_config, base_config
+from spatialmix_keras import schema
 
 
 def get_config(arg: str | None = None):
-    config = base_config()
+    config = schema.base_config()
     config.model = ml_collections.ConfigDict(
         {
             "name": "convmixer_128_8",
@@ -45,24 +45,17 @@ def get_config(arg: str | None = None):
     config.optimizer.learning_rate = 0.01
     config.optimizer.weight_decay = 5e-3
     config.schedule.name = "onecycle"
-    config.augment = augment_config(
+    config.augment = schema.augment_config(
         flip=True,
         rand_augment=True,
         rand_augment_layers=2,
         rand_augment_magnitude=0.4,
     )
     if arg == "smoke":
-        config.small = True
+        schema.shrink_for_smoke(config)
         config.model.update(
             name="convmixer_tiny", dim=16, depth=2, kernel_size=3, patch_size=2
         )
-        config.epochs = 2
-        config.batch_size = 32
-        config.steps_per_epoch = 5
-        config.log_every_steps = 5
     elif arg:
-        raise ValueError(
-            "Invalid config argument. Expected 'smoke' or none. "
-            f"Received: {arg!r}"
-        )
+        raise schema.invalid_config_argument(arg)
     return config

@@ -33,7 +33,9 @@ eps 8/255 53.7% unsmoothed, 54.5 / 53.4 / 50.0% for sigma 0.5 / 1 / 2, clean
 and sigma 2 costs 3 points of clean accuracy.
 """
 
-from configs import convmixer_cifar10
+import os
+
+from spatialmix_keras import schema
 
 
 def get_config(arg: str | None = None):
@@ -47,7 +49,10 @@ def get_config(arg: str | None = None):
             f"optionally with 'smoke'. Received: {arg!r}"
         )
     sigma = sigmas[0]
-    config = convmixer_cifar10.get_config("smoke" if smoke else None)
+    config = schema.load_config_file(
+        os.path.join(os.path.dirname(__file__), "convmixer_cifar10.py"),
+        "smoke" if smoke else None,
+    )
     config.freeze = "spatial"
     if sigma == "none":
         config.spatial_initializer = "spatial_random"

@@ -19,11 +19,11 @@ Expected: the paper's Fig. 2 (right) shows the Chans/Full gap shrinking on
 ImageNet. Not measured in this project (no ImageNet here).
 """
 
-from configs.common import augment_config, base_config
+from spatialmix_keras import schema
 
 
 def get_config(arg: str | None = None):
-    config = base_config()
+    config = schema.base_config()
     config.dataset = "imagenet2012"
     config.model.name = "resnet18_imagenet"
     config.epochs = 90
@@ -33,16 +33,10 @@ def get_config(arg: str | None = None):
     config.optimizer.weight_decay = 1e-4
     config.schedule.name = "step"
     config.schedule.boundaries = (30 / 90, 60 / 90, 80 / 90)
-    config.augment = augment_config(flip=True)
+    config.augment = schema.augment_config(flip=True)
     if arg == "smoke":
+        schema.shrink_for_smoke(config, small=False, batch_size=16)
         config.model.name = "resnet10_imagenet"
-        config.epochs = 2
-        config.batch_size = 16
-        config.steps_per_epoch = 5
-        config.log_every_steps = 5
     elif arg:
-        raise ValueError(
-            "Invalid config argument. Expected 'smoke' or none. "
-            f"Received: {arg!r}"
-        )
+        raise schema.invalid_config_argument(arg)
     return config

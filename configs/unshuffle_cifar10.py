@@ -34,7 +34,7 @@ epoch of the d=16, w=512 model is ~1.6 TFLOP per 1000 images).
 
 import ml_collections
 
-from configs.common import unshuffle_config
+from spatialmix_keras import schema
 
 
 def _parse(arg):
@@ -56,7 +56,7 @@ def _parse(arg):
 
 def get_config(arg: str | None = None):
     settings, smoke = _parse(arg)
-    config = unshuffle_config()
+    config = schema.unshuffle_config()
     config.dataset = "cifar10"
     config.model = ml_collections.ConfigDict(
         {
@@ -79,9 +79,5 @@ def get_config(arg: str | None = None):
         f"_k{settings['k']}_{{freeze}}"
     )
     if smoke:
-        config.small = True
-        config.epochs = 2
-        config.steps_per_epoch = 5
-        config.batch_size = 32
-        config.log_every_steps = 5
+        schema.shrink_for_smoke(config)
     return config

@@ -32,11 +32,11 @@ Be warned that the task is slow to start: PSNR sits below the mean image
 
 import ml_collections
 
-from configs.common import unshuffle_config
+from spatialmix_keras import schema
 
 
 def get_config(arg: str | None = None):
-    config = unshuffle_config()
+    config = schema.unshuffle_config()
     config.dataset = "mnist"
     config.model = ml_collections.ConfigDict(
         {"name": "unshuffler_64_5", "dim": 64, "depth": 5, "kernel_size": 7}
@@ -50,15 +50,8 @@ def get_config(arg: str | None = None):
     config.schedule.name = "cosine"
     config.schedule.warmup_epochs = 0.3
     if arg == "smoke":
+        schema.shrink_for_smoke(config)
         config.model.update(dim=16, depth=2, kernel_size=5)
-        config.small = True
-        config.epochs = 2
-        config.steps_per_epoch = 5
-        config.batch_size = 32
-        config.log_every_steps = 5
     elif arg:
-        raise ValueError(
-            "Invalid config argument. Expected 'smoke' or none. "
-            f"Received: {arg!r}"
-        )
+        raise schema.invalid_config_argument(arg)
     return config

@@ -40,16 +40,6 @@ from absl import app, flags
 
 from spatialmix_keras import machine
 
-_QUEUE = flags.DEFINE_string("queue", None, "Queue file (JSON lines).")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Campaign work directory.")
-_CORE = flags.DEFINE_integer("core", None, "CPU core to pin the runs to.")
-_MEASURE = flags.DEFINE_bool(
-    "measure", False, "Time each distinct model first and print the cost."
-)
-_ONLY_MEASURE = flags.DEFINE_bool(
-    "only_measure", False, "Print the cost and stop."
-)
-
 TRAIN_IMAGES = 50_000
 
 
@@ -238,8 +228,8 @@ def cost_hours(entries, rates) -> float:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    workdir = os.path.abspath(_WORKDIR.value)
-    entries = read_queue(_QUEUE.value)
+    workdir = os.path.abspath(flags.FLAGS.workdir)
+    entries = read_queue(flags.FLAGS.queue)
     here = fingerprint()
     say(f"machine: {here['cpu_model']}, oneDNN {here['onednn']}")
     retrain_split_groups(entries, workdir, here)
@@ -249,22 +239,30 @@ def main(argv):
         if not os.path.exists(_marker(workdir, "done", e["name"]))
     ]
     say(f"{len(entries) - len(todo)} of {len(entries)} runs done")
-    if _MEASURE.value or _ONLY_MEASURE.value:
-        rates = measure(todo, workdir, _CORE.value)
+    if flags.FLAGS.measure or flags.FLAGS.only_measure:
+        rates = measure(todo, workdir, flags.FLAGS.core)
         say(
             f"cost of the {len(todo)} runs to do: "
             f"{cost_hours(todo, rates):.1f} core-hours of training "
             "(evaluation not counted)"
         )
-        if _ONLY_MEASURE.value:
+        if flags.FLAGS.only_measure:
             return
     start = time.monotonic()
     for entry in todo:
-        if not perform(entry, workdir, _CORE.value, here):
+        if not perform(entry, workdir, flags.FLAGS.core, here):
             sys.exit(1)
     say(f"queue finished in {(time.monotonic() - start) / 3600:.1f} h")
 
 
 if __name__ == "__main__":
+    # Defined here, not on import: tests import this module beside others.
+    flags.DEFINE_string("queue", None, "Queue file (JSON lines).")
+    flags.DEFINE_string("workdir", None, "Campaign work directory.")
+    flags.DEFINE_integer("core", None, "CPU core to pin the runs to.")
+    flags.DEFINE_bool(
+        "measure", False, "Time each distinct model first and print the cost."
+    )
+    flags.DEFINE_bool("only_measure", False, "Print the cost and stop.")
     flags.mark_flags_as_required(["queue", "workdir"])
     app.run(main)

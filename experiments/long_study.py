@@ -28,10 +28,6 @@ import json
 
 from absl import app, flags
 
-_OUTPUT = flags.DEFINE_string(
-    "output", None, "Queue file to write (JSON lines)."
-)
-
 MODES = {"none": "full", "spatial": "chans", "channel": "space"}
 SEEDS = (0, 1, 2, 3, 4)
 CONTROL_SEEDS = (0, 1, 2)
@@ -121,11 +117,13 @@ def runs() -> list[dict]:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    with open(_OUTPUT.value, "x") as f:
+    with open(flags.FLAGS.output, "x") as f:
         for entry in runs():
             f.write(json.dumps(entry) + "\n")
 
 
 if __name__ == "__main__":
+    # Defined here, not on import: tests import this module beside others.
+    flags.DEFINE_string("output", None, "Queue file to write (JSON lines).")
     flags.mark_flag_as_required("output")
     app.run(main)

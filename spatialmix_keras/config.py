@@ -1,7 +1,7 @@
 """The training config: its validation and a run's identity.
 
 The schema (every field, its default and the checks that need no
-TensorFlow) is `configs/common.py`; `validate_config` adds the model's
+TensorFlow) is `spatialmix_keras.schema`; `validate_config` adds the model's
 arguments and rejects a bad config before any data is read;
 `run_name` and `config_hash` name a run after what it computes, and
 `check_workdir` keeps runs of different configs apart.
@@ -15,9 +15,7 @@ import os
 
 import ml_collections
 
-from configs import common as schema
-from configs.common import base_config  # noqa: F401  (public here too)
-from spatialmix_keras import models
+from spatialmix_keras import models, schema
 
 # Fields that change how a run is carried out, logged or exported, not what
 # it computes: they stay out of the run's identity (its hash), and a workdir
@@ -142,7 +140,7 @@ def check_workdir(workdir: str, config) -> None:
 
 def validate_config(config) -> None:
     """Rejects a bad config before any data is read or model built: the
-    schema's checks (`configs/common.py`, no TensorFlow), then the model's
+    schema's checks (`schema.validate`, no TensorFlow), then the model's
     arguments against its builder."""
     schema.validate(config)
     models.split_spec(config.model)

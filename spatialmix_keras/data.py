@@ -21,7 +21,7 @@ import zipfile
 import ml_collections
 import numpy as np
 
-from configs.common import augment_config  # noqa: F401  (public here too)
+from spatialmix_keras import schema
 
 DATA_DIR_ENV = "SPATIALMIX_DATA_DIR"
 
@@ -467,7 +467,7 @@ def input_pipeline(
     )
     if training:
         ds = ds.map(lambda x, y: (x, tf.one_hot(y, info.num_classes)))
-        augment = augment or augment_config()
+        augment = augment or schema.augment_config()
         augment_fn = _augmenter(
             augment,
             info.image_shape,

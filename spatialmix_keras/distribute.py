@@ -14,7 +14,7 @@ import os
 
 import tensorflow as tf
 
-from configs.vocabulary import STRATEGIES
+from spatialmix_keras.vocabulary import STRATEGIES
 
 
 def _tf_config():

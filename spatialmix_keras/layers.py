@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import keras
 
-from configs.vocabulary import COMPOSE_MODES, FREEZE_MODES
 from spatialmix_keras import initializers as fixed_initializers
+from spatialmix_keras.vocabulary import COMPOSE_MODES, FREEZE_MODES
 
 _PACKAGE = "spatialmix_keras"
 # `compose="auto"` composes while the composed convolution costs at most this

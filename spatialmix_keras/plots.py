@@ -100,9 +100,14 @@ def plot_reconstructions(
     return _save(fig, path)
 
 
+def study_labels(results) -> list[str]:
+    """The labels of a robustness study's subjects, in their first order."""
+    return list(dict.fromkeys(e["label"] for e in results["subjects"]))
+
+
 def _band(ax, x, groups, label, style):
     """Mean over seeds with a 95% t band (a line alone for one seed)."""
-    from spatialmix_keras.reproduce import stats
+    from spatialmix_keras import stats
 
     summary = [stats.mean_ci(g) for g in groups]
     mean = [m for m, _, _ in summary]
@@ -121,11 +126,9 @@ def _band(ax, x, groups, label, style):
 def plot_robustness(results, path: str, title: str = "") -> str:
     """White-box FGSM (all images) and PGD (subset) accuracy against
     epsilon: the mean over seeds of each label with its 95% band."""
-    from spatialmix_keras.reproduce import verdicts
-
     s = results["settings"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=120, sharey=True)
-    for label in verdicts.labels(results):
+    for label in study_labels(results):
         group = [e for e in results["subjects"] if e["label"] == label]
         fgsm = [[e["white_box"]["clean_accuracy"] for e in group]] + [
             [e["white_box"]["fgsm"][i] for e in group]
@@ -157,8 +160,6 @@ def plot_training_length(results, path: str, title: str = "") -> str:
     """Against the training epoch: FGSM and PGD accuracy at the smallest
     PGD epsilon (subset), how far the depthwise filters moved from their
     initialisation, and their high-frequency energy share."""
-    from spatialmix_keras.reproduce import verdicts
-
     s = results["settings"]
     eps = s["pgd_eps"][0]
     fgsm_index = min(
@@ -186,7 +187,7 @@ def plot_training_length(results, path: str, title: str = "") -> str:
     # zooms in (its title says so): it moves by a few hundredths.
     limits = ((0, 1), (0, 1), (0, 1), (0, None), (None, None))
     for ax, (ylabel, value), ylim in zip(axes, panels, limits, strict=True):
-        for label in verdicts.labels(results):
+        for label in study_labels(results):
             group = [e for e in results["subjects"] if e["label"] == label]
             epochs = [
                 p["epoch"]

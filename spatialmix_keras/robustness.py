@@ -39,8 +39,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from configs import vocabulary
-from spatialmix_keras import attacks, files, spatial_filters
+from spatialmix_keras import attacks, files, spatial_filters, vocabulary
 
 FGSM_EPS = tuple(attacks.parse_eps(vocabulary.FGSM_EPS))
 PGD_EPS = tuple(attacks.parse_eps(vocabulary.PGD_EPS))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from configs.vocabulary import SCHEDULES
+from spatialmix_keras.vocabulary import SCHEDULES
 
 
 @keras.saving.register_keras_serializable(package="spatialmix_keras")

@@ -27,6 +27,7 @@ replicas the global batch is `R * batch_size` and the peak learning rate
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import time
@@ -47,25 +48,10 @@ from spatialmix_keras import (
     summaries,
 )
 from spatialmix_keras import steps as steps_lib
-from spatialmix_keras.classification import (  # noqa: F401  (train's API)
-    ClassificationTask,
-    build_model,
-)
-from spatialmix_keras.config import (  # noqa: F401  (public via train too)
-    OPERATIONAL_FIELDS,
-    base_config,
-    check_workdir,
-    config_hash,
-    hparams,
-    run_name,
-    validate_config,
-)
+from spatialmix_keras.classification import ClassificationTask
+from spatialmix_keras.config import check_workdir, run_name, validate_config
 from spatialmix_keras.schedules import make_schedule
-from spatialmix_keras.stopping import (  # noqa: F401  (train's API)
-    EXIT_INTERRUPTED,
-    Interrupted,
-    StopRequests,
-)
+from spatialmix_keras.stopping import Interrupted, StopRequests
 
 
 def _check_apart(export_path, backup_dir):
@@ -440,6 +426,9 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
         "global_batch_size": global_batch,
         "strategy": type(strategy).__name__,
         "code_version": machine.code_version(),
+        "finished_at": datetime.datetime.now(datetime.UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        ),
         "cpu_model": cpu.get("cpu_model"),
         "cpu_flags": cpu.get("cpu_flags"),
         "versions": machine.library_versions(),

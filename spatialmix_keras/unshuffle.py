@@ -23,9 +23,9 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from configs.common import unshuffle_config
 from spatialmix_keras import data, models, progress
 from spatialmix_keras import initializers as fixed_initializers
+from spatialmix_keras.schema import unshuffle_config
 
 PERMUTATION_FILE = "permutation.json"
 

@@ -8,14 +8,15 @@ import os
 import conftest
 import pytest
 
-from spatialmix_keras import initializers, train
+from spatialmix_keras import classification, initializers, schema
+from spatialmix_keras import config as config_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(
     os.path.splitext(os.path.basename(p))[0]
     for p in glob.glob(os.path.join(REPO, "configs", "*.py"))
-    # The package, its schema and vocabulary: no experiment.
-    if os.path.basename(p) not in ("__init__.py", "common.py", "vocabulary.py")
+    # The package file: no experiment.
+    if os.path.basename(p) != "__init__.py"
 )
 ARGS = {"convmixer_smoothing": "sigma=1.0", "unshuffle_cifar10": "d=4"}
 
@@ -28,8 +29,8 @@ def test_config_and_its_smoke_variant_validate(name):
     full = module.get_config(arg)
     smoke = module.get_config(f"smoke,{arg}" if arg else "smoke")
     for config in (full, smoke):
-        if set(config.keys()) >= set(train.base_config().keys()):
-            train.validate_config(config)
+        if set(config.keys()) >= set(schema.base_config().keys()):
+            config_lib.validate_config(config)
     assert smoke.epochs * (smoke.steps_per_epoch or 10**9) <= 20
     with pytest.raises(ValueError, match="Received"):
         module.get_config("smok")
@@ -40,7 +41,7 @@ def test_smoothing_config_builds_chans_models_with_that_sigma(sigma):
     from configs import convmixer_smoothing
 
     config = convmixer_smoothing.get_config(f"smoke,sigma={sigma}")
-    model = train.build_model(config)
+    model = classification.build_model(config)
     inits = [
         layer.depthwise_initializer
         for layer in model.layers
@@ -67,7 +68,7 @@ def test_unshuffle_cifar10_config_names_its_sweep_point():
 
     config = unshuffle_cifar10.get_config("d=4,w=32,k=5")
     config.freeze = "spatial"
-    assert train.run_name(config) == "unshuffle_cifar10_d4_w32_k5_spatial"
+    assert config_lib.run_name(config) == "unshuffle_cifar10_d4_w32_k5_spatial"
     model = unshuffle.UnshuffleTask(config).build_model(config)
     assert model.input_shape == (None, 32, 32, 3)
     assert model.output_shape == (None, 32, 32, 3)
@@ -84,7 +85,7 @@ def test_unshuffle_cifar10_config_names_its_sweep_point():
 def test_model_spec_reads_both_forms_of_a_saved_config():
     from spatialmix_keras import config as config_lib
 
-    new = train.base_config()
+    new = schema.base_config()
     new.model.update(name="resnet8", conv="standard")
     saved = json.loads(json.dumps(new.to_dict()))
     spec = {"name": "resnet8", "conv": "standard"}
@@ -99,13 +100,12 @@ def test_model_spec_reads_both_forms_of_a_saved_config():
 def test_the_schema_and_the_library_name_the_same_things():
     """The vocabulary (plain Python, read while flags are parsed) names what
     the library implements: no word without a meaning, none missing."""
-    from configs import vocabulary
-    from spatialmix_keras import data, distribute, schedules
+    from spatialmix_keras import data, distribute, schedules, vocabulary
 
     assert tuple(data.DATASETS) == vocabulary.DATASETS
     assert tuple(initializers.ALIASES) == vocabulary.SPATIAL_INITIALIZERS
     assert distribute.STRATEGIES == vocabulary.STRATEGIES
-    config = train.base_config()
+    config = schema.base_config()
     for name in vocabulary.SCHEDULES:  # each builds a schedule in [0, lr]
         config.schedule.name = name
         schedule = schedules.make_schedule(config.schedule, 0.5, 100, 10)
@@ -115,7 +115,8 @@ def test_the_schema_and_the_library_name_the_same_things():
 def test_configs_and_their_schema_import_no_tensorflow():
     code = (
         "import sys, importlib\n"
-        f"for name in {CONFIGS + ['common', 'vocabulary']!r}:\n"
+        "import spatialmix_keras.schema, spatialmix_keras.vocabulary\n"
+        f"for name in {CONFIGS!r}:\n"
         "    importlib.import_module('configs.' + name).__name__\n"
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )

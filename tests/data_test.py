@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-from spatialmix_keras import data
+from spatialmix_keras import data, schema
 
 
 def _write(path, **arrays):
@@ -106,8 +106,8 @@ PIPELINE_DIGEST = """
 import hashlib, os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import numpy as np
-from spatialmix_keras import data
-augment = data.augment_config(crop_padding=4, flip=True)
+from spatialmix_keras import data, schema
+augment = schema.augment_config(crop_padding=4, flip=True)
 ds, _ = data.input_pipeline("cifar10", "train", 64, training=True,
                             augment=augment, seed=int(sys.argv[2]),
                             data_dir=sys.argv[1], small=True)
@@ -149,7 +149,7 @@ def test_rebuilding_a_seeded_pipeline_in_one_process_repeats_it(data_dir):
     process: the same batches each time. Keras' random layers keep their
     seed state in a variable; with parallel calls of the augmentation, the
     batches raced on it (9 distinct of 12 rebuilds before the fix)."""
-    augment = data.augment_config(
+    augment = schema.augment_config(
         crop_padding=4,
         flip=True,
         mixup_alpha=0.8,
@@ -184,7 +184,9 @@ def test_parallel_augmentation_gives_valid_batches(data_dir):
         "train",
         16,
         training=True,
-        augment=data.augment_config(flip=True, mixup_alpha=0.8, parallel=True),
+        augment=schema.augment_config(
+            flip=True, mixup_alpha=0.8, parallel=True
+        ),
         data_dir=data_dir,
         small=True,
     )
@@ -207,7 +209,7 @@ def test_eval_pipeline_keeps_every_example_in_order(data_dir):
 
 
 def test_convmixer_augmentations_run_and_mix_labels(data_dir):
-    augment = data.augment_config(
+    augment = schema.augment_config(
         flip=True,
         rand_augment=True,
         mixup_alpha=0.8,
@@ -276,7 +278,7 @@ def _crop_pipeline(tmp_path, seed, n=256, batch=64):
         "train",
         batch,
         training=True,
-        augment=data.augment_config(crop_padding=4),
+        augment=schema.augment_config(crop_padding=4),
         seed=seed,
         data_dir=str(tmp_path),
         small=True,

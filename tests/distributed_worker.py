@@ -14,6 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tensorflow as tf  # noqa: E402
 
+from spatialmix_keras import schema
+
 
 def main(kind, workdir, export_dir):
     if kind == "mirrored":
@@ -26,7 +28,7 @@ def main(kind, workdir, export_dir):
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     from spatialmix_keras import train
 
-    config = train.base_config()
+    config = schema.base_config()
     config.small = True
     config.model.name = "convmixer_tiny"
     config.epochs = 4

@@ -13,7 +13,9 @@ import conftest
 import numpy as np
 import pytest
 
-from spatialmix_keras import models, reproduce
+from experiments import reproduce
+from spatialmix_keras import config as config_lib
+from spatialmix_keras import models, schema
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BUILDER_ARGS = set(inspect.signature(models.convmixer).parameters) | set(
@@ -23,7 +25,6 @@ _BUILDER_ARGS = set(inspect.signature(models.convmixer).parameters) | set(
 
 @pytest.mark.parametrize("scale", reproduce.SCALES)
 def test_every_figure_has_runs_with_unique_names_and_real_configs(scale):
-    from spatialmix_keras import train
 
     for figure in reproduce.FIGURES:
         runs = reproduce.figure_runs(figure, scale, "/w")
@@ -40,7 +41,7 @@ def test_every_figure_has_runs_with_unique_names_and_real_configs(scale):
             # Every override is a field of the locked config, of its type,
             # and the resolved config passes validation.
             config = reproduce.load_config(run.config, run.overrides)
-            train.validate_config(config)
+            config_lib.validate_config(config)
             for key, value in run.overrides.items():
                 node = config
                 for part in key.split("."):
@@ -222,7 +223,7 @@ def test_smoke_scale_reproduces_every_figure_and_resumes(data_dir, tmp_path):
 
 
 def test_t_quantiles_match_a_numerical_integral_of_the_t_density():
-    from spatialmix_keras.reproduce import stats
+    from spatialmix_keras import stats
 
     for dof in (1, 2, 4, 10, 30):
         # P(|T| <= t95) by integrating Student's t density numerically.
@@ -590,14 +591,13 @@ def test_state_reads_where_each_run_stands_from_its_files(tmp_path):
 
 
 def test_convmixer_figures_name_the_width_kernel_and_patch_they_ran(tmp_path):
-    from spatialmix_keras import train
-    from spatialmix_keras.reproduce.figures import common
+    from experiments.reproduce.figures import common
 
     runs = reproduce.figure_runs("fig4", "cifar", str(tmp_path))
     assert common.convmixer_shape(str(tmp_path), runs) == ""
     # The second run's config, written the way a finished run writes it
     # (the first has none yet).
-    config = train.base_config()
+    config = schema.base_config()
     config.model.update(name="convmixer_128_8", dim=128, kernel_size=8)
     with config.unlocked():
         config.model.patch_size = 4
@@ -620,7 +620,7 @@ def test_convmixer_figures_name_the_width_kernel_and_patch_they_ran(tmp_path):
 
 _STOPPED_SWEEP = """
 import dataclasses, sys
-from spatialmix_keras import reproduce
+from experiments import reproduce
 run = reproduce.figure_runs("fig2", "smoke", sys.argv[1])[0]
 run = dataclasses.replace(
     run, overrides={**run.overrides, "epochs": 60, "log_every_steps": 1}
@@ -767,7 +767,7 @@ def test_learned_filters_are_drawn_beside_their_initialisation(tmp_path):
 
 
 def test_code_line_counts_runs_that_recorded_no_commit():
-    from spatialmix_keras.reproduce.figures import common
+    from experiments.reproduce.figures import common
 
     trained = [
         {"code_version": "abc1234"},

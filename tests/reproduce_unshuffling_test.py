@@ -7,8 +7,8 @@ import os
 
 import numpy as np
 
-from spatialmix_keras import reproduce
-from spatialmix_keras.reproduce import unshuffle_report
+from experiments import reproduce
+from experiments.reproduce import unshuffle_report
 
 
 def test_cifar_unshuffling_pairs_seeds_and_its_grid_reuses_the_centre(
@@ -21,7 +21,7 @@ def test_cifar_unshuffling_pairs_seeds_and_its_grid_reuses_the_centre(
     for run in runs:
         point = (run.meta["d"], run.meta["w"], run.meta["k"])
         seeds.setdefault(point, set()).add(run.meta["seed"])
-    # Every point on three seeds (issue 15), the centre among four points.
+    # Every point on three seeds, the centre among four points.
     assert len(seeds) == 4 and all(s == {0, 1, 2} for s in seeds.values())
     assert centre in seeds
     # The grid trains nothing of its own: it shows the centre's seed-0 runs,

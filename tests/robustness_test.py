@@ -9,6 +9,7 @@ import conftest
 import keras
 import pytest
 
+from experiments.reproduce import verdicts
 from spatialmix_keras import (
     attacks,
     data,
@@ -17,7 +18,6 @@ from spatialmix_keras import (
     robustness,
     spatial_filters,
 )
-from spatialmix_keras.reproduce import verdicts
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -266,8 +266,8 @@ def test_study_refuses_duplicate_names_and_zero_eps(trained):
 
 
 def test_merge_refuses_a_missing_study_and_merging_into_one(studied, tmp_path):
+    from experiments.reproduce import robustness_report
     from spatialmix_keras import files
-    from spatialmix_keras.reproduce import robustness_report
 
     _, result, _ = studied
     first = tmp_path / "s0"

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from spatialmix_keras import machine, schedules, train
+from spatialmix_keras import classification, machine, schedules, schema, train
+from spatialmix_keras import config as config_lib
 
 
 def tiny_config(data_dir, tmp_path, **overrides):
-    config = train.base_config()
+    config = schema.base_config()
     config.data_dir = data_dir
     config.small = True
     config.model.name = "convmixer_tiny"
@@ -80,7 +81,7 @@ def test_step_and_cosine_schedules_hit_their_knots():
     ],
 )
 def test_bad_config_is_refused_before_training(tmp_path, field, value, message):
-    config = train.base_config()
+    config = schema.base_config()
     node, leaf = config, field
     if "." in field:
         parent, leaf = field.split(".")
@@ -187,7 +188,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
 
 def test_existing_export_is_refused_before_training(data_dir, tmp_path):
     config = tiny_config(data_dir, tmp_path)
-    existing = tmp_path / "saved_models" / train.run_name(config)
+    existing = tmp_path / "saved_models" / config_lib.run_name(config)
     existing.mkdir(parents=True)
     (existing / "keep.txt").write_text("precious")
     with pytest.raises(FileExistsError, match="--overwrite"):
@@ -220,16 +221,19 @@ def test_resuming_with_another_optimizer_is_a_clear_error(data_dir, tmp_path):
 
 def test_run_names_differ_exactly_when_what_is_computed_differs(tmp_path):
     config = tiny_config("/data", tmp_path)
-    name = train.run_name(config)
+    name = config_lib.run_name(config)
     assert name.startswith("convmixer_tiny_none_cifar10_s0_")
     same = tiny_config("/elsewhere", tmp_path, log_every_steps=3)
-    assert train.run_name(same) == name  # operational fields only
+    assert config_lib.run_name(same) == name  # operational fields only
     for change in ({"epochs": 3}, {"steps_per_epoch": 2}, {"seed": 1}):
-        assert train.run_name(tiny_config("/data", tmp_path, **change)) != name
+        assert (
+            config_lib.run_name(tiny_config("/data", tmp_path, **change))
+            != name
+        )
     config.run_name = "mine_{freeze}_{hash}"
     assert config.run_name.format(
-        freeze="none", hash=train.config_hash(config)
-    ) == train.run_name(config)
+        freeze="none", hash=config_lib.config_hash(config)
+    ) == config_lib.run_name(config)
 
 
 def test_mixed_precision_trains_and_restores_the_global_policy(
@@ -256,13 +260,13 @@ def test_weights_kept_after_chosen_epochs_are_initial_and_final(
     workdir = str(tmp_path / "w")
     train.train_and_evaluate(config, workdir)
     keras.utils.set_random_seed(config.seed)
-    initial = train.build_model(config)
-    kept = train.build_model(config)
+    initial = classification.build_model(config)
+    kept = classification.build_model(config)
     kept.load_weights(train.weights_path(workdir, 0))
     for a, b in zip(initial.weights, kept.weights, strict=True):
         np.testing.assert_array_equal(np.array(a), np.array(b))
     assert not os.path.exists(train.weights_path(workdir, 1))
-    final = train.build_model(config)
+    final = classification.build_model(config)
     final.load_weights(train.weights_path(workdir, 2))
     checkpoint = tf.train.Checkpoint(model=initial)
     checkpoint.restore(
@@ -275,10 +279,12 @@ def test_weights_kept_after_chosen_epochs_are_initial_and_final(
 def test_hparams_hold_only_what_the_run_reads(tmp_path):
     sgd = tiny_config("/data", tmp_path)
     sgd.optimizer.name = "sgd"
-    names = set(train.hparams(sgd))
+    names = set(config_lib.hparams(sgd))
     assert {"optimizer.momentum", "optimizer.learning_rate", "epochs"} <= names
     assert not names & {"optimizer.beta_1", "optimizer.beta_2"}
     assert not names & {"data_dir", "log_every_steps", "schedule.factor"}
     adamw = tiny_config("/data", tmp_path)
-    assert {"optimizer.beta_1", "optimizer.beta_2"} <= set(train.hparams(adamw))
-    assert "optimizer.momentum" not in train.hparams(adamw)
+    assert {"optimizer.beta_1", "optimizer.beta_2"} <= set(
+        config_lib.hparams(adamw)
+    )
+    assert "optimizer.momentum" not in config_lib.hparams(adamw)

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from configs import common
+from spatialmix_keras import schema as common
 from spatialmix_keras import unshuffle
 from spatialmix_keras.unshuffle import Permutation
 

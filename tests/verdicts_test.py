@@ -3,7 +3,8 @@ differences whose intervals are known."""
 
 import pytest
 
-from spatialmix_keras.reproduce import stats, verdicts
+from experiments.reproduce import verdicts
+from spatialmix_keras import stats
 
 # ------------------------------------------------------- robustness claims
 
@@ -59,7 +60,7 @@ def test_verdict_fgsm_only_when_pgd_shows_no_gain_or_masking_is_flagged():
 
 
 def test_the_claim_a_study_decides_follows_its_labels():
-    from spatialmix_keras.reproduce import robustness_report
+    from experiments.reproduce import robustness_report
 
     both = _results(GAIN, GAIN)
     claim, verdict, _ = robustness_report.claim_verdict(both, "auto", "Full")

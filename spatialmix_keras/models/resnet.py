@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import keras
 
-from configs.vocabulary import CONVS
 from spatialmix_keras.layers import (
     PointwiseConv2D,
     SpatialSeparableConv2D,
@@ -27,6 +26,7 @@ from spatialmix_keras.models.common import (
     spatial_initializer_factory,
 )
 from spatialmix_keras.normalization import FusedBatchNormalization
+from spatialmix_keras.vocabulary import CONVS
 
 VARIANTS = {
     # variant: (stem kernel, stem stride, max-pool after stem, stage widths)
