@@ -9,7 +9,7 @@ whole experiments are configs (`--config=configs/convmixer_cifar10.py`, with
     tensorboard --logdir=runs
 """
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from spatialmix_keras import stopping, vocabulary
 
@@ -58,8 +58,6 @@ OVERRIDES = {
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     config = _CONFIG.value
     if not common.resolve_config("classify", config, OVERRIDES):
         return

@@ -156,6 +156,10 @@ class DataFlags(NamedTuple):
     tfds_data_dir: flags.FlagHolder
     small: flags.FlagHolder
 
+    def values(self) -> dict:
+        """The flags' values, as keyword arguments of the library."""
+        return {name: holder.value for name, holder in self._asdict().items()}
+
 
 def define_data_flags() -> DataFlags:
     """`--dataset`, `--data_dir`, `--tfds_data_dir` and `--small`."""
@@ -289,5 +293,15 @@ def run(main, doc: str) -> None:
     docstring) heads `--help` also when started as a console command."""
     from absl import app
 
+    command = os.path.basename(sys.argv[0])
+    if command.startswith("spatialmix-"):  # the installed console command
+        doc = re.sub(r"python -m apps\.(\w+)", r"spatialmix-\1", doc)
+        doc = re.sub(r"--config=configs/(\w+)\.py", r"--config=\1", doc)
     sys.modules["__main__"].__doc__ = doc
-    app.run(main, flags_parser=parse_flags)
+
+    def checked(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        return main(argv)
+
+    app.run(checked, flags_parser=parse_flags)

@@ -10,7 +10,7 @@ load in Keras' safe mode; a SavedModel is a program: load only trusted ones.
 
 import json
 
-from absl import app, flags
+from absl import flags
 
 from . import common
 
@@ -24,8 +24,6 @@ _JSON = flags.DEFINE_string("json", None, "Also write the results here.")
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from spatialmix_keras import data, export
 
     results = []
@@ -37,12 +35,9 @@ def main(argv):
             )
         loaded, dataset = export.load_models_and_data(
             _MODELS.value,
-            _DATA.dataset.value,
-            _SPLIT.value,
-            _BATCH.value,
-            _DATA.data_dir.value,
-            _DATA.small.value,
-            _DATA.tfds_data_dir.value,
+            split=_SPLIT.value,
+            batch_size=_BATCH.value,
+            **_DATA.values(),
         )
         for model in loaded:
             metrics = export.evaluate_loaded(

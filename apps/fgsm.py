@@ -11,7 +11,7 @@ writes `results.json`, `results.csv` and `accuracy_vs_eps.png` into
 Epsilon is on pixels scaled to [0, 1]; `a/b` fractions are accepted.
 """
 
-from absl import app, flags
+from absl import flags
 
 from spatialmix_keras import vocabulary
 
@@ -44,8 +44,6 @@ _SEED = flags.DEFINE_integer("seed", 0, "PGD random start seed.")
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     fgsm_report = common.experiment("reproduce.fgsm_report")
     from spatialmix_keras import data
 
@@ -53,19 +51,16 @@ def main(argv):
         fgsm_report.run(
             _MODELS.value,
             _LABELS.value,
-            _DATA.dataset.value,
-            _SPLIT.value,
-            _EPS.value,
-            _ATTACKS.value,
+            split=_SPLIT.value,
+            eps=_EPS.value,
+            attacks=_ATTACKS.value,
             pgd_steps=_PGD_STEPS.value,
             batch_size=_BATCH.value,
             max_examples=_MAX.value,
             output_dir=_OUT.value,
             overwrite=_OVERWRITE.value,
             seed=_SEED.value,
-            data_dir=_DATA.data_dir.value,
-            small=_DATA.small.value,
-            tfds_data_dir=_DATA.tfds_data_dir.value,
+            **_DATA.values(),
         )
     except (ValueError, OSError, data.DataNotFoundError) as error:
         common.fail("fgsm", error)

@@ -27,7 +27,7 @@ command continues a sweep. Outputs: `<workdir>/<sweep>/<figure>.png` and
 
 import shlex
 
-from absl import app, flags
+from absl import flags
 
 from . import common
 
@@ -150,8 +150,6 @@ def _run_command(figure, workdir, index):
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     reproduce = common.experiment("reproduce")
 
     workdir = _WORKDIR.value or f"runs/reproduce/{_SCALE.value}"

@@ -35,7 +35,7 @@ takes about 18 minutes: 7 for FGSM on 10,000 images and PGD-20 on 2,000 with
 the transfer scoring, 11 for the weights after epochs 1 and 3.
 """
 
-from absl import app, flags
+from absl import flags
 
 from spatialmix_keras import vocabulary
 
@@ -91,8 +91,6 @@ _OVERWRITE = flags.DEFINE_bool(
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     robustness_report = common.experiment("reproduce.robustness_report")
     from spatialmix_keras import data
 
@@ -117,7 +115,6 @@ def main(argv):
             _MODELS.value,
             _WEIGHTS.value,
             _LABELS.value,
-            dataset=_DATA.dataset.value,
             reference=_REFERENCE.value,
             claim=_CLAIM.value,
             max_examples=_MAX.value,
@@ -130,9 +127,7 @@ def main(argv):
             title=_TITLE.value,
             output_dir=_OUT.value,
             overwrite=_OVERWRITE.value,
-            data_dir=_DATA.data_dir.value,
-            small=_DATA.small.value,
-            tfds_data_dir=_DATA.tfds_data_dir.value,
+            **_DATA.values(),
         )
     except (ValueError, OSError, data.DataNotFoundError) as error:
         common.fail("robustness", error)

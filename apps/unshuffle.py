@@ -16,7 +16,7 @@ Compare exported models, one row per model (Full and Chans side by side):
     python -m apps.unshuffle --compare=saved_models/a --compare=saved_models/b
 """
 
-from absl import app, flags
+from absl import flags
 
 from spatialmix_keras import stopping
 
@@ -51,8 +51,6 @@ OVERRIDES = {
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     config = _CONFIG.value
     if not _COMPARE.value and not common.resolve_config(
         "unshuffle", config, OVERRIDES

@@ -235,7 +235,9 @@ def _train(network, precision, train, test):
 
 
 def _evaluate(paths, test):
-    import spatialmix_keras  # noqa: F401  (registers the custom layers)
+    import spatialmix_keras
+
+    spatialmix_keras.register()  # the custom layers, for loading
 
     x_test, y_test = test
     scores = {}

@@ -2,16 +2,15 @@
 
 The layers, initializers and models load on first use (`sm.get_model`,
 `sm.layers`, ...), so that the config schema (`spatialmix_keras.schema`) and
-the vocabulary are read without TensorFlow. Using any of them registers
-every custom layer and initializer, and so does importing the package after
-Keras: a `.keras` file made with them then loads with a plain
-`keras.models.load_model`:
-
-    import keras
-    import spatialmix_keras  # registers the layers
+the vocabulary are read without TensorFlow. Once both this package and
+Keras are imported, in either order, every custom layer and initializer is
+registered: a `.keras` file made with them loads with a plain
+`keras.models.load_model`.
 """
 
 import importlib
+import importlib.abc
+import importlib.util
 import sys
 
 __version__ = "0.1.0"
@@ -52,10 +51,63 @@ def __getattr__(name):
         raise AttributeError(
             f"module 'spatialmix_keras' has no attribute {name!r}"
         )
-    register()
     module = importlib.import_module(_LAZY[name])
-    return module if module.__name__.endswith(name) else getattr(module, name)
+    if module.__name__.endswith(name):  # a submodule
+        return module
+    register()
+    return getattr(module, name)
 
 
-if "keras" in sys.modules or "tensorflow" in sys.modules:
+def _initializing(name) -> bool:
+    module = sys.modules.get(name)
+    spec = getattr(module, "__spec__", None)
+    return module is None or bool(getattr(spec, "_initializing", False))
+
+
+class _RegisterWithKeras(importlib.abc.MetaPathFinder):
+    """Registers the layers as soon as Keras has loaded and no import of
+    Keras, TensorFlow or this package is under way (they nest), for a
+    program that imports this package before Keras."""
+
+    def __init__(self):
+        self._finding = False
+        self._loading = 0  # watched imports under way
+
+    def _watched(self, name):
+        return name in ("keras", "tensorflow") or name.startswith(
+            "spatialmix_keras."
+        )
+
+    def find_spec(self, name, path, target=None):
+        if not self._watched(name) or self._finding:
+            return None
+        self._finding = True
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._finding = False
+        if spec is None or spec.loader is None:
+            return spec
+        load = spec.loader.exec_module
+
+        def load_then_register(module):
+            self._loading += 1
+            try:
+                load(module)
+            finally:
+                self._loading -= 1
+            # (The module just run still counts as initialising.)
+            keras_ready = name == "keras" or not _initializing("keras")
+            if self._loading == 0 and keras_ready:
+                if self in sys.meta_path:
+                    sys.meta_path.remove(self)
+                register()
+
+        spec.loader.exec_module = load_then_register
+        return spec
+
+
+if "keras" in sys.modules and not _initializing("keras"):
     register()  # Keras is loaded already: registering costs nothing more
+elif not any(isinstance(f, _RegisterWithKeras) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterWithKeras())

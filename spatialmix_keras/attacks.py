@@ -147,7 +147,18 @@ class Attacker:
         seed: int = 0,
         targeted: bool = False,
     ):
-        """See the module function `pgd`."""
+        """Projected gradient descent (Madry et al. 2018), L-infinity.
+
+        Args:
+            images, labels, eps, targeted: as for `fgsm`.
+            steps: gradient-sign steps, >= 1.
+            step_size: per step; default `2.5 * eps / steps`.
+            random_start: start from a uniform point of the eps-ball.
+            seed: of the random start.
+
+        Returns:
+            Adversarial images, within `eps` of `images` and inside [0, 1].
+        """
         eps = check_eps(eps)
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(
@@ -203,32 +214,17 @@ def fgsm(model, images, labels, eps: float, targeted: bool = False):
     return Attacker(model).fgsm(images, labels, eps, targeted)
 
 
-def pgd(
-    model,
-    images,
-    labels,
-    eps: float,
-    steps: int = 10,
-    step_size: float | None = None,
-    random_start: bool = True,
-    seed: int = 0,
-    targeted: bool = False,
-):
+def pgd(model, images, labels, eps: float, **options):
     """Projected gradient descent (Madry et al. 2018), L-infinity.
 
-    Args:
-        model, images, labels, eps, targeted: as for `fgsm`.
-        steps: gradient-sign steps, >= 1.
-        step_size: per step; default `2.5 * eps / steps`.
-        random_start: start from a uniform point of the eps-ball.
-        seed: of the random start.
+    `Attacker(model).pgd(images, labels, eps, **options)`; see there for
+    the options (`steps`, `step_size`, `random_start`, `seed`,
+    `targeted`).
 
     Returns:
         Adversarial images, within `eps` of `images` and inside [0, 1].
     """
-    return Attacker(model).pgd(
-        images, labels, eps, steps, step_size, random_start, seed, targeted
-    )
+    return Attacker(model).pgd(images, labels, eps, **options)
 
 
 def _looks_like_probabilities(logits: np.ndarray) -> bool:
@@ -293,67 +289,101 @@ def eps_sweep(
     if not eps_values:
         raise ValueError("Argument `eps_values` is empty.")
     attacker = Attacker(model)
-    compare = attack == "pgd" and compare_fgsm
-    correct = np.zeros(len(eps_values))
-    fgsm_correct = np.zeros(len(eps_values))
-    clean_correct = total = zero_grads = grad_elements = 0
-    probe = probe_out = None
+    tally = _Tally(len(eps_values))
     variables_before = _batch_variables(model)
-    probability_outputs = False
+
+    def adversarial_of(images, labels, gradient, eps):
+        if eps == 0:
+            return images
+        if attack == "fgsm":
+            return _fgsm_step(images, gradient, eps)
+        return attacker.pgd(
+            images, labels, eps, pgd_steps, pgd_step_size, seed=seed
+        )
+
+    compare = attack == "pgd" and compare_fgsm
     for images, labels in progress.over_batches(dataset, progress_label):
         images = tf.convert_to_tensor(images, tf.float32)
         labels = tf.convert_to_tensor(labels)
-        gradient, logits = attacker.gradient(images, labels)
-        logits = logits.numpy()
-        if probe is None:
-            # Re-run later through the same compiled function: any change
-            # of its outputs means the model itself changed.
-            probe, probe_out = images, attacker.predict(images).numpy()
-            probability_outputs = _looks_like_probabilities(logits)
-        labels_np = labels.numpy()
-        clean_correct += np.sum(logits.argmax(-1) == labels_np)
-        total += len(labels_np)
-        zero_grads += int(tf.reduce_sum(tf.cast(gradient == 0, tf.int64)))
-        grad_elements += int(tf.size(gradient))
+        gradient = tally.add_clean(attacker, images, labels)
         for i, eps in enumerate(eps_values):
-            if eps == 0:
-                adversarial = images
-            elif attack == "fgsm":
-                adversarial = tf.clip_by_value(
-                    images + eps * tf.sign(gradient), 0.0, 1.0
-                )
-            else:
-                adversarial = attacker.pgd(
-                    images, labels, eps, pgd_steps, pgd_step_size, seed=seed
-                )
-            predictions = attacker.predict(adversarial).numpy().argmax(-1)
-            correct[i] += np.sum(predictions == labels_np)
+            adversarial = adversarial_of(images, labels, gradient, eps)
+            tally.correct[i] += _count_correct(attacker, adversarial, labels)
             if on_adversarial is not None and eps > 0:
                 on_adversarial(attack, eps, adversarial, labels)
             if compare:
-                fgsm_images = tf.clip_by_value(
-                    images + eps * tf.sign(gradient), 0.0, 1.0
-                )
+                fgsm_images = _fgsm_step(images, gradient, eps)
                 if on_adversarial is not None and eps > 0:
                     on_adversarial("fgsm", eps, fgsm_images, labels)
-                fgsm_correct[i] += np.sum(
-                    attacker.predict(fgsm_images).numpy().argmax(-1)
-                    == labels_np
+                tally.fgsm_correct[i] += _count_correct(
+                    attacker, fgsm_images, labels
                 )
-    if total == 0:
+    if tally.total == 0:
         raise ValueError("The dataset given to `eps_sweep` is empty.")
-    accuracy = correct / total
-    result = {
-        "attack": attack,
-        "eps": eps_values,
-        "accuracy": accuracy.tolist(),
-        "clean_accuracy": clean_correct / total,
-        "examples": int(total),
-        "zero_gradient_share": zero_grads / grad_elements,
-        "warnings": [],
-    }
-    warnings = result["warnings"]
-    if probability_outputs:
+    result = tally.result(attack, eps_values, compare)
+    result["warnings"] = _sweep_warnings(result, tally) + _model_warnings(
+        attacker, model, tally, variables_before
+    )
+    for warning in result["warnings"]:
+        logging.warning("eps_sweep: %s", warning)
+    return result
+
+
+def _fgsm_step(images, gradient, eps):
+    return tf.clip_by_value(images + eps * tf.sign(gradient), 0.0, 1.0)
+
+
+def _count_correct(attacker, images, labels) -> int:
+    predictions = attacker.predict(images).numpy().argmax(-1)
+    return int(np.sum(predictions == labels.numpy()))
+
+
+class _Tally:
+    """What an `eps_sweep` counts over its batches."""
+
+    def __init__(self, count):
+        self.correct = np.zeros(count)
+        self.fgsm_correct = np.zeros(count)
+        self.clean_correct = self.total = 0
+        self.zero_grads = self.grad_elements = 0
+        self.probe = self.probe_out = None
+        self.probability_outputs = False
+
+    def add_clean(self, attacker, images, labels):
+        """Counts a batch's clean predictions and zero gradients; returns
+        the input gradient."""
+        gradient, logits = attacker.gradient(images, labels)
+        logits = logits.numpy()
+        if self.probe is None:
+            # Re-run later through the same compiled function: any change
+            # of its outputs means the model itself changed.
+            self.probe = images
+            self.probe_out = attacker.predict(images).numpy()
+            self.probability_outputs = _looks_like_probabilities(logits)
+        self.clean_correct += np.sum(logits.argmax(-1) == labels.numpy())
+        self.total += len(logits)
+        self.zero_grads += int(tf.reduce_sum(tf.cast(gradient == 0, tf.int64)))
+        self.grad_elements += int(tf.size(gradient))
+        return gradient
+
+    def result(self, attack, eps_values, compare) -> dict:
+        result = {
+            "attack": attack,
+            "eps": eps_values,
+            "accuracy": (self.correct / self.total).tolist(),
+            "clean_accuracy": self.clean_correct / self.total,
+            "examples": int(self.total),
+            "zero_gradient_share": self.zero_grads / self.grad_elements,
+        }
+        if compare:
+            result["fgsm_accuracy"] = (self.fgsm_correct / self.total).tolist()
+        return result
+
+
+def _sweep_warnings(result, tally) -> list[str]:
+    """The classic ways robustness gets overstated, read off the counts."""
+    warnings = []
+    if tally.probability_outputs:
         warnings.append(
             "The model's outputs look like probabilities (in [0, 1], summing "
             "to 1), not logits: the attack's gradients vanish and robustness "
@@ -365,13 +395,14 @@ def eps_sweep(
             "are exactly zero: gradient masking (saturated outputs?) makes "
             "the attack weak and robustness overstated."
         )
-    order = np.argsort(eps_values)
-    ordered = accuracy[order]
+    eps = np.asarray(result["eps"])
+    accuracy = np.asarray(result["accuracy"])
+    order = np.argsort(eps)
     for a, b, ea, eb in zip(
-        ordered,
-        ordered[1:],
-        np.asarray(eps_values)[order],
-        np.asarray(eps_values)[order][1:],
+        accuracy[order],
+        accuracy[order][1:],
+        eps[order],
+        eps[order][1:],
         strict=False,
     ):
         if b > a + ACCURACY_RISE:
@@ -380,29 +411,33 @@ def eps_sweep(
                 f"{b:.4f} at eps={eb:.5f}): the attack is not working "
                 "properly (gradient masking?)."
             )
-    if compare:
-        result["fgsm_accuracy"] = (fgsm_correct / total).tolist()
-        for eps, p, f in zip(
-            eps_values, accuracy, fgsm_correct / total, strict=True
-        ):
-            if p > f + ACCURACY_RISE:
-                warnings.append(
-                    f"PGD is weaker than FGSM at eps={eps:.5f} (accuracy "
-                    f"{p:.4f} vs {f:.4f}): PGD is mis-configured or the "
-                    "gradients are masked."
-                )
+    for e, p, f in zip(
+        eps, accuracy, result.get("fgsm_accuracy", []), strict=False
+    ):
+        if p > f + ACCURACY_RISE:
+            warnings.append(
+                f"PGD is weaker than FGSM at eps={e:.5f} (accuracy "
+                f"{p:.4f} vs {f:.4f}): PGD is mis-configured or the "
+                "gradients are masked."
+            )
+    return warnings
+
+
+def _model_warnings(attacker, model, tally, variables_before) -> list[str]:
+    """Whether the model ran in inference mode and stayed unchanged."""
+    warnings = []
     # In inference mode an image's logits cannot depend on the rest of its
     # batch; with BatchNorm in training mode (batch statistics) they do.
-    alone = attacker.predict(probe[:1]).numpy()
-    if not np.allclose(alone, probe_out[:1], rtol=1e-3, atol=1e-4):
+    alone = attacker.predict(tally.probe[:1]).numpy()
+    if not np.allclose(alone, tally.probe_out[:1], rtol=1e-3, atol=1e-4):
         warnings.append(
             "The logits of an image depend on the other images of its batch:"
             " the model runs in training mode (BatchNorm on batch "
             "statistics), so the evaluation is invalid."
         )
-    after = attacker.predict(probe).numpy()
+    after = attacker.predict(tally.probe).numpy()
     variables_after = _batch_variables(model)
-    changed = not np.allclose(after, probe_out, rtol=1e-5, atol=1e-6) or (
+    changed = not np.allclose(after, tally.probe_out, rtol=1e-5, atol=1e-6) or (
         variables_before is not None
         and any(
             not np.array_equal(a, b)
@@ -415,6 +450,4 @@ def eps_sweep(
             "updated? model run in training mode?): the evaluation is "
             "invalid."
         )
-    for warning in warnings:
-        logging.warning("eps_sweep: %s", warning)
-    return result
+    return warnings

@@ -41,10 +41,10 @@ class ClassificationTask:
                 "classifier: train it with `python -m apps.unshuffle`."
             )
 
-    def datasets(self, config, global_batch, epoch=1):
-        """`(train_ds, num_train, test_ds, num_test)`, batched globally;
-        the training order and augmentation are seeded by the epoch."""
-        train_ds, num_train = data.input_pipeline(
+    def train_dataset(self, config, global_batch, epoch):
+        """`(dataset, num_examples)` of the training split, batched
+        globally; its order and augmentation are seeded by the epoch."""
+        return data.input_pipeline(
             config.dataset,
             "train",
             global_batch,
@@ -55,7 +55,10 @@ class ClassificationTask:
             small=config.small,
             tfds_data_dir=config.tfds_data_dir,
         )
-        test_ds, num_test = data.input_pipeline(
+
+    def test_dataset(self, config, global_batch):
+        """`(dataset, num_examples)` of the test split, in order."""
+        return data.input_pipeline(
             config.dataset,
             "test",
             global_batch,
@@ -65,7 +68,6 @@ class ClassificationTask:
             tfds_data_dir=config.tfds_data_dir,
             max_examples=config.test_examples,
         )
-        return train_ds, num_train, test_ds, num_test
 
     def build_model(self, config):
         return build_model(config)

@@ -404,57 +404,14 @@ def input_pipeline(
 
     info = dataset_info(dataset)
     if dataset in TFDS_ONLY:
-        import tensorflow_datasets as tfds
-
-        try:
-            ds, tfds_info = tfds.load(
-                info.tfds_name,
-                split="validation" if split == "test" else split,
-                data_dir=tfds_data_dir,
-                download=False,
-                with_info=True,
-            )
-        except Exception as error:
-            raise DataNotFoundError(
-                f"Cannot load {dataset!r} from TFDS ({error}). ImageNet needs "
-                "a manual download: put the ILSVRC2012 tars in "
-                "<tfds_data_dir>/downloads/manual, run `tfds build "
-                "imagenet2012 --data_dir=<tfds_data_dir>`, then pass "
-                "--tfds_data_dir."
-            ) from error
-        num_examples = tfds_info.splits[
-            "validation" if split == "test" else split
-        ].num_examples
-        if training:
-            ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
-        ds = _imagenet_images(ds, training, seed)
+        ds, num_examples = _tfds_images(
+            dataset, split, training, seed, tfds_data_dir
+        )
     else:
-        images, labels = load_arrays(
-            dataset, split, data_dir, small, tfds_data_dir
-        )
-        num_examples = len(images)
-        ds = tf.data.Dataset.from_tensor_slices((images, labels))
-        if training:
-            ds = ds.shuffle(
-                num_examples, seed=seed, reshuffle_each_iteration=True
-            )
-        ds = ds.map(
-            lambda x, y: (tf.cast(x, tf.float32) / 255.0, y),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-        pad = int((augment or {}).get("crop_padding", 0)) if training else 0
-        if pad:
-            # Per image, at its own offset: the seed is (pipeline seed,
-            # position in this epoch's shuffled order), so a resumed epoch
-            # crops as the uninterrupted one did.
-            base = tf.constant(seed, tf.int64)
-            ds = ds.enumerate().map(
-                lambda i, xy: (
-                    random_crop(xy[0], pad, tf.stack([base, i])),
-                    xy[1],
-                ),
-                num_parallel_calls=tf.data.AUTOTUNE,
-            )
+        ds, num_examples = _local_images(
+            dataset, split, training, augment, seed, data_dir, small,
+            tfds_data_dir,
+        )  # fmt: skip
     if max_examples is not None and max_examples < num_examples:
         ds, num_examples = ds.take(max_examples), max_examples
     if training and batch_size > num_examples:
@@ -467,32 +424,9 @@ def input_pipeline(
     )
     if training:
         ds = ds.map(lambda x, y: (x, tf.one_hot(y, info.num_classes)))
-        augment = augment or schema.augment_config()
-        augment_fn = _augmenter(
-            augment,
-            info.image_shape,
-            info.num_classes,
-            seed,
+        ds = _augment_batches(
+            ds, augment or schema.augment_config(), info, seed
         )
-        if augment_fn is not None:
-            # One batch at a time unless asked: Keras' random layers draw
-            # their seeds from a state variable, and parallel calls race on
-            # it, so that the same seed gave different batches (9 distinct of
-            # 12 in-process rebuilds with every augmentation on).
-            parallel = augment.get("parallel", False)
-            # (`deterministic` is only accepted with parallel calls; the
-            # sequential map is deterministic anyway.)
-            ds = ds.enumerate().map(
-                lambda i, batch: augment_fn(batch[0], batch[1], i),
-                **(
-                    {
-                        "num_parallel_calls": tf.data.AUTOTUNE,
-                        "deterministic": True,
-                    }
-                    if parallel
-                    else {}
-                ),
-            )
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.DATA
@@ -501,3 +435,86 @@ def input_pipeline(
     # Nor may tf.data parallelise that map behind our back.
     options.experimental_optimization.map_parallelization = False
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE), num_examples
+
+
+def _tfds_images(dataset, split, training, seed, tfds_data_dir):
+    """`(dataset, num_examples)` of decoded ImageNet images from TFDS."""
+    import tensorflow_datasets as tfds
+
+    info = dataset_info(dataset)
+    tfds_split = "validation" if split == "test" else split
+    try:
+        ds, tfds_info = tfds.load(
+            info.tfds_name,
+            split=tfds_split,
+            data_dir=tfds_data_dir,
+            download=False,
+            with_info=True,
+        )
+    except Exception as error:
+        raise DataNotFoundError(
+            f"Cannot load {dataset!r} from TFDS ({error}). ImageNet needs "
+            "a manual download: put the ILSVRC2012 tars in "
+            "<tfds_data_dir>/downloads/manual, run `tfds build "
+            "imagenet2012 --data_dir=<tfds_data_dir>`, then pass "
+            "--tfds_data_dir."
+        ) from error
+    if training:
+        ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+    num_examples = tfds_info.splits[tfds_split].num_examples
+    return _imagenet_images(ds, training, seed), num_examples
+
+
+def _local_images(
+    dataset, split, training, augment, seed, data_dir, small, tfds_data_dir
+):
+    """`(dataset, num_examples)` of float [0, 1] images from the arrays,
+    shuffled and cropped per image for training."""
+    import tensorflow as tf
+
+    images, labels = load_arrays(dataset, split, data_dir, small, tfds_data_dir)
+    num_examples = len(images)
+    ds = tf.data.Dataset.from_tensor_slices((images, labels))
+    if training:
+        ds = ds.shuffle(num_examples, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(
+        lambda x, y: (tf.cast(x, tf.float32) / 255.0, y),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    pad = int((augment or {}).get("crop_padding", 0)) if training else 0
+    if pad:
+        # Per image, at its own offset: the seed is (pipeline seed,
+        # position in this epoch's shuffled order), so a resumed epoch
+        # crops as the uninterrupted one did.
+        base = tf.constant(seed, tf.int64)
+        ds = ds.enumerate().map(
+            lambda i, xy: (
+                random_crop(xy[0], pad, tf.stack([base, i])),
+                xy[1],
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return ds, num_examples
+
+
+def _augment_batches(ds, augment, info, seed):
+    """The batch augmentations of `_augmenter`, mapped over the batches."""
+    import tensorflow as tf
+
+    augment_fn = _augmenter(augment, info.image_shape, info.num_classes, seed)
+    if augment_fn is None:
+        return ds
+    # One batch at a time unless asked: Keras' random layers draw their
+    # seeds from a state variable, and parallel calls race on it, so that
+    # the same seed gave different batches (9 distinct of 12 in-process
+    # rebuilds with every augmentation on). (`deterministic` is only
+    # accepted with parallel calls; the sequential map is deterministic.)
+    parallel = augment.get("parallel", False)
+    return ds.enumerate().map(
+        lambda i, batch: augment_fn(batch[0], batch[1], i),
+        **(
+            {"num_parallel_calls": tf.data.AUTOTUNE, "deterministic": True}
+            if parallel
+            else {}
+        ),
+    )

@@ -248,7 +248,9 @@ def load_for_eval(path: str) -> LoadedModel:
             loaded,
         )
     if path.endswith(".keras") and os.path.isfile(path):
-        import spatialmix_keras  # noqa: F401  (registers the custom layers)
+        import spatialmix_keras
+
+        spatialmix_keras.register()  # the custom layers, for loading
 
         try:
             check_weights_size(path)

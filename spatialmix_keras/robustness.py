@@ -111,7 +111,9 @@ def load_subject(
                 f"directory holding model.keras and config.json; {path} does "
                 f"not exist. Received: model={export_dir!r}"
             )
-    import spatialmix_keras  # noqa: F401  (registers the custom layers)
+    import spatialmix_keras
+
+    spatialmix_keras.register()  # the custom layers, for loading
     from spatialmix_keras import export
 
     export.check_weights_size(keras_file)
@@ -214,19 +216,7 @@ def study(
         images crafted on each other one), `masking` and `epochs`
         (attacks and filter statistics per kept epoch, the final model last).
     """
-    names = [s.name for s in subjects]
-    if len(set(names)) != len(names) or not subjects:
-        raise ValueError(
-            "Invalid value for argument `subjects`: expected models with "
-            f"distinct names. Received: {names}"
-        )
-    fgsm_eps = [attacks.check_eps(e) for e in fgsm_eps]
-    pgd_eps = [attacks.check_eps(e) for e in pgd_eps]
-    if 0.0 in fgsm_eps or 0.0 in pgd_eps:
-        raise ValueError(
-            "Epsilons of the study must be > 0 (clean accuracy "
-            "is always measured)."
-        )
+    fgsm_eps, pgd_eps = _check_study(subjects, fgsm_eps, pgd_eps)
     images = np.asarray(images, np.float32)
     labels = np.asarray(labels)
     pgd_examples = min(pgd_examples, len(images))
@@ -266,21 +256,43 @@ def study(
         entries.append(part["entry"])
         counts[source.name] = part["transfer_counts"]
     for entry in entries:
-        # counts[source][target][attack][eps index] = correct count
-        entry["transfer"] = {
-            attack: [
-                {
-                    source: counts[source][entry["name"]][attack][i]
-                    / pgd_examples
-                    for source in counts
-                    if source != entry["name"]
-                }
-                for i in range(len(pgd_eps))
-            ]
-            for attack in attacks.ATTACKS
-        }
+        entry["transfer"] = _transfer(
+            entry["name"], counts, pgd_examples, len(pgd_eps)
+        )
         entry["masking"] = masking(entry, pgd_eps, pgd_examples)
     return {"settings": settings, "subjects": entries}
+
+
+def _check_study(subjects, fgsm_eps, pgd_eps):
+    """The epsilons, checked; refuses nameless or repeated subjects."""
+    names = [s.name for s in subjects]
+    if len(set(names)) != len(names) or not subjects:
+        raise ValueError(
+            "Invalid value for argument `subjects`: expected models with "
+            f"distinct names. Received: {names}"
+        )
+    fgsm_eps = [attacks.check_eps(e) for e in fgsm_eps]
+    pgd_eps = [attacks.check_eps(e) for e in pgd_eps]
+    if 0.0 in fgsm_eps or 0.0 in pgd_eps:
+        raise ValueError(
+            "Epsilons of the study must be > 0 (clean accuracy "
+            "is always measured)."
+        )
+    return fgsm_eps, pgd_eps
+
+
+def _transfer(target, counts, examples, eps_count):
+    """`{attack: [{source: accuracy}] per eps}` of `target` on the images
+    crafted on every other subject, from `counts[source][target][attack][eps
+    index]` (correct counts)."""
+    sources = [source for source in counts if source != target]
+    return {
+        attack: [
+            {s: counts[s][target][attack][i] / examples for s in sources}
+            for i in range(eps_count)
+        ]
+        for attack in attacks.ATTACKS
+    }
 
 
 class _Setup(NamedTuple):
@@ -332,7 +344,23 @@ def _study_source(source, setup: _Setup):
         progress_label=f"PGD {source.name}",
         on_adversarial=score,
     )
-    entry = {
+    entry = _entry(source, white, pgd)
+    entry["epochs"] = _training_length(
+        source,
+        entry,
+        setup.subset,
+        setup.fgsm_eps,
+        setup.pgd_eps,
+        setup.steps,
+        setup.seed,
+    )
+    return {"entry": entry, "transfer_counts": counts}
+
+
+def _entry(source, white, pgd) -> dict:
+    """A subject's white-box results: FGSM on all images (`white`), and
+    clean, FGSM and PGD on the subset (`pgd`)."""
+    return {
         "name": source.name,
         "label": source.label,
         "seed": source.seed,
@@ -349,16 +377,6 @@ def _study_source(source, setup: _Setup):
         },
         "warnings": white["warnings"] + pgd["warnings"],
     }
-    entry["epochs"] = _training_length(
-        source,
-        entry,
-        setup.subset,
-        setup.fgsm_eps,
-        setup.pgd_eps,
-        setup.steps,
-        setup.seed,
-    )
-    return {"entry": entry, "transfer_counts": counts}
 
 
 class _Parts:

@@ -230,154 +230,231 @@ def _history_metrics(history, metric, params) -> dict:
 
 
 def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
-    replicas = strategy.num_replicas_in_sync
-    global_batch = config.batch_size * replicas
-    train_ds, num_train, test_ds, num_test = task.datasets(config, global_batch)
-    steps_per_epoch = num_train // global_batch
-    if config.steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, config.steps_per_epoch)
-    total_steps = steps_per_epoch * config.epochs
-    learning_rate = config.optimizer.learning_rate * replicas
+    run = _Training(config, workdir, strategy, chief, name, task)
+    for epoch in range(run.start_epoch + 1, config.epochs + 1):
+        first = run.start_step if epoch == run.start_epoch + 1 else 0
+        sums, train_time = run.train_epoch(epoch, first, stop)
+        run.end_epoch(epoch, sums, train_time)
+        if stop.signal_name and epoch < config.epochs:
+            raise Interrupted(
+                f"Stopped by {stop.signal_name} after epoch {epoch}; saved "
+                f"to {run.manager.latest}. Run the same command again "
+                "to resume from there."
+            )
+    return run.finish()
 
-    with strategy.scope():
-        model = task.build_model(config)
-        schedule = make_schedule(
-            config.schedule, learning_rate, total_steps, steps_per_epoch
+
+class _Training:
+    """One run's state between epochs: the model, its optimizer, the
+    checkpoint (with the epoch, the step within it and the epoch's running
+    sums), the records so far and the test pipeline (built once)."""
+
+    def __init__(self, config, workdir, strategy, chief, name, task):
+        self.config, self.workdir, self.strategy = config, workdir, strategy
+        self.chief, self.name, self.task = chief, name, task
+        self.global_batch = config.batch_size * strategy.num_replicas_in_sync
+        self.num_train = task.train_dataset(config, self.global_batch, 1)[1]
+        self.test_ds, self.num_test = task.test_dataset(
+            config, self.global_batch
         )
-        optimizer = steps_lib.make_optimizer(config, schedule)
-        optimizer.build(model.trainable_variables)
-        epoch_var = tf.Variable(
-            0, dtype=tf.int64, trainable=False, name="epoch"
+        self.steps_per_epoch = self.num_train // self.global_batch
+        if config.steps_per_epoch:
+            self.steps_per_epoch = min(
+                self.steps_per_epoch, config.steps_per_epoch
+            )
+        self._build()
+        self.manager.restore()
+        self.start_epoch = int(self.epoch_var.numpy())
+        self.start_step = int(self.step_var.numpy())
+        self.history_path = os.path.join(workdir, "history.json")
+        self.history = _read_history(self.history_path, self.start_epoch)
+        self.steps = steps_lib.Steps(
+            task,
+            self.model,
+            self.optimizer,
+            strategy,
+            config,
+            self.global_batch,
         )
-        # Where in the epoch a mid-epoch checkpoint was taken, and the
-        # epoch's running sums then (loss, metric, examples, seconds).
-        step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        sums_var = tf.Variable(
-            tf.zeros(4, tf.float64), trainable=False, name="epoch_sums"
+        self.dist_test = strategy.experimental_distribute_dataset(self.test_ds)
+        self.params = count_params(self.model)
+        self.writer = summaries.writer(workdir, chief)
+        self._start()
+
+    def _build(self):
+        config, strategy = self.config, self.strategy
+        total_steps = self.steps_per_epoch * config.epochs
+        learning_rate = (
+            config.optimizer.learning_rate * strategy.num_replicas_in_sync
         )
-        checkpoint = tf.train.Checkpoint(
-            model=model,
-            optimizer=optimizer,
-            epoch=epoch_var,
-            step=step_var,
-            epoch_sums=sums_var,
+        with strategy.scope():
+            self.model = self.task.build_model(config)
+            schedule = make_schedule(
+                config.schedule,
+                learning_rate,
+                total_steps,
+                self.steps_per_epoch,
+            )
+            self.optimizer = steps_lib.make_optimizer(config, schedule)
+            self.optimizer.build(self.model.trainable_variables)
+            self.epoch_var = tf.Variable(
+                0, dtype=tf.int64, trainable=False, name="epoch"
+            )
+            # Where in the epoch a mid-epoch checkpoint was taken, and the
+            # epoch's running sums then (loss, metric, examples, seconds).
+            self.step_var = tf.Variable(
+                0, dtype=tf.int64, trainable=False, name="step"
+            )
+            self.sums_var = tf.Variable(
+                tf.zeros(4, tf.float64), trainable=False, name="epoch_sums"
+            )
+            checkpoint = tf.train.Checkpoint(
+                model=self.model,
+                optimizer=self.optimizer,
+                epoch=self.epoch_var,
+                step=self.step_var,
+                epoch_sums=self.sums_var,
+            )
+        self.ckpt_dir = distribute.worker_dir(
+            os.path.join(self.workdir, "checkpoints"), strategy
         )
-    ckpt_dir = distribute.worker_dir(
-        os.path.join(workdir, "checkpoints"), strategy
-    )
-    manager = checkpoints.Checkpoints(checkpoint, ckpt_dir, keep=2)
-    manager.restore()
-    start_epoch = int(epoch_var.numpy())
-    start_step = int(step_var.numpy())
-    export_path = (
-        os.path.join(config.export_dir, name) if config.export else None
-    )
-    _announce(
-        name,
-        workdir,
-        export_path,
-        manager.latest,
-        start_epoch,
-        start_step,
-        steps_per_epoch,
-        config.epochs,
-    )
+        self.manager = checkpoints.Checkpoints(
+            checkpoint, self.ckpt_dir, keep=2
+        )
 
-    history_path = os.path.join(workdir, "history.json")
-    history = []
-    if os.path.exists(history_path):
-        with open(history_path) as f:
-            history = [h for h in json.load(f) if h["epoch"] <= start_epoch]
+    def _start(self):
+        config, name = self.config, self.name
+        export_path = (
+            os.path.join(config.export_dir, name) if config.export else None
+        )
+        _announce(
+            name,
+            self.workdir,
+            export_path,
+            self.manager.latest,
+            self.start_epoch,
+            self.start_step,
+            self.steps_per_epoch,
+            config.epochs,
+        )
+        if self.start_epoch == 0:
+            with self.writer.as_default():
+                summaries.start(
+                    config, name, self.model, self.params, self.task,
+                    self.test_ds,
+                )  # fmt: skip
+        if (
+            self.chief
+            and self.start_epoch == 0
+            and 0 in config.save_weights_epochs
+        ):
+            _save_weights(self.model, self.workdir, 0)
+        logging.info(
+            "%s: %d replicas, global batch %d, %d steps/epoch, %d epochs, "
+            "%d trainable / %d frozen params.",
+            name,
+            self.strategy.num_replicas_in_sync,
+            self.global_batch,
+            self.steps_per_epoch,
+            config.epochs,
+            self.params["trainable_params"],
+            self.params["frozen_params"],
+        )
+        self.estimate = progress.Estimate(
+            (config.epochs - self.start_epoch) * self.steps_per_epoch
+            - self.start_step,
+            self.global_batch,
+        )
+        self.last_save = time.monotonic()
 
-    steps = steps_lib.Steps(
-        task, model, optimizer, strategy, config, global_batch
-    )
-    metric = task.metric
-    dist_test = strategy.experimental_distribute_dataset(test_ds)
-    params = count_params(model)
-    writer = summaries.writer(workdir, chief)
-    if start_epoch == 0:
-        with writer.as_default():
-            summaries.start(config, name, model, params, task, test_ds)
-    if chief and start_epoch == 0 and 0 in config.save_weights_epochs:
-        _save_weights(model, workdir, 0)
-
-    logging.info(
-        "%s: %d replicas, global batch %d, %d steps/epoch, %d epochs, "
-        "%d trainable / %d frozen params.",
-        name,
-        replicas,
-        global_batch,
-        steps_per_epoch,
-        config.epochs,
-        params["trainable_params"],
-        params["frozen_params"],
-    )
-    estimate = progress.Estimate(
-        (config.epochs - start_epoch) * steps_per_epoch - start_step,
-        global_batch,
-    )
-    last_save = time.monotonic()
-
-    def save_mid_epoch(step, sums):
-        step_var.assign(step)
-        sums_var.assign(sums)
-        manager.save()
-        return time.monotonic()
-
-    for epoch in range(start_epoch + 1, config.epochs + 1):
-        # A pipeline per epoch, seeded by it: resuming changes nothing. A
-        # run resumed mid-epoch skips the batches it had trained on (they
-        # still pass through the augmentation, so its random state matches).
-        first = start_step if epoch == start_epoch + 1 else 0
-        train_ds = task.datasets(config, global_batch, epoch)[0]
-        iterator = iter(strategy.experimental_distribute_dataset(train_ds))
+    def _iterator(self, epoch, first):
+        """This epoch's batches: a pipeline per epoch, seeded by it, so
+        resuming changes nothing. A run resumed mid-epoch skips the batches
+        it had trained on (they still pass through the augmentation, so its
+        random state matches)."""
+        train_ds = self.task.train_dataset(
+            self.config, self.global_batch, epoch
+        )
+        iterator = iter(
+            self.strategy.experimental_distribute_dataset(train_ds[0])
+        )
         if first:
             _skip(iterator, first)
-        sums = sums_var.numpy() if first else np.zeros(4)
+        return iterator
+
+    def train_epoch(self, epoch, first, stop):
+        """Trains one epoch from step `first`; returns the running sums
+        (loss, metric, examples, seconds) and the epoch's training time."""
+        config, steps_per_epoch = self.config, self.steps_per_epoch
+        iterator = self._iterator(epoch, first)
+        sums = self.sums_var.numpy() if first else np.zeros(4)
         bar = progress.Progress(
             steps_per_epoch,
             f"epoch {epoch}/{config.epochs}",
-            global_batch,
+            self.global_batch,
             config.log_every_steps,
             start=first,
         )
         for step in range(first + 1, steps_per_epoch + 1):
-            sums[:3] += steps.train(iterator).numpy()
+            sums[:3] += self.steps.train(iterator).numpy()
             if not np.isfinite(sums[0]):
                 raise FloatingPointError(
                     f"Loss became NaN at epoch {epoch}, step {step}: stopped. "
-                    f"The last good checkpoint is kept in {ckpt_dir}."
+                    f"The last good checkpoint is kept in {self.ckpt_dir}."
                 )
             bar.update(
-                step, loss=sums[0] / sums[2], **{metric: sums[1] / sums[2]}
+                step,
+                loss=sums[0] / sums[2],
+                **{self.task.metric: sums[1] / sums[2]},
             )
-            estimate.step()
+            self.estimate.step()
             due = config.checkpoint_every_minutes and (
-                time.monotonic() - last_save
+                time.monotonic() - self.last_save
                 >= 60 * config.checkpoint_every_minutes
             )
             if (stop.signal_name or due) and step < steps_per_epoch:
-                sums[3] = sums_var.numpy()[3] * bool(first) + bar.elapsed
-                last_save = save_mid_epoch(step, sums)
+                sums[3] = self.sums_var.numpy()[3] * bool(first) + bar.elapsed
+                self._save_mid_epoch(step, sums)
                 if stop.signal_name:
                     raise Interrupted(
                         f"Stopped by {stop.signal_name} at epoch {epoch}, "
                         f"step {step}/{steps_per_epoch}; saved to "
-                        f"{manager.latest}. Run the same command "
+                        f"{self.manager.latest}. Run the same command "
                         "again to resume from there."
                     )
-        train_time = bar.elapsed + (sums_var.numpy()[3] if first else 0.0)
-        totals = sums[:3]
-        test = steps_lib.evaluate(steps, dist_test)
-        epoch_var.assign(epoch)
-        step_var.assign(0)
-        sums_var.assign(np.zeros(4))
-        manager.save()
-        last_save = time.monotonic()
-        if chief and epoch in config.save_weights_epochs:
-            _save_weights(model, workdir, epoch)
-        record = {
+        return sums, bar.elapsed + (self.sums_var.numpy()[3] if first else 0.0)
+
+    def _save_mid_epoch(self, step, sums):
+        self.step_var.assign(step)
+        self.sums_var.assign(sums)
+        self.manager.save()
+        self.last_save = time.monotonic()
+
+    def end_epoch(self, epoch, sums, train_time):
+        """Evaluates, checkpoints the finished epoch, then records it
+        (history, TensorBoard, log)."""
+        test = steps_lib.evaluate(self.steps, self.dist_test)
+        self.epoch_var.assign(epoch)
+        self.step_var.assign(0)
+        self.sums_var.assign(np.zeros(4))
+        self.manager.save()
+        self.last_save = time.monotonic()
+        if self.chief and epoch in self.config.save_weights_epochs:
+            _save_weights(self.model, self.workdir, epoch)
+        record = self._record(epoch, sums[:3], test, train_time)
+        self.history.append(record)
+        if self.chief:
+            files.write_json(self.history_path, self.history)
+        with self.writer.as_default():
+            summaries.epoch(
+                self.config, record, self.model, self.task, self.test_ds
+            )
+        self.writer.flush()
+        _log_epoch(record, self.config.epochs, self.task.metric)
+
+    def _record(self, epoch, totals, test, train_time):
+        metric = self.task.metric
+        return {
             "epoch": epoch,
             "train_loss": totals[0] / totals[2],
             f"train_{metric}": totals[1] / totals[2],
@@ -386,45 +463,57 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
             "train_time_s": train_time,
             "images_per_s": totals[2] / train_time,
             "learning_rate": float(
-                keras.ops.convert_to_numpy(optimizer.learning_rate)
+                keras.ops.convert_to_numpy(self.optimizer.learning_rate)
             ),
         }
-        history.append(record)
-        if chief:
-            files.write_json(history_path, history)
-        with writer.as_default():
-            summaries.epoch(config, record, model, task, test_ds)
-        writer.flush()
-        logging.info(
-            "epoch %d/%d: train loss %.4f %s %.4f | test loss %.4f %s %.4f "
-            "| %.1f s, %.1f images/s",
-            epoch,
-            config.epochs,
-            record["train_loss"],
-            metric,
-            record[f"train_{metric}"],
-            test["loss"],
-            metric,
-            test[metric],
-            train_time,
-            record["images_per_s"],
-        )
-        if stop.signal_name and epoch < config.epochs:
-            raise Interrupted(
-                f"Stopped by {stop.signal_name} after epoch {epoch}; saved "
-                f"to {manager.latest}. Run the same command again "
-                "to resume from there."
-            )
 
+    def finish(self):
+        """Writes `metrics.json` and the export; returns the metrics."""
+        config, strategy = self.config, self.strategy
+        metrics = {
+            "run_name": self.name,
+            **_history_metrics(self.history, self.task.metric, self.params),
+            "num_train_examples": self.num_train,
+            "num_test_examples": self.num_test,
+            "num_replicas": strategy.num_replicas_in_sync,
+            "global_batch_size": self.global_batch,
+            "strategy": type(strategy).__name__,
+            **_provenance(),
+            **self.params,
+        }
+        if self.chief:
+            files.write_json(
+                os.path.join(self.workdir, "metrics.json"), metrics
+            )
+        if config.export:
+            path = export.export_run(
+                self.model,
+                distribute.worker_dir(config.export_dir, strategy),
+                self.name,
+                files={
+                    "config.json": config.to_dict(),
+                    "metrics.json": metrics,
+                    **self.task.export_files(config),
+                },
+                overwrite=config.overwrite or not self.chief,
+            )
+            metrics["export_path"] = path
+            logging.info("Exported to %s", path)
+        return metrics
+
+
+def _read_history(path, start_epoch):
+    """The records of the epochs the checkpoint holds."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [h for h in json.load(f) if h["epoch"] <= start_epoch]
+
+
+def _provenance() -> dict:
+    """Where and when a run was made: commit, finish time, CPU, versions."""
     cpu = machine.cpu_features()
-    metrics = {
-        "run_name": name,
-        **_history_metrics(history, metric, params),
-        "num_train_examples": num_train,
-        "num_test_examples": num_test,
-        "num_replicas": replicas,
-        "global_batch_size": global_batch,
-        "strategy": type(strategy).__name__,
+    return {
         "code_version": machine.code_version(),
         "finished_at": datetime.datetime.now(datetime.UTC).strftime(
             "%Y-%m-%dT%H:%M:%SZ"
@@ -432,23 +521,21 @@ def _train_and_evaluate(config, workdir, strategy, chief, name, task, stop):
         "cpu_model": cpu.get("cpu_model"),
         "cpu_flags": cpu.get("cpu_flags"),
         "versions": machine.library_versions(),
-        **params,
     }
-    if chief:
-        files.write_json(os.path.join(workdir, "metrics.json"), metrics)
-    if config.export:
-        target_dir = distribute.worker_dir(config.export_dir, strategy)
-        path = export.export_run(
-            model,
-            target_dir,
-            name,
-            files={
-                "config.json": config.to_dict(),
-                "metrics.json": metrics,
-                **task.export_files(config),
-            },
-            overwrite=config.overwrite or not chief,
-        )
-        metrics["export_path"] = path
-        logging.info("Exported to %s", path)
-    return metrics
+
+
+def _log_epoch(record, epochs, metric):
+    logging.info(
+        "epoch %d/%d: train loss %.4f %s %.4f | test loss %.4f %s %.4f "
+        "| %.1f s, %.1f images/s",
+        record["epoch"],
+        epochs,
+        record["train_loss"],
+        metric,
+        record[f"train_{metric}"],
+        record["test_loss"],
+        metric,
+        record[f"test_{metric}"],
+        record["train_time_s"],
+        record["images_per_s"],
+    )

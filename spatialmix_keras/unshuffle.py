@@ -226,8 +226,8 @@ class UnshuffleTask:
                 f"{config.model.name!r}"
             )
 
-    def datasets(self, config, global_batch, epoch=1):
-        train_ds, num_train = pipeline(
+    def train_dataset(self, config, global_batch, epoch):
+        return pipeline(
             config,
             "train",
             global_batch,
@@ -235,7 +235,9 @@ class UnshuffleTask:
             self.permutation,
             seed=data.epoch_seed(config.seed, epoch),
         )
-        test_ds, num_test = pipeline(
+
+    def test_dataset(self, config, global_batch):
+        return pipeline(
             config,
             "test",
             global_batch,
@@ -243,7 +245,6 @@ class UnshuffleTask:
             self.permutation,
             config.test_examples,
         )
-        return train_ds, num_train, test_ds, num_test
 
     def build_model(self, config):
         return models.build(

@@ -338,3 +338,19 @@ def test_installed_console_command_works_outside_the_checkout(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "--config.epochs=2" in result.stdout.splitlines()
+
+
+def test_installed_command_help_names_itself_not_the_module(tmp_path):
+    command = shutil.which("spatialmix-classify")
+    assert command, "pip install -e . installs the console commands"
+    result = subprocess.run(
+        [command, "--help"],
+        cwd=tmp_path,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "spatialmix-classify --freeze=spatial" in result.stdout
+    assert "python -m apps" not in result.stdout

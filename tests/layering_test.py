@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 
+import conftest
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -132,3 +133,32 @@ def test_installed_copy_runs_shipped_configs_from_any_directory(
         capture_output=True, text=True, check=True, cwd=tmp_path,
     ).stdout  # fmt: skip
     assert where.startswith(site)
+
+
+@pytest.mark.parametrize(
+    "imports",
+    [
+        "import keras; import spatialmix_keras",
+        "import spatialmix_keras; import keras",
+        "import spatialmix_keras.schema; import tensorflow; import keras",
+    ],
+)
+def test_layers_register_whichever_is_imported_first(imports):
+    """The package loads its layers lazily (configs parse without
+    TensorFlow), yet once it and Keras are both imported a `.keras` file
+    of ours loads with plain Keras."""
+    code = (
+        f"import sys; {imports}\n"
+        "print(keras.saving.get_registered_object("
+        "'spatialmix_keras>SpatialSeparableConv2D').__name__)\n"
+    )
+    result = conftest.run_python(code)
+    assert result.stdout.split() == ["SpatialSeparableConv2D"], result.stderr
+
+
+def test_the_schema_imports_without_tensorflow():
+    code = (
+        "import sys, spatialmix_keras.schema, spatialmix_keras.vocabulary\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    assert conftest.run_python(code).stdout.split() == ["False", "False"]

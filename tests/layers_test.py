@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import spatialmix_keras  # noqa: F401  (registers the layers)
-from spatialmix_keras import (
+from spatialmix_keras import (  # importing any layer registers them all
     PointwiseConv2D,
     SpatialDepthwiseConv2D,
     SpatialSeparableConv2D,

@@ -75,8 +75,8 @@ def test_readme_quickstart_runs_as_written(tmp_path, data_dir):
     assert (tmp_path / "saved_models" / "quickstart" / "saved_model").is_dir()
     parsed = _run(main_job + " --print_config", tmp_path, data_dir, 120)
     assert parsed.returncode == 0, parsed.stderr[-3000:]
-    assert "freeze: spatial" in parsed.stdout
-    assert "name: resnet20" in parsed.stdout
+    assert "--config.freeze='spatial'" in parsed.stdout.splitlines()
+    assert "--config.model.name='resnet20'" in parsed.stdout.splitlines()
 
     plain, helper = [b for b in _blocks("python") if "quickstart" in b]
     code = (

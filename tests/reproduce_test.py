@@ -22,6 +22,14 @@ _BUILDER_ARGS = set(inspect.signature(models.convmixer).parameters) | set(
     inspect.signature(models.convmixer_unshuffler).parameters
 )
 
+# What a pair's two runs must share (`stats.pair_by_machine`).
+SAME_MACHINE = {
+    "cpu_model": "CPU A",
+    "cpu_flags": ["avx2", "fma"],
+    "versions": {"tensorflow": "2.21.0", "keras": "3.15.1", "onednn": True},
+    "code_version": "abc1234",
+}
+
 
 @pytest.mark.parametrize("scale", reproduce.SCALES)
 def test_every_figure_has_runs_with_unique_names_and_real_configs(scale):
@@ -379,6 +387,7 @@ def test_seeded_report_gives_mean_interval_and_paired_difference(tmp_path):
                 {
                     "final_test_accuracy": accuracy[key],
                     "train_time_s": 60.0,
+                    **SAME_MACHINE,
                     "cpu_model": cpu,
                 },
                 f,
@@ -417,7 +426,7 @@ def test_seeded_report_gives_mean_interval_and_paired_difference(tmp_path):
         markdown = f.read()
     assert (
         "**Verdict (a) separable ResNets: Chans close to Full, Space far "
-        "behind: undecided.** ResNet-8: Chans - Full -2.0 [" in markdown
+        "behind: not shown.** ResNet-8: Chans - Full -2.0 [" in markdown
     )
     # Where the runs trained (seed 0: 3 runs; seeds 1, 2: Full and Chans),
     # not only where the report was drawn.
@@ -426,6 +435,23 @@ def test_seeded_report_gives_mean_interval_and_paired_difference(tmp_path):
         "drawn on " in markdown
     )
     assert "CPU C" not in markdown
+    assert "Every pair shares CPU, flags, oneDNN, libraries and commit" in (
+        markdown
+    )
+    # A pair whose runs differ in commit is left out, and the report says so.
+    chans_s2 = next(
+        r for r in runs if (r.meta["freeze"], r.meta["seed"]) == ("spatial", 2)
+    )
+    path = os.path.join(reproduce.run_dir(fig_dir, chans_s2), "metrics.json")
+    with open(path) as f:
+        moved = {**json.load(f), "code_version": "def5678"}
+    with open(path, "w") as f:
+        json.dump(moved, f)
+    _, rows = reproduce.report("fig2", "cifar", str(tmp_path))
+    by_mode = {row[1]: row for row in rows}
+    assert by_mode["Chans"][4].endswith("(n=2)")
+    with open(os.path.join(fig_dir, "fig2.md")) as f:
+        assert "ResNet-8 Chans - Full, seed 2: differ in commit." in f.read()
 
 
 def test_a_figure_without_finished_runs_is_not_drawn(tmp_path):
@@ -449,6 +475,7 @@ def test_filter_report_pairs_seeds_and_judges_random_filters(tmp_path):
             + 0.01 * seed * (kind == "same"),
             "train_time_s": 60.0,
             "trainable_params": 1000,
+            **SAME_MACHINE,
         }
         with open(
             os.path.join(reproduce.run_dir(fig_dir, run), "metrics.json"), "w"

@@ -119,7 +119,9 @@ def _export(fig_dir, run):
 def _kernels(path):
     import keras
 
-    import spatialmix_keras  # noqa: F401  (registers the layers)
+    import spatialmix_keras
+
+    spatialmix_keras.register()  # the custom layers, for loading
     from spatialmix_keras import spatial_filters
 
     model = keras.models.load_model(path, safe_mode=True)
