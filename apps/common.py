@@ -288,6 +288,37 @@ def fail(app_name: str, error: BaseException) -> None:
     raise SystemExit(1)
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Sends what C++ code writes to stderr (file descriptor 2) to
+    /dev/null; Python's own errors still surface once it is restored."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def load_tensorflow_quietly() -> None:
+    """Imports TensorFlow and lets it find its devices without its start-up
+    lines (the oneDNN notice, "Could not find cuda drivers", a `cuInit`
+    error on a machine without a GPU: nothing a user can act on), which
+    TensorFlow prints whatever `TF_CPP_MIN_LOG_LEVEL` says. Kept when
+    `TF_CPP_MIN_LOG_LEVEL` is 0 (asked for everything)."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        import tensorflow as tf
+    else:
+        with _native_stderr_silenced():
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+
+
 def run(main, doc: str) -> None:
     """Runs an app's `main` with `parse_flags`; `doc` (the app module's
     docstring) heads `--help` also when started as a console command."""
@@ -302,6 +333,7 @@ def run(main, doc: str) -> None:
     def checked(argv):
         if len(argv) > 1:
             raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        load_tensorflow_quietly()
         return main(argv)
 
     app.run(checked, flags_parser=parse_flags)

@@ -2,8 +2,10 @@
 
 An export is a directory `<export_dir>/<run_name>/` holding:
 
-- `saved_model/`: a TensorFlow SavedModel (`model.export`), endpoint `serve`
-  from float [0, 1] pixels to logits (or images, for the un-shuffler);
+- `saved_model/`: a TensorFlow SavedModel (Keras' `ExportArchive`):
+  endpoint `serve`, the default signature, from float [0, 1] pixels
+  (`pixels`) to logits (`output_0`; images, for the un-shuffler), refusing
+  pixels outside [0, 1]; and `serve_uint8` for 0..255 uint8 pixels;
 - `model.keras`: the Keras file, loadable with `keras.models.load_model`
   after `import spatialmix_keras`;
 - `config.json` (and any other JSON files passed in).
@@ -86,7 +88,7 @@ def export_run(
     staging = tempfile.mkdtemp(prefix=f".{run_name}.partial-", dir=export_dir)
     make_shareable(staging)  # an export is for sharing
     try:
-        model.export(os.path.join(staging, SAVED_MODEL_DIR), verbose=False)
+        _write_saved_model(model, os.path.join(staging, SAVED_MODEL_DIR))
         model.save(os.path.join(staging, KERAS_FILE))
         for name, payload in (files or {}).items():
             write_json(os.path.join(staging, name), payload)
@@ -119,6 +121,58 @@ def export_run(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+PIXEL_RANGE_MESSAGE = (
+    "`serve` takes float pixels in [0, 1]; received values outside it "
+    "(0..255 pixels?): divide them by 255, or call `serve_uint8` with uint8 "
+    "pixels."
+)
+
+
+def _write_saved_model(model, path):
+    """The SavedModel of `model`: endpoint `serve` (the default signature;
+    input `pixels`, output `output_0`) and, for a model of float pixels,
+    `serve_uint8` for 0..255 uint8 pixels. `serve` refuses float pixels
+    outside [0, 1], which would otherwise score near chance silently."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    shape = (None, *model.input_shape[1:])
+    dtype = tf.as_dtype(model.inputs[0].dtype)
+    if dtype != tf.float32:  # a model of uint8 pixels takes them as they are
+        archive.add_endpoint(
+            "serve",
+            lambda pixels: model(pixels, training=False),
+            input_signature=[tf.TensorSpec(shape, dtype, name="pixels")],
+        )
+        archive.write_out(path, verbose=False)
+        return
+
+    def serve(pixels):
+        checks = [
+            tf.debugging.assert_greater_equal(
+                tf.reduce_min(pixels), 0.0, message=PIXEL_RANGE_MESSAGE
+            ),
+            tf.debugging.assert_less_equal(
+                tf.reduce_max(pixels), 1.0, message=PIXEL_RANGE_MESSAGE
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            return model(tf.identity(pixels), training=False)
+
+    archive.add_endpoint(
+        "serve",
+        serve,
+        input_signature=[tf.TensorSpec(shape, tf.float32, name="pixels")],
+    )
+    archive.add_endpoint(
+        "serve_uint8",
+        lambda pixels: model(
+            tf.cast(pixels, tf.float32) / 255.0, training=False
+        ),
+        input_signature=[tf.TensorSpec(shape, tf.uint8, name="pixels")],
+    )
+    archive.write_out(path, verbose=False)
 
 
 @dataclasses.dataclass(eq=False)

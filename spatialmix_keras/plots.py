@@ -21,7 +21,20 @@ def _save(fig, path: str) -> str:
     return path
 
 
-def plot_eps_sweep(curves, path: str, title: str = "") -> str:
+def accuracy_axis(ax, chance: float | None = None, label="accuracy") -> None:
+    """An accuracy axis in percent from 0 to 100, with a dotted chance line
+    (`chance`, a fraction) where one is given."""
+    ax.set_ylabel(f"{label} (%)")
+    ax.set_ylim(0, 100)
+    if chance is not None:
+        ax.axhline(100 * chance, color="gray", ls=":", lw=1, label="chance")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def plot_eps_sweep(
+    curves, path: str, title: str = "", chance: float | None = 0.1
+) -> str:
     """Accuracy against epsilon, one line per model and attack (Figs. 8, 9).
 
     Args:
@@ -29,26 +42,28 @@ def plot_eps_sweep(curves, path: str, title: str = "") -> str:
             `accuracy`.
         path: PNG file to write.
         title: figure title.
+        chance: chance accuracy (a fraction; CIFAR-10's by default), drawn
+            as a dotted line; None for none.
 
     Returns:
         `path`.
     """
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    labels = list(dict.fromkeys(c["label"] for c in curves))
     for curve in curves:
-        eps255 = [255 * e for e in curve["eps"]]
+        # Models side by side at each epsilon: no marker hides another.
+        shift = 0.04 * (labels.index(curve["label"]) - (len(labels) - 1) / 2)
+        eps255 = [255 * e + shift for e in curve["eps"]]
         style = "-o" if curve["attack"] == "fgsm" else "--s"
         ax.plot(
             eps255,
-            curve["accuracy"],
+            [100 * a for a in curve["accuracy"]],
             style,
             markersize=4,
             label=f"{curve['label']} ({curve['attack'].upper()})",
         )
     ax.set_xlabel("epsilon (x 1/255)")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    accuracy_axis(ax, chance)
     if title:
         ax.set_title(title)
     return _save(fig, path)
@@ -105,11 +120,12 @@ def study_labels(results) -> list[str]:
     return list(dict.fromkeys(e["label"] for e in results["subjects"]))
 
 
-def _band(ax, x, groups, label, style):
-    """Mean over seeds with a 95% t band (a line alone for one seed)."""
+def _band(ax, x, groups, label, style, scale=1.0):
+    """Mean over seeds with a 95% t band (a line alone for one seed), of
+    the values times `scale` (100: fractions as percent)."""
     from spatialmix_keras import stats
 
-    summary = [stats.mean_ci(g) for g in groups]
+    summary = [stats.mean_ci([scale * v for v in g]) for g in groups]
     mean = [m for m, _, _ in summary]
     (line,) = ax.plot(x, mean, style, markersize=4, label=label)
     if len(groups[0]) > 1:
@@ -123,12 +139,16 @@ def _band(ax, x, groups, label, style):
         )
 
 
-def plot_robustness(results, path: str, title: str = "") -> str:
+def plot_robustness(
+    results, path: str, title: str = "", chance: float | None = 0.1
+) -> str:
     """White-box FGSM (all images) and PGD (subset) accuracy against
-    epsilon: the mean over seeds of each label with its 95% band."""
+    epsilon: the mean over seeds of each label with its 95% band, in
+    percent, with the chance line (`chance`, a fraction)."""
     s = results["settings"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=120, sharey=True)
-    for label in study_labels(results):
+    labels = study_labels(results)
+    for k, label in enumerate(labels):
         group = [e for e in results["subjects"] if e["label"] == label]
         fgsm = [[e["white_box"]["clean_accuracy"] for e in group]] + [
             [e["white_box"]["fgsm"][i] for e in group]
@@ -139,75 +159,79 @@ def plot_robustness(results, path: str, title: str = "") -> str:
             for i in range(len(s["pgd_eps"]))
         ]
         name = f"{label} ({len(group)} seed{'s' * (len(group) > 1)})"
-        _band(axes[0], [0] + [255 * e for e in s["fgsm_eps"]], fgsm, name, "-o")
-        _band(axes[1], [0] + [255 * e for e in s["pgd_eps"]], pgd, name, "--s")
+        # Labels side by side at each epsilon: no marker hides another.
+        shift = 0.04 * (k - (len(labels) - 1) / 2)
+        for ax, eps, values, style in (
+            (axes[0], s["fgsm_eps"], fgsm, "-o"),
+            (axes[1], s["pgd_eps"], pgd, "--s"),
+        ):
+            x = [shift] + [255 * e + shift for e in eps]
+            _band(ax, x, values, name, style, scale=100)
     axes[0].set_title(f"FGSM, {s['examples']} test images")
     axes[1].set_title(
         f"PGD-{s['pgd_steps']} (random start), first {s['pgd_examples']}"
     )
-    axes[0].set_ylabel("accuracy (mean, 95% band over seeds)")
     for ax in axes:
         ax.set_xlabel("epsilon (x 1/255)")
-        ax.set_ylim(0, 1)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        accuracy_axis(ax, chance, "accuracy, mean and 95% band over seeds")
     if title:
         fig.suptitle(title)
     return _save(fig, path)
 
 
-def plot_training_length(results, path: str, title: str = "") -> str:
+def plot_training_length(
+    results, path: str, title: str = "", chance: float | None = 0.1
+) -> str:
     """Against the training epoch: FGSM and PGD accuracy at the smallest
-    PGD epsilon (subset), how far the depthwise filters moved from their
-    initialisation, and their high-frequency energy share."""
+    PGD epsilon (subset, in percent, with the chance line), how far the
+    depthwise filters moved from their initialisation, and their
+    high-frequency energy share."""
     s = results["settings"]
     eps = s["pgd_eps"][0]
     fgsm_index = min(
         range(len(s["fgsm_eps"])), key=lambda i: abs(s["fgsm_eps"][i] - eps)
     )
     fig, axes = plt.subplots(1, 5, figsize=(20, 3.8), dpi=120)
+    # (title, value of a point, y limits, scale): accuracies in percent
+    # from 0 to 100, filter movement from 0; the energy share alone zooms
+    # in (its title says so): it moves by a few hundredths.
     panels = (
-        ("clean accuracy", lambda p: p.get("clean_accuracy")),
         (
-            f"FGSM accuracy, eps {255 * s['fgsm_eps'][fgsm_index]:g}/255",
+            "clean accuracy (%)",
+            lambda p: p.get("clean_accuracy"),
+            (0, 100),
+            100,
+        ),
+        (
+            f"FGSM accuracy (%), eps {255 * s['fgsm_eps'][fgsm_index]:g}/255",
             lambda p: p.get("fgsm", [None] * len(s["fgsm_eps"]))[fgsm_index],
+            (0, 100),
+            100,
         ),
         (
-            f"PGD accuracy, eps {255 * eps:g}/255",
+            f"PGD accuracy (%), eps {255 * eps:g}/255",
             lambda p: p.get("pgd", [None])[0],
+            (0, 100),
+            100,
         ),
-        ("filter movement ||D - D0|| / ||D0||", lambda p: p["filter_movement"]),
+        (
+            "filter movement ||D - D0|| / ||D0||",
+            lambda p: p["filter_movement"],
+            (0, None),
+            1,
+        ),
         (
             f"filter energy above {s['high_frequency_cutoff']} cycles/px"
             "\n(share; the y-axis does not start at 0)",
             lambda p: p["high_frequency_share"],
+            (None, None),
+            1,
         ),
     )
-    # Accuracies on [0, 1], filter movement from 0; the energy share alone
-    # zooms in (its title says so): it moves by a few hundredths.
-    limits = ((0, 1), (0, 1), (0, 1), (0, None), (None, None))
-    for ax, (ylabel, value), ylim in zip(axes, panels, limits, strict=True):
-        for label in study_labels(results):
-            group = [e for e in results["subjects"] if e["label"] == label]
-            epochs = [
-                p["epoch"]
-                for p in group[0]["epochs"]
-                if value(p) is not None and p["epoch"] is not None
-            ]
-            if not epochs:
-                continue
-            values = [
-                [
-                    value(p)
-                    for e in group
-                    for p in e["epochs"]
-                    if p["epoch"] == epoch and value(p) is not None
-                ]
-                for epoch in epochs
-            ]
-            if len({len(v) for v in values}) != 1:
-                continue  # seeds kept different epochs: no common band
-            _band(ax, epochs, values, label, "-o")
+    for ax, (ylabel, value, ylim, scale) in zip(axes, panels, strict=True):
+        _length_panel(ax, results, value, scale)
+        if scale == 100 and chance is not None:
+            ax.axhline(100 * chance, color="gray", ls=":", lw=1, label="chance")
         ax.set_xlabel("epoch")
         ax.set_title(ylabel, fontsize=9)
         ax.set_ylim(*ylim)
@@ -222,3 +246,31 @@ def plot_training_length(results, path: str, title: str = "") -> str:
     if title:
         fig.suptitle(title)
     return _save(fig, path)
+
+
+def _length_panel(ax, results, value, scale):
+    """One line per label: `value` of each kept epoch, over seeds."""
+    labels = study_labels(results)
+    for k, label in enumerate(labels):
+        group = [e for e in results["subjects"] if e["label"] == label]
+        epochs = [
+            p["epoch"]
+            for p in group[0]["epochs"]
+            if value(p) is not None and p["epoch"] is not None
+        ]
+        if not epochs:
+            continue
+        values = [
+            [
+                value(p)
+                for e in group
+                for p in e["epochs"]
+                if p["epoch"] == epoch and value(p) is not None
+            ]
+            for epoch in epochs
+        ]
+        if len({len(v) for v in values}) != 1:
+            continue  # seeds kept different epochs: no common band
+        # Labels side by side at each epoch: no marker hides another.
+        shift = 0.05 * (k - (len(labels) - 1) / 2)
+        _band(ax, [e + shift for e in epochs], values, label, "-o", scale)

@@ -50,6 +50,11 @@ def test_classify_then_evaluate_gives_the_recorded_accuracy(data_dir, tmp_path):
         data_dir=data_dir,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    # TensorFlow's start-up lines (oneDNN notice, CUDA probing) are not
+    # shown: the run's own announcement comes first.
+    assert result.stderr.splitlines()[0].endswith("Run chans")
+    assert "cuda" not in result.stderr.lower()
+    assert "oneDNN custom operations" not in result.stderr
     export = tmp_path / "saved_models" / "chans"
     with open(export / "metrics.json") as f:
         recorded = json.load(f)["final_test_accuracy"]

@@ -160,9 +160,19 @@ def plt():
     return plt
 
 
-def save_figure(plt, fig, fig_dir, figure):
-    """Writes `<fig_dir>/<figure>.png` and closes the figure; its path."""
+SMOKE_LABEL = "smoke scale: not a result"
+
+
+def save_figure(plt, fig, fig_dir, figure, scale=None):
+    """Writes `<fig_dir>/<figure>.png` and closes the figure; its path. At
+    the smoke scale every figure carries `SMOKE_LABEL` across it: its
+    numbers only show that the code runs."""
     fig.tight_layout()
+    if scale == "smoke":
+        fig.text(
+            0.5, 0.5, SMOKE_LABEL, ha="center", va="center", fontsize=20,
+            color="tab:red", alpha=0.35, rotation=15,
+        )  # fmt: skip
     png = os.path.join(fig_dir, f"{figure}.png")
     files.atomic_write(png, fig.savefig)
     plt.close(fig)

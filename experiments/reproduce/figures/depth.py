@@ -28,6 +28,15 @@ def _by_freeze_and(fig_dir, runs, key, value):
     return {f: sorted(v, key=lambda t: t[0]) for f, v in table.items()}
 
 
+def _num_classes(fig_dir, runs) -> int:
+    """The classes of the runs' dataset (for the chance line)."""
+    from spatialmix_keras import data
+
+    for config in common.configs(fig_dir, runs):
+        return data.dataset_info(config["dataset"]).num_classes
+    return 10
+
+
 def _resnet(n, panel=""):
     """The network of depth n: a CIFAR ResNet has 6n + 2 layers, an
     ImageNet one 8n + 2."""
@@ -128,7 +137,7 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
     )
     ax.grid(alpha=0.3)
     ax.legend()
-    png = common.save_figure(plt, fig, fig_dir, figure)
+    png = common.save_figure(plt, fig, fig_dir, figure, scale)
     common.write_report(
         fig_dir,
         runs,
@@ -228,6 +237,9 @@ def lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
         plt = common.plt()
         axis_label, tick, networks = _axis(figure, fig_dir, runs, xlabel)
         panels = list(dict.fromkeys(r.meta.get("panel", "") for r in runs))
+        accuracy = "accuracy" in value
+        scale_y = 100 if accuracy else 1
+        chance = 100 / _num_classes(fig_dir, runs) if accuracy else None
         fig, axes = plt.subplots(
             1, len(panels), figsize=(5 * len(panels), 3.5), dpi=120
         )
@@ -240,11 +252,14 @@ def lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
                 key,
                 value,
             )
-            for freeze in FREEZES:
+            xs_all = sorted({t[0] for v in table.values() for t in v})
+            step = min(np.diff(xs_all), default=1.0)
+            for i, freeze in enumerate(FREEZES):
                 if freeze not in table:
                     continue
-                xs = [t[0] for t in table[freeze]]
-                ys = [t[1] for t in table[freeze]]
+                # Side by side, so that no mode's marker hides another's.
+                xs = [t[0] + (i - 1) * 0.06 * step for t in table[freeze]]
+                ys = [scale_y * t[1] for t in table[freeze]]
                 ax.plot(xs, ys, "-o", label=LABELS[freeze])
                 for x, y, m in table[freeze]:
                     rows.append(
@@ -266,15 +281,24 @@ def lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
             )
             ax.set_title(panel)
             ax.set_xlabel(axis_label)
-            ax.set_ylabel(ylabel)  # zoomed to the data, as in the paper
+            ax.set_ylabel(f"{ylabel} (%)" if accuracy else ylabel)
+            if accuracy:
+                ax.axhline(chance, color="gray", ls=":", label="chance")
+            if accuracy and scale == "smoke":
+                ax.set_ylim(0, 100)  # no zoom into chance-level noise
             ax.grid(alpha=0.3)
             ax.legend()
+        zoom = (
+            "y axes from 0 to 100%"
+            if accuracy and scale == "smoke"
+            else "y axes zoomed to the data (do not start at 0)"
+        )
         fig.suptitle(
             f"{figure}: {networks}, {scale} scale, one run per point\n"
-            "y axes zoomed to the data (do not start at 0)",
+            f"{zoom}; modes side by side at each {xlabel}",
             fontsize=9,
         )
-        png = common.save_figure(plt, fig, fig_dir, figure)
+        png = common.save_figure(plt, fig, fig_dir, figure, scale)
         common.write_report(
             fig_dir,
             runs,
@@ -342,7 +366,7 @@ def time_report(figure):
             "their means",
             fontsize=9,
         )
-        png = common.save_figure(plt, fig, fig_dir, figure)
+        png = common.save_figure(plt, fig, fig_dir, figure, scale)
         common.write_report(
             fig_dir,
             runs,

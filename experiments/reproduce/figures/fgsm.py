@@ -119,7 +119,7 @@ def fgsm_report(figure):
         )
         ax.grid(alpha=0.3)
         ax.legend()
-        png = common.save_figure(plt, fig, fig_dir, figure)
+        png = common.save_figure(plt, fig, fig_dir, figure, scale)
         wall = sum(
             (common.metrics(fig_dir, r) or {}).get("train_time_s", 0)
             for r in runs

@@ -84,7 +84,7 @@ def filters_bar_report(fig_dir, runs, scale):
         fontsize=9,
     )
     ax.set_ylim(0, 1)
-    png = common.save_figure(plt, fig, fig_dir, "fig5")
+    png = common.save_figure(plt, fig, fig_dir, "fig5", scale)
     verdict, reason = verdicts.best_fixed(differences)
     common.write_report(
         fig_dir,
@@ -206,7 +206,7 @@ def learned_filters_report(fig_dir, runs, scale):
         f"{run.meta.get('panel', '')}, {scale} scale",
         fontsize=9,
     )
-    png = common.save_figure(plt, fig, fig_dir, "fig7")
+    png = common.save_figure(plt, fig, fig_dir, "fig7", scale)
     header = ["layer", "kernel", "filter std", "high-frequency share"]
     notes = (
         f"Learned depthwise filters of {run.name} (its first "

@@ -67,7 +67,7 @@ def fig12_report(fig_dir, runs, scale):
         "start at 0); the other two settings at the sweep's centre",
         fontsize=9,
     )
-    png = common.save_figure(plt, fig, fig_dir, "fig12")
+    png = common.save_figure(plt, fig, fig_dir, "fig12", scale)
     rows = []
     for (freeze, point), ci in sorted(
         cis.items(), key=lambda item: (item[0][1], item[0][0] != "none")
@@ -162,7 +162,7 @@ def length_report(fig_dir, runs, scale):
         "zoomed to the data (does not start at 0)",
         fontsize=9,
     )
-    png = common.save_figure(plt, fig, fig_dir, "unshuffle_length")
+    png = common.save_figure(plt, fig, fig_dir, "unshuffle_length", scale)
     rows = []
     last = None
     for epoch in all_epochs:
