@@ -68,6 +68,8 @@ def main(argv):
     try:
         config_lib.validate_config(config)
         workdir = workdir or f"runs/{config_lib.run_name(config)}"
+        if common.finished_or_restarted(config, workdir):
+            return
         metrics = train.train_and_evaluate(config, workdir)
     except stopping.Interrupted as stopped:
         common.interrupted("classify", stopped)

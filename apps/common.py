@@ -118,7 +118,26 @@ def define_training_flags(default_config: str, model_help: str, datasets: str):
         "export_dir", None, "Parent of the export (default saved_models)."
     )
     flags.DEFINE_string("run_name", None, "Name of the run and its export.")
-    flags.DEFINE_bool("overwrite", None, "Replace an existing export.")
+    flags.DEFINE_bool(
+        "overwrite",
+        None,
+        "When the run ends, replace an export of the same name that is "
+        "already there (without it the run refuses to start).",
+    )
+    flags.DEFINE_bool(
+        "status",
+        False,
+        "List the runs under --workdir (default runs/): model, epochs done "
+        "/ planned, last test result, state and export; train nothing.",
+    )
+    flags.DEFINE_bool(
+        "restart",
+        False,
+        "Train from scratch: move the workdir aside (to "
+        "<workdir>.replaced-<time>) and replace the export at the end. "
+        "Without it, rerunning a command resumes an unfinished run and "
+        "reports a finished one.",
+    )
     flags.DEFINE_enum(
         "strategy",
         None,
@@ -212,9 +231,14 @@ def resolve_config(app_name: str, config, overrides: dict[str, str]) -> bool:
     """Applies the flags to the config and checks it against the schema
     (`spatialmix_keras.schema`), before TensorFlow is imported: a bad value
     exits in one line within a fraction of a second. Returns False when
-    `--print_config` printed it (nothing more to do)."""
-    from spatialmix_keras import schema
+    `--print_config` printed it, or `--status` the runs (nothing more to
+    do)."""
+    from spatialmix_keras import run_status, schema
 
+    if flags.FLAGS.status:
+        root = flags.FLAGS.workdir or "runs"
+        print(run_status.format_rows(run_status.status_rows(root)))
+        return False
     try:
         apply_flag_overrides(config, overrides)
         if flags.FLAGS.print_config:
@@ -223,6 +247,7 @@ def resolve_config(app_name: str, config, overrides: dict[str, str]) -> bool:
         schema.validate(config)
     except ValueError as error:
         fail(app_name, error)
+    load_tensorflow_quietly()
     return True
 
 
@@ -304,6 +329,37 @@ def _native_stderr_silenced():
         os.close(devnull)
 
 
+def finished_or_restarted(config, workdir: str) -> bool:
+    """Before a training app trains: with `--restart`, sets the old workdir
+    aside and lets the new export replace the old one; otherwise, when the
+    run already finished, says so (result and export) and returns True:
+    nothing is left to do."""
+    from absl import logging
+
+    from spatialmix_keras import train
+
+    if flags.FLAGS.restart:
+        moved = train.set_aside(workdir)
+        if moved:
+            logging.info("Restarting: the old workdir is now %s", moved)
+        config.overwrite = True
+        return False
+    done = train.finished_metrics(config, workdir)
+    if done is None:
+        return False
+    metric = next(k for k in done if k.startswith("final_test_"))
+    logging.info(
+        "Already finished: %s %.4f after %d epochs, workdir %s%s. Pass "
+        "--restart to train it again from scratch.",
+        metric.removeprefix("final_"),
+        done[metric],
+        done["epochs"],
+        workdir,
+        f", export {done['export_path']}" if done["export_path"] else "",
+    )
+    return True
+
+
 def load_tensorflow_quietly() -> None:
     """Imports TensorFlow and lets it find its devices without its start-up
     lines (the oneDNN notice, "Could not find cuda drivers", a `cuInit`
@@ -333,7 +389,6 @@ def run(main, doc: str) -> None:
     def checked(argv):
         if len(argv) > 1:
             raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-        load_tensorflow_quietly()
         return main(argv)
 
     app.run(checked, flags_parser=parse_flags)

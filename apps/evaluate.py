@@ -24,6 +24,7 @@ _JSON = flags.DEFINE_string("json", None, "Also write the results here.")
 
 
 def main(argv):
+    common.load_tensorflow_quietly()
     from spatialmix_keras import data, export
 
     results = []

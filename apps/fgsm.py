@@ -44,6 +44,7 @@ _SEED = flags.DEFINE_integer("seed", 0, "PGD random start seed.")
 
 
 def main(argv):
+    common.load_tensorflow_quietly()
     fgsm_report = common.experiment("reproduce.fgsm_report")
     from spatialmix_keras import data
 

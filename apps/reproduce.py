@@ -150,6 +150,7 @@ def _run_command(figure, workdir, index):
 
 
 def main(argv):
+    common.load_tensorflow_quietly()
     reproduce = common.experiment("reproduce")
 
     workdir = _WORKDIR.value or f"runs/reproduce/{_SCALE.value}"

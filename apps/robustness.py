@@ -91,6 +91,7 @@ _OVERWRITE = flags.DEFINE_bool(
 
 
 def main(argv):
+    common.load_tensorflow_quietly()
     robustness_report = common.experiment("reproduce.robustness_report")
     from spatialmix_keras import data
 

@@ -74,6 +74,8 @@ def main(argv):
             return
         config_lib.validate_config(config)
         workdir = flags.FLAGS.workdir or f"runs/{config_lib.run_name(config)}"
+        if common.finished_or_restarted(config, workdir):
+            return
         unshuffle_report.train_and_report(config, workdir)
     except stopping.Interrupted as stopped:
         common.interrupted("unshuffle", stopped)

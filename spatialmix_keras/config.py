@@ -70,9 +70,10 @@ def run_name(config) -> str:
 
     `config.run_name` when set; it may use `{freeze}`, `{seed}`,
     `{dataset}`, `{model}` and `{hash}` (`config_hash`). Otherwise a readable
-    name derived from the config plus the hash, so that runs of different
-    configs (a quick `--epochs=1` run beside the real one) never share a
-    workdir or an export.
+    name derived from the config (model, freeze mode, data, `_small` for the
+    small subset, epochs and any cap on steps, `e2x5`, seed) plus the hash,
+    so that runs of different configs (a quick `--epochs=1` run beside the
+    real one) never share a workdir or an export, and say how they differ.
     """
     fields = {k: config[k] for k in ("freeze", "seed", "dataset")}
     fields["model"] = config.model.name
@@ -101,9 +102,11 @@ def run_name(config) -> str:
         if config.spatial_initializer == "spatial_random"
         else f"_{config.spatial_initializer}"
     )
+    small = "_small" if config.small else ""
+    steps = f"x{config.steps_per_epoch}" if config.steps_per_epoch else ""
     return (
-        f"{model}{conv}_{config.freeze}{init}_{config.dataset}"
-        f"_s{config.seed}_{fields['hash']}"
+        f"{model}{conv}_{config.freeze}{init}_{config.dataset}{small}"
+        f"_e{config.epochs}{steps}_s{config.seed}_{fields['hash']}"
     )
 
 

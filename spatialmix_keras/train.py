@@ -125,6 +125,42 @@ def _announce(
         )
 
 
+def finished_metrics(config, workdir: str) -> dict | None:
+    """The `metrics.json` of a run of `config` that finished in `workdir`
+    (all its epochs, and its export when it exports), else None. Raises
+    when the workdir holds a run of another config (`check_workdir`)."""
+    path = os.path.join(workdir, "metrics.json")
+    if not os.path.exists(path):
+        return None
+    check_workdir(workdir, config)
+    try:
+        with open(path) as f:
+            metrics = json.load(f)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"{path} is unreadable ({error}); move the workdir aside or pass "
+            "--restart."
+        ) from error
+    export_path = os.path.join(config.export_dir, run_name(config))
+    if metrics.get("epochs") != config.epochs or (
+        config.export and not os.path.isdir(export_path)
+    ):
+        return None
+    return {**metrics, "export_path": export_path if config.export else None}
+
+
+def set_aside(workdir: str) -> str | None:
+    """Moves an existing workdir to `<workdir>.replaced-<UTC time>`, so
+    that a run starts from scratch without losing the old one; returns
+    where it went (None when there was nothing)."""
+    if not os.path.exists(workdir):
+        return None
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = f"{workdir.rstrip(os.sep)}.replaced-{stamp}"
+    os.rename(workdir, target)
+    return target
+
+
 def _skip(iterator, count):
     """Draws the `count` batches a resumed epoch had trained on, before its
     clock starts: they pass through the augmentation again (so its random

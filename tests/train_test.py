@@ -222,7 +222,10 @@ def test_resuming_with_another_optimizer_is_a_clear_error(data_dir, tmp_path):
 def test_run_names_differ_exactly_when_what_is_computed_differs(tmp_path):
     config = tiny_config("/data", tmp_path)
     name = config_lib.run_name(config)
-    assert name.startswith("convmixer_tiny_none_cifar10_s0_")
+    epochs, steps = config.epochs, config.steps_per_epoch
+    assert name.startswith(
+        f"convmixer_tiny_none_cifar10_small_e{epochs}x{steps}_s0_"
+    )
     same = tiny_config("/elsewhere", tmp_path, log_every_steps=3)
     assert config_lib.run_name(same) == name  # operational fields only
     for change in ({"epochs": 3}, {"steps_per_epoch": 2}, {"seed": 1}):
