@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib
 import os
 import re
@@ -294,10 +295,44 @@ def parse_flags(argv: list[str]) -> list[str]:
     try:
         return flags.FLAGS(argv)
     except flags.Error as error:
-        print(f"{os.path.basename(argv[0])}: error: {error}", file=sys.stderr)
+        print(
+            f"{os.path.basename(argv[0])}: error: {error}{_flag_hint(error)}",
+            file=sys.stderr,
+        )
         raise SystemExit(2) from None
     except (KeyError, AttributeError) as error:
         _unknown_field(error, argv)
+
+
+# Short names users type for flags that have long ones.
+FLAG_ALIASES = {
+    "lr": "learning_rate",
+    "learning-rate": "learning_rate",
+    "bs": "batch_size",
+    "batch-size": "batch_size",
+    "wd": "weight_decay",
+    "steps": "steps_per_epoch",
+    "epoch": "epochs",
+    "data": "data_dir",
+    "out": "output_dir",
+}
+
+
+def _flag_hint(error) -> str:
+    """`. Did you mean --x?` for an unknown flag with a known long name (an
+    alias, or absl's closest match) that this app defines."""
+    match = re.search(r"Unknown command line flag '([^']+)'", str(error))
+    if not match or "Did you mean" in str(error):
+        return ""
+    name = match.group(1)
+    known = set(flags.FLAGS)
+    guess = FLAG_ALIASES.get(name)
+    if guess not in known:
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        guess = close[0] if close else None
+    if guess is None and name.startswith("config_"):
+        guess = "config." + name.removeprefix("config_")
+    return f". Did you mean --{guess}?" if guess else ""
 
 
 def interrupted(app_name: str, stopped: BaseException) -> None:

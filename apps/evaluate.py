@@ -21,6 +21,10 @@ _DATA = common.define_data_flags()
 _SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"], "Split.")
 _BATCH = flags.DEFINE_integer("batch_size", 256, "Batch size.")
 _JSON = flags.DEFINE_string("json", None, "Also write the results here.")
+_MAX = flags.DEFINE_integer(
+    "max_examples", None, "Score only the first N images of the split."
+)
+flags.adopt_module_key_flags(common)  # --help lists the data flags too
 
 
 def main(argv):
@@ -38,6 +42,7 @@ def main(argv):
             _MODELS.value,
             split=_SPLIT.value,
             batch_size=_BATCH.value,
+            max_examples=_MAX.value,
             **_DATA.values(),
         )
         for model in loaded:

@@ -371,9 +371,17 @@ def evaluate_loaded(
 
 
 def load_models_and_data(
-    paths, dataset, split, batch_size, data_dir, small, tfds_data_dir
+    paths,
+    dataset,
+    split,
+    batch_size,
+    data_dir,
+    small,
+    tfds_data_dir,
+    max_examples=None,
 ):
-    """Loads exported models for evaluation and the split they are run on.
+    """Loads exported models for evaluation and the split they are run on
+    (its first `max_examples` images when given).
 
     Checks every model's input shape against the dataset before any data
     is read. Returns `(loaded models, batched tf.data pipeline)`.
@@ -392,5 +400,6 @@ def load_models_and_data(
         data_dir=data_dir,
         small=small,
         tfds_data_dir=tfds_data_dir,
+        max_examples=max_examples,
     )
     return loaded, pipeline

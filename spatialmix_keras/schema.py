@@ -14,6 +14,7 @@ model's arguments against its builder).
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import math
 import os
@@ -27,6 +28,7 @@ from spatialmix_keras.vocabulary import (
     DATASETS,
     FREEZE_MODES,
     JIT_MODES,
+    MODEL_NAMES,
     OPTIMIZERS,
     PRECISIONS,
     SCHEDULES,
@@ -206,9 +208,11 @@ def _positive(name, value, integer=False):
 
 def _choice(name, value, choices):
     if value not in choices:
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
             f"Invalid value for argument `{name}`. Expected one of "
-            f"{tuple(choices)}. Received: {name}={value!r}"
+            f"{tuple(choices)}. Received: {name}={value!r}.{hint}"
         )
 
 
@@ -216,6 +220,7 @@ def validate(config) -> None:
     """Rejects a bad field value, in one line naming the field."""
     _choice("dataset", config.dataset, DATASETS)
     arguments = config.model
+    _choice("model.name", arguments["name"], MODEL_NAMES)
     _choice("freeze", config.freeze, FREEZE_MODES)
     if "conv" in arguments:
         _choice("model.conv", arguments["conv"], CONVS)

@@ -40,6 +40,7 @@ from absl import logging
 
 from spatialmix_keras import (
     checkpoints,
+    data,
     distribute,
     export,
     files,
@@ -125,6 +126,22 @@ def _announce(
         )
 
 
+def _check_data(config):
+    """Reads the run's data before anything is written, so that a run whose
+    data is missing or broken leaves no workdir behind (the arrays are
+    cached for the pipelines)."""
+    if config.dataset in data.TFDS_ONLY:
+        return
+    for split in data.SPLITS:
+        data.load_arrays(
+            config.dataset,
+            split,
+            config.data_dir,
+            config.small,
+            config.tfds_data_dir,
+        )
+
+
 def finished_metrics(config, workdir: str) -> dict | None:
     """The `metrics.json` of a run of `config` that finished in `workdir`
     (all its epochs, and its export when it exports), else None. Raises
@@ -198,6 +215,13 @@ def train_and_evaluate(
     task = task or ClassificationTask()
     validate_config(config)
     task.validate(config)
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise ValueError(
+            f"Invalid value for argument `workdir`: {workdir} is a file; "
+            "expected a directory (created when missing). Received: "
+            f"workdir={workdir!r}"
+        )
+    _check_data(config)
     strategy = strategy or distribute.get_strategy(config.strategy)
     chief = distribute.is_chief(strategy)
     name = run_name(config)

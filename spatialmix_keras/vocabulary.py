@@ -34,6 +34,16 @@ PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
 JIT_MODES = ("auto", "on", "off")
 OPTIMIZERS = ("sgd", "adamw")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+# The named models of `models.VARIANTS`, so that a misspelt name is refused
+# while flags are parsed (a test keeps the two equal).
+MODEL_NAMES = (
+    "resnet_tiny", "resnet8", "resnet14", "resnet20", "resnet32", "resnet44",
+    "resnet56", "resnet110", "resnet10_imagenet", "resnet18_imagenet",
+    "resnet26_imagenet", "convmixer_tiny", "convmixer_128_4",
+    "convmixer_128_8", "convmixer_256_8", "convmixer_256_16",
+    "unshuffler_tiny", "unshuffler_64_5", "unshuffler_128_8",
+    "unshuffler_512_16",
+)  # fmt: skip
 # Attack budgets on [0, 1] pixels, as the apps' flags take them: the
 # robustness study's, and `apps.fgsm`'s sweep (clean first).
 FGSM_EPS = "0.5/255,1/255,2/255,4/255,8/255"

@@ -11,6 +11,8 @@ import pytest
 from conftest import app_command, run_side_by_side, selected_params
 from killing import kill_when_exists
 
+from spatialmix_keras import get_model
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -394,3 +396,68 @@ def test_installed_command_help_names_itself_not_the_module(tmp_path):
     )  # absl: exit 1 after the help
     assert "spatialmix-classify --freeze=spatial" in result.stdout
     assert "python -m apps" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--model=resnt20"],
+            "Received: model.name='resnt20'. Did you mean 'resnet20'?",
+        ),
+        (
+            ["--lr=0.1"],
+            "Unknown command line flag 'lr'. Did you mean --learning_rate?",
+        ),
+    ],
+)
+def test_misspelt_names_answer_before_tensorflow_with_a_close_match(
+    args, message
+):
+    result = conftest.run_python(_IMPORTS_TF, "classify", *args)
+    assert "tensorflow imported: False" in result.stdout, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.endswith(message)
+
+
+def test_a_workdir_that_is_a_file_or_missing_data_is_one_line(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    result = run_app(
+        "classify", *smoke_args(tmp_path)[:1], f"--workdir={afile}",
+        data_dir=str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"classify: error: Invalid value for argument `workdir`: {afile} is "
+        "a file; expected a directory (created when missing). Received: "
+        f"workdir='{afile}'"
+    )
+    assert afile.read_text() == "mine"
+    # The data is read before anything is written: no workdir is left.
+    workdir = tmp_path / "run"
+    missing = run_app(
+        "classify", *smoke_args(tmp_path), data_dir=str(tmp_path / "none")
+    )
+    assert missing.returncode == 1
+    assert "Cannot load cifar10_small.npz" in missing.stderr
+    assert not workdir.exists()
+
+
+def test_evaluate_help_shows_its_data_flags_and_scores_a_subset(
+    data_dir, tmp_path
+):
+    help_text = run_app("evaluate", "--help", data_dir=data_dir).stdout
+    for flag in ("--dataset", "--data_dir", "--[no]small", "--max_examples"):
+        assert flag in help_text, flag
+    model = get_model("resnet_tiny", input_shape=(32, 32, 3))
+    path = tmp_path / "tiny.keras"
+    model.save(path)
+    out = tmp_path / "eval.json"
+    result = run_app(
+        "evaluate", f"--model={path}", "--small", "--max_examples=70",
+        f"--json={out}", data_dir=data_dir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (scored,) = json.loads(out.read_text())
+    assert scored["examples"] == 70
