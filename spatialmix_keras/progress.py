@@ -46,8 +46,11 @@ class Progress:
         label: what the plain lines start with (`"epoch 3/10"`).
         unit_images: images per unit, for images/s.
         log_every: units between plain lines when not on a terminal.
-        bar: draw a Keras progress bar (default: when stdout is a terminal).
+        bar: draw a Keras progress bar (default: when stdout is a terminal),
+            under a line naming `label` (as `fit`'s "Epoch 3/10").
         start: units already done (a resumed epoch).
+        run_eta: seconds left in the whole run (e.g.
+            `Estimate.seconds_left`), added to the plain lines.
     """
 
     def __init__(
@@ -58,8 +61,9 @@ class Progress:
         log_every: int = 50,
         bar: bool | None = None,
         start: int = 0,
+        run_eta=None,
     ):
-        self.total, self.label = total, label
+        self.total, self.label, self.run_eta = total, label, run_eta
         self.unit_images, self.log_every = unit_images, max(log_every, 1)
         self.bar = on_terminal() if bar is None else bar
         self.start = self.done = self._logged = start
@@ -73,8 +77,10 @@ class Progress:
             if self.bar
             else None
         )
-        if self._progbar is not None and start:
-            self._progbar.update(start)
+        if self._progbar is not None:
+            print(label[:1].upper() + label[1:], flush=True)
+            if start:
+                self._progbar.update(start)
 
     @property
     def elapsed(self) -> float:
@@ -107,14 +113,22 @@ class Progress:
             self._logged = done
             metrics = "".join(f"{k} {v:.4f} " for k, v in values.items())
             logging.info(
-                "%s step %d/%d: %s%.1f images/s, ETA %s",
+                "%s step %d/%d: %s%.1f images/s, ETA %s%s",
                 self.label,
                 done,
                 self.total,
                 metrics,
                 self.images_per_s(),
                 format_duration(self.eta()) if done < self.total else "0 s",
+                self._run_eta(),
             )
+
+    def _run_eta(self) -> str:
+        seconds = self.run_eta() if self.run_eta else float("nan")
+        if seconds != seconds:  # NaN: not measured yet
+            return ""
+        until = finish_time(seconds)
+        return f"; run ETA {format_duration(seconds)} (until about {until})"
 
 
 def over_batches(dataset, label: str | None, log_every: int = 10):
@@ -154,6 +168,14 @@ class Estimate:
     def __init__(self, steps_left, global_batch):
         self.steps_left, self.global_batch = steps_left, global_batch
         self.count, self._t0 = 0, None
+
+    def seconds_left(self) -> float:
+        """The whole run's time left at the rate measured since warm-up
+        (NaN before that), evaluation not counted."""
+        if self._t0 is None or self.count <= self.WARMUP:
+            return float("nan")
+        seconds = (time.perf_counter() - self._t0) / (self.count - self.WARMUP)
+        return (self.steps_left - self.count) * seconds
 
     def step(self):
         self.count += 1

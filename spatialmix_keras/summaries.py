@@ -1,8 +1,9 @@
 """TensorBoard summaries of a training run (`<workdir>/tb`).
 
 At step 0 the HParams dashboard, parameter counts, the depthwise filters and
-the task's own images; after every epoch its `history.json` record as
-scalars, the filters again and the task's images.
+the task's own images; every `log_every_steps` the running training loss
+and images/s (`steps/`, against the global step); after every epoch its
+`history.json` record as scalars, the filters again and the task's images.
 """
 
 import os
@@ -48,6 +49,14 @@ def start(config, name, model, params, task, test_ds):
         tf.summary.scalar(f"params/{key}", value, step=0)
     write_filter_images(model, config.filter_images, 0)
     task.write_summaries(model, test_ds, 0)
+
+
+def steps(step, loss, images_per_s):
+    """TensorBoard within an epoch, against the global step: the epoch's
+    running training loss and the images/s so far (every
+    `log_every_steps`)."""
+    tf.summary.scalar("steps/train_loss", loss, step=step)
+    tf.summary.scalar("steps/images_per_s", images_per_s, step=step)
 
 
 def epoch(config, record, model, task, test_ds):

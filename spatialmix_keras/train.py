@@ -454,6 +454,7 @@ class _Training:
             self.global_batch,
             config.log_every_steps,
             start=first,
+            run_eta=self.estimate.seconds_left,
         )
         for step in range(first + 1, steps_per_epoch + 1):
             sums[:3] += self.steps.train(iterator).numpy()
@@ -468,6 +469,13 @@ class _Training:
                 **{self.task.metric: sums[1] / sums[2]},
             )
             self.estimate.step()
+            if step % config.log_every_steps == 0 or step == steps_per_epoch:
+                with self.writer.as_default():
+                    summaries.steps(
+                        (epoch - 1) * steps_per_epoch + step,
+                        sums[0] / sums[2],
+                        bar.images_per_s(),
+                    )
             due = config.checkpoint_every_minutes and (
                 time.monotonic() - self.last_save
                 >= 60 * config.checkpoint_every_minutes

@@ -142,6 +142,8 @@ def test_train_writes_metrics_tensorboard_and_export(data_dir, tmp_path):
         "time/epoch_s",
         "params/trainable_params",
         "params/frozen_params",
+        "steps/train_loss",
+        "steps/images_per_s",
     ):
         assert tag in tags, (tag, tags)
     assert any(t.startswith("depthwise_filters/") for t in tags)
