@@ -461,7 +461,8 @@ class _Training:
             if not np.isfinite(sums[0]):
                 raise FloatingPointError(
                     f"Loss became NaN at epoch {epoch}, step {step}: stopped. "
-                    f"The last good checkpoint is kept in {self.ckpt_dir}."
+                    "The last good checkpoint is "
+                    f"{self.manager.latest or 'none (nothing was saved)'}."
                 )
             bar.update(
                 step,
@@ -493,22 +494,18 @@ class _Training:
         return sums, bar.elapsed + (self.sums_var.numpy()[3] if first else 0.0)
 
     def _save_mid_epoch(self, step, sums):
+        self._check_finite(f"step {step}")
         self.step_var.assign(step)
         self.sums_var.assign(sums)
         self.manager.save()
         self.last_save = time.monotonic()
 
     def end_epoch(self, epoch, sums, train_time):
-        """Evaluates, checkpoints the finished epoch, then records it
-        (history, TensorBoard, log)."""
+        """Evaluates the finished epoch, records it (history, TensorBoard,
+        kept weights), and checkpoints it last: a stop anywhere before the
+        checkpoint trains the epoch again on resume and rewrites its
+        records, so no record is ever missing from a checkpointed epoch."""
         test = steps_lib.evaluate(self.steps, self.dist_test)
-        self.epoch_var.assign(epoch)
-        self.step_var.assign(0)
-        self.sums_var.assign(np.zeros(4))
-        self.manager.save()
-        self.last_save = time.monotonic()
-        if self.chief and epoch in self.config.save_weights_epochs:
-            _save_weights(self.model, self.workdir, epoch)
         record = self._record(epoch, sums[:3], test, train_time)
         self.history.append(record)
         if self.chief:
@@ -518,7 +515,36 @@ class _Training:
                 self.config, record, self.model, self.task, self.test_ds
             )
         self.writer.flush()
+        if self.chief and epoch in self.config.save_weights_epochs:
+            _save_weights(self.model, self.workdir, epoch)
+        self._check_finite(f"the end of epoch {epoch}", test["loss"])
+        self.epoch_var.assign(epoch)
+        self.step_var.assign(0)
+        self.sums_var.assign(np.zeros(4))
+        self.manager.save()
+        self.last_save = time.monotonic()
         _log_epoch(record, self.config.epochs, self.task.metric)
+
+    def _check_finite(self, when, test_loss=0.0):
+        """Refuses to checkpoint non-finite weights, BatchNorm statistics,
+        optimizer slots or test loss: the checkpoint already there stays the
+        last good one."""
+        bad = [
+            v.path
+            for v in [*self.model.variables, *self.optimizer.variables]
+            if "float" in str(v.dtype)
+            and not np.all(np.isfinite(keras.ops.convert_to_numpy(v)))
+        ]
+        if bad or not np.isfinite(test_loss):
+            what = ", ".join(bad[:3]) + (
+                f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+            )
+            raise FloatingPointError(
+                f"Non-finite values at {when} ("
+                + (what or f"test loss {test_loss}")
+                + f"): not checkpointed. The last good checkpoint is "
+                f"{self.manager.latest or 'none (nothing was saved)'}."
+            )
 
     def _record(self, epoch, totals, test, train_time):
         metric = self.task.metric
@@ -538,6 +564,14 @@ class _Training:
     def finish(self):
         """Writes `metrics.json` and the export; returns the metrics."""
         config, strategy = self.config, self.strategy
+        if len(self.history) != config.epochs:
+            raise ValueError(
+                f"{self.history_path} holds {len(self.history)} of the "
+                f"{config.epochs} epochs its checkpoint says are trained (a "
+                "workdir from an older version, stopped between its "
+                "checkpoint and its record?): pass --restart to train it "
+                "again from scratch."
+            )
         metrics = {
             "run_name": self.name,
             **_history_metrics(self.history, self.task.metric, self.params),

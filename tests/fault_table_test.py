@@ -378,6 +378,46 @@ FAULTS = (
             "test_a_model_with_masked_gradients_is_caught_by_transfer",
         ),
     ),
+    # The epoch's end, the workdir and the data, before anything is written.
+    Fault(
+        "SIGKILL right after each write of an epoch's end in turn (record, "
+        "TensorBoard, checkpoint), then the same command",
+        "the resumed run trains the unfinished epoch again",
+        "the records, metrics and export of an uninterrupted run",
+        tuple(
+            "epoch_end_test.py::test_kill_at_each_write_of_the_epoch_end_"
+            f"resumes_to_the_same_files[{point}]"
+            for point in ("history", "summaries", "checkpoint")
+        ),
+    ),
+    Fault(
+        "weights or BatchNorm statistics going non-finite while the loss "
+        "stays finite",
+        "`Non-finite values at the end of epoch N (<variables>): not "
+        "checkpointed. The last good checkpoint is ...`",
+        "only finite checkpoints",
+        ("train_test.py::test_non_finite_weights_are_never_checkpointed",),
+    ),
+    Fault(
+        "`--workdir` that is a file; data missing",
+        "`Invalid value for argument `workdir`: ... is a file`; `Cannot "
+        "load cifar10_small.npz: ...`",
+        "the file unchanged; no workdir created",
+        (
+            "apps_test.py::"
+            "test_a_workdir_that_is_a_file_or_missing_data_is_one_line",
+        ),
+    ),
+    Fault(
+        "a finished run's command run again; with `--restart`",
+        "`Already finished: test_accuracy ... export ...` (exit 0); "
+        "`--restart` trains from scratch",
+        "unchanged; with `--restart` the old workdir at "
+        "`<workdir>.replaced-<time>`",
+        (
+            "apps_test.py::test_classify_then_evaluate_gives_the_recorded_accuracy",
+        ),
+    ),
 )
 
 

@@ -180,12 +180,46 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
     )
     monkeypatch.setattr(train, "check_workdir", lambda *args: None)
     config = tiny_config(data_dir, tmp_path, epochs=2, export=False)
-    with pytest.raises(FloatingPointError, match=r"NaN at epoch 2.*kept in"):
+    with pytest.raises(
+        FloatingPointError,
+        match=r"NaN at epoch 2.*last good checkpoint is .*ckpt-1",
+    ):
         train.train_and_evaluate(config, workdir)
     assert sorted(os.listdir(ckpt_dir)) == before
     assert tf.train.latest_checkpoint(ckpt_dir).endswith("ckpt-1")
     with open(os.path.join(workdir, "history.json")) as f:
         assert [h["epoch"] for h in json.load(f)] == [1]
+
+
+def test_non_finite_weights_are_never_checkpointed(
+    data_dir, tmp_path, monkeypatch
+):
+    """BatchNorm statistics went to inf while the loss stayed finite (what a
+    huge learning rate did): the epoch's end refuses to checkpoint, naming
+    the variable, and says no good checkpoint exists."""
+    from spatialmix_keras import steps as steps_lib
+
+    evaluate = steps_lib.evaluate
+
+    def corrupting_evaluate(steps, dataset):
+        result = evaluate(steps, dataset)
+        moving = next(
+            v for v in steps.model.variables if "moving_variance" in v.path
+        )
+        moving.assign(moving * float("inf"))
+        return result
+
+    monkeypatch.setattr(steps_lib, "evaluate", corrupting_evaluate)
+    workdir = tmp_path / "run"
+    config = tiny_config(data_dir, tmp_path, epochs=1, export=False)
+    with pytest.raises(
+        FloatingPointError,
+        match=r"Non-finite values at the end of epoch 1 \(.*moving_variance"
+        r".*not checkpointed. The last good checkpoint is none",
+    ):
+        train.train_and_evaluate(config, str(workdir))
+    ckpt_dir = workdir / "checkpoints"
+    assert not ckpt_dir.exists() or tf.train.latest_checkpoint(ckpt_dir) is None
 
 
 def test_existing_export_is_refused_before_training(data_dir, tmp_path):
