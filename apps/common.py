@@ -424,6 +424,14 @@ def run(main, doc: str) -> None:
     def checked(argv):
         if len(argv) > 1:
             raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-        return main(argv)
+        try:
+            return main(argv)
+        except KeyboardInterrupt:  # before a run's own stop handling
+            print(
+                f"{command.removesuffix('.py')}: interrupted (rerun the "
+                "command to resume from the last checkpoint, if any).",
+                file=sys.stderr,
+            )
+            raise SystemExit(130) from None
 
     app.run(checked, flags_parser=parse_flags)

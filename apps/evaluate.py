@@ -9,6 +9,7 @@ load in Keras' safe mode; a SavedModel is a program: load only trusted ones.
 """
 
 import json
+import os
 
 from absl import flags
 
@@ -19,10 +20,19 @@ _MODELS = flags.DEFINE_multi_string(
 )
 _DATA = common.define_data_flags()
 _SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"], "Split.")
-_BATCH = flags.DEFINE_integer("batch_size", 256, "Batch size.")
+_BATCH = flags.DEFINE_integer("batch_size", 256, "Batch size.", lower_bound=1)
 _JSON = flags.DEFINE_string("json", None, "Also write the results here.")
 _MAX = flags.DEFINE_integer(
-    "max_examples", None, "Score only the first N images of the split."
+    "max_examples",
+    None,
+    "Score only the first N images of the split.",
+    lower_bound=1,
+)
+flags.register_validator(
+    "json",
+    lambda path: path is None or os.path.isdir(os.path.dirname(path) or "."),
+    message="the directory of --json does not exist (checked before the "
+    "models are scored)",
 )
 flags.adopt_module_key_flags(common)  # --help lists the data flags too
 
@@ -33,11 +43,6 @@ def main(argv):
 
     results = []
     try:
-        if _BATCH.value < 1:
-            raise ValueError(
-                "Invalid value for argument `batch_size`. "
-                f"Expected >= 1. Received: {_BATCH.value}"
-            )
         loaded, dataset = export.load_models_and_data(
             _MODELS.value,
             split=_SPLIT.value,

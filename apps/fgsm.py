@@ -33,9 +33,11 @@ _EPS = flags.DEFINE_string(
     "Comma-separated epsilons on [0, 1] pixels.",
 )
 _ATTACKS = flags.DEFINE_list("attack", ["fgsm"], "fgsm and/or pgd.")
-_PGD_STEPS = flags.DEFINE_integer("pgd_steps", 10, "PGD steps.")
-_BATCH = flags.DEFINE_integer("batch_size", 256, "Batch size.")
-_MAX = flags.DEFINE_integer("max_examples", None, "Attack only the first N.")
+_PGD_STEPS = flags.DEFINE_integer("pgd_steps", 10, "PGD steps.", lower_bound=1)
+_BATCH = flags.DEFINE_integer("batch_size", 256, "Batch size.", lower_bound=1)
+_MAX = flags.DEFINE_integer(
+    "max_examples", None, "Attack only the first N.", lower_bound=1
+)
 _OUT = flags.DEFINE_string("output_dir", "runs/fgsm", "Where results go.")
 _OVERWRITE = flags.DEFINE_bool(
     "overwrite", False, "Replace results already in --output_dir."

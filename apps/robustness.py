@@ -70,7 +70,9 @@ _CLAIM = flags.DEFINE_enum(
     "are there.",
 )
 _DATA = common.define_data_flags()
-_MAX = flags.DEFINE_integer("max_examples", None, "Only the first N images.")
+_MAX = flags.DEFINE_integer(
+    "max_examples", None, "Only the first N images.", lower_bound=1
+)
 _FGSM_EPS = flags.DEFINE_string(
     "fgsm_eps", vocabulary.FGSM_EPS, "FGSM epsilons."
 )
@@ -79,7 +81,7 @@ _PGD_STEPS = flags.DEFINE_integer("pgd_steps", 20, "PGD steps.")
 _PGD_EXAMPLES = flags.DEFINE_integer(
     "pgd_examples", 2000, "PGD, transfer and checkpoints on the first N."
 )
-_BATCH = flags.DEFINE_integer("batch_size", 250, "Batch size.")
+_BATCH = flags.DEFINE_integer("batch_size", 250, "Batch size.", lower_bound=1)
 _SEED = flags.DEFINE_integer("seed", 0, "PGD random start seed.")
 _TITLE = flags.DEFINE_string(
     "title", None, "Plot title (default: the dataset's test set)."

@@ -33,6 +33,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from spatialmix_keras import progress
 from spatialmix_keras.files import make_shareable, write_json
@@ -45,6 +46,25 @@ class ExportError(OSError):
     """An export could not be written (full disk, permissions...)."""
 
 
+def recover_swap(export_dir: str, run_name: str) -> str | None:
+    """Finishes what a killed export swap left: the old export moved aside
+    to `.<run_name>.old-*/` and the new one not yet in place. The old export
+    goes back (the run exports again when it ends); with the export in
+    place, the aside copy is removed. Returns what was done, or None."""
+    target = os.path.join(export_dir, run_name)
+    done = None
+    for retired in sorted(
+        glob.glob(os.path.join(export_dir, f".{run_name}.old-*"))
+    ):
+        kept = os.path.join(retired, run_name)
+        if not os.path.exists(target) and os.path.isdir(kept):
+            os.rename(kept, target)
+            done = f"restored {target}, moved aside by a stopped swap"
+        shutil.rmtree(retired, ignore_errors=True)
+        done = done or f"removed {retired}, left by a stopped swap"
+    return done
+
+
 def check_export_target(export_dir: str, run_name: str, overwrite: bool) -> str:
     """Fails early (before any training) if the export would be refused."""
     if not run_name or os.sep in run_name or run_name.startswith("."):
@@ -53,6 +73,9 @@ def check_export_target(export_dir: str, run_name: str, overwrite: bool) -> str:
             f"directory name. Received: run_name={run_name!r}"
         )
     target = os.path.join(export_dir, run_name)
+    recovered = recover_swap(export_dir, run_name)
+    if recovered:
+        logging.warning("Export: %s.", recovered)
     if os.path.exists(target) and not overwrite:
         raise FileExistsError(
             f"Export directory {target} already exists; pass --overwrite to "

@@ -461,3 +461,51 @@ def test_evaluate_help_shows_its_data_flags_and_scores_a_subset(
     assert result.returncode == 0, result.stderr[-3000:]
     (scored,) = json.loads(out.read_text())
     assert scored["examples"] == 70
+
+
+@pytest.mark.parametrize(
+    "app, args, message",
+    [
+        (
+            "evaluate",
+            ["--model=m", "--json=/nowhere/out.json"],
+            "flag --json=/nowhere/out.json: the directory of --json does not "
+            "exist (checked before the models are scored)",
+        ),
+        (
+            "fgsm",
+            ["--model=m", "--batch_size=0"],
+            "flag --batch_size=0: 0 is not a positive integer",
+        ),
+    ],
+)
+def test_arguments_are_checked_before_tensorflow_loads(app, args, message):
+    result = conftest.run_python(_IMPORTS_TF, app, *args)
+    assert "tensorflow imported: False" in result.stdout, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.endswith(f": error: {message}")
+
+
+def test_ctrl_c_during_start_up_is_one_line(data_dir, tmp_path):
+    """SIGINT while TensorFlow loads: no traceback, nothing written."""
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "apps.classify", *smoke_args(tmp_path)],
+        cwd=REPO,
+        env=_env(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)  # flags parsed; TensorFlow still loading
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == (
+        "classify: interrupted (rerun the command to resume from the last "
+        "checkpoint, if any)."
+    )
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "run").exists()
