@@ -26,6 +26,13 @@ _LABELS = flags.DEFINE_multi_string(
     "Legend label per model (default: the model's directory name).",
 )
 _DATA = common.define_data_flags()
+_TRUST = flags.DEFINE_bool(
+    "trust_saved_model",
+    False,
+    "Load bare SavedModels: loading one runs its TensorFlow graph, which can "
+    "do anything its author wrote. Export directories and .keras files load "
+    "in Keras' safe mode without it.",
+)
 _SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"], "Split.")
 _EPS = flags.DEFINE_string(
     "eps",
@@ -63,6 +70,7 @@ def main(argv):
             output_dir=_OUT.value,
             overwrite=_OVERWRITE.value,
             seed=_SEED.value,
+            trust_saved_model=_TRUST.value,
             **_DATA.values(),
         )
     except (ValueError, OSError, data.DataNotFoundError) as error:

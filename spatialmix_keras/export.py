@@ -290,20 +290,32 @@ def _declared_bytes(h5) -> int:
     return sum(sizes)
 
 
-def load_for_eval(path: str) -> LoadedModel:
-    """Loads an export directory, a SavedModel or a `.keras` file.
+class UntrustedSavedModel(ValueError):
+    """A SavedModel was given without saying it is trusted."""
 
-    An export directory (with `saved_model/`) is read as its SavedModel,
-    which needs nothing from this package; a `.keras` file (or a directory
-    with only `model.keras`) loads with `keras.models.load_model` in safe
-    mode.
+
+def load_for_eval(path: str, trust_saved_model: bool = False) -> LoadedModel:
+    """Loads an export directory, a `.keras` file or a SavedModel.
+
+    An export directory loads its `model.keras` (else its `saved_model/`);
+    a `.keras` file loads with `keras.models.load_model` in safe mode,
+    which runs no code from the file. Loading a SavedModel runs its
+    TensorFlow graph, which can do whatever its author wrote (write files,
+    say): only with `trust_saved_model=True`.
     """
     if os.path.isdir(path):
-        if os.path.isdir(os.path.join(path, SAVED_MODEL_DIR)):
-            path = os.path.join(path, SAVED_MODEL_DIR)
-        elif os.path.isfile(os.path.join(path, KERAS_FILE)):
+        if os.path.isfile(os.path.join(path, KERAS_FILE)):
             path = os.path.join(path, KERAS_FILE)
+        elif os.path.isdir(os.path.join(path, SAVED_MODEL_DIR)):
+            path = os.path.join(path, SAVED_MODEL_DIR)
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        if not trust_saved_model:
+            raise UntrustedSavedModel(
+                f"{path} is a SavedModel: loading one runs its TensorFlow "
+                "graph, which can do anything its author wrote. Give the "
+                "export directory or its model.keras (loaded in Keras' safe "
+                "mode), or pass --trust_saved_model if you trust its source."
+            )
         try:
             loaded = tf.saved_model.load(path)
         except (OSError, ValueError, tf.errors.OpError) as error:
@@ -402,9 +414,11 @@ def load_models_and_data(
     small,
     tfds_data_dir,
     max_examples=None,
+    trust_saved_model=False,
 ):
     """Loads exported models for evaluation and the split they are run on
-    (its first `max_examples` images when given).
+    (its first `max_examples` images when given); bare SavedModels only
+    with `trust_saved_model` (`load_for_eval`).
 
     Checks every model's input shape against the dataset before any data
     is read. Returns `(loaded models, batched tf.data pipeline)`.
@@ -412,7 +426,7 @@ def load_models_and_data(
     from spatialmix_keras import data
 
     info = data.dataset_info(dataset)
-    loaded = [load_for_eval(p) for p in paths]
+    loaded = [load_for_eval(p, trust_saved_model) for p in paths]
     for model in loaded:
         check_input_shape(model, info.image_shape)
     pipeline, _ = data.input_pipeline(

@@ -105,8 +105,10 @@ def test_sweep_on_a_trained_model_behaves_and_raises_no_warning(trained):
 def test_saved_model_and_keras_file_give_the_same_sweep(trained):
     _, test, path = trained
     results = [
-        attacks.eps_sweep(export.load_for_eval(p), test, EPS)
-        for p in (path, os.path.join(path, "model.keras"))
+        attacks.eps_sweep(
+            export.load_for_eval(p, trust_saved_model=True), test, EPS
+        )
+        for p in (os.path.join(path, "saved_model"), path)
     ]
     assert results[0]["accuracy"] == results[1]["accuracy"]
     assert results[0]["clean_accuracy"] == results[1]["clean_accuracy"]

@@ -409,6 +409,24 @@ FAULTS = (
         ),
     ),
     Fault(
+        "a bare SavedModel given to `apps.evaluate` or `apps.fgsm` (loading "
+        "it runs its graph)",
+        "`... is a SavedModel: loading one runs its TensorFlow graph ... "
+        "pass --trust_saved_model if you trust its source`; an export "
+        "directory loads its `.keras` in safe mode",
+        UNCHANGED,
+        ("security_test.py::test_a_savedmodel_loads_only_when_trusted",),
+    ),
+    Fault(
+        "a kill between moving the old export aside and renaming the new in",
+        "the next start restores the old export (a warning says so)",
+        "the old export in place, no hidden `.<name>.old-*`",
+        (
+            "export_test.py::"
+            "test_a_swap_killed_half_way_is_recovered_at_the_next_start",
+        ),
+    ),
+    Fault(
         "a finished run's command run again; with `--restart`",
         "`Already finished: test_accuracy ... export ...` (exit 0); "
         "`--restart` trains from scratch",

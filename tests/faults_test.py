@@ -209,7 +209,9 @@ def test_kill_during_export_leaves_no_partial_export_and_rerun_completes(
         assert [h["epoch"] for h in json.load(f)] == [1, 2]
     loaded = export.load_for_eval(str(exports / "run" / "model.keras"))
     x = np.zeros((1, *INPUT[app]), "float32")
-    sm = export.load_for_eval(str(exports / "run"))
+    sm = export.load_for_eval(
+        str(exports / "run" / "saved_model"), trust_saved_model=True
+    )
     np.testing.assert_allclose(
         np.asarray(loaded(x)), np.asarray(sm(x)), rtol=1e-5, atol=1e-6
     )
@@ -235,7 +237,9 @@ def test_unshuffle_killed_mid_training_resumes_to_a_whole_export(
         "TF_CPP_MIN_LOG_LEVEL": "3",
     }
     history = tmp_path / "work" / "history.json"
-    kill_when_exists(args, history, cwd=REPO, env=env)
+    # Killed once the first epoch is checkpointed (its record comes first).
+    checkpoint = tmp_path / "work" / "checkpoints" / "checkpoint"
+    kill_when_exists(args, checkpoint, cwd=REPO, env=env)
     with open(history) as f:
         done = [h["epoch"] for h in json.load(f)]
     assert done[-1] < 3

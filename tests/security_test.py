@@ -196,7 +196,19 @@ def test_a_savedmodel_without_its_variables_is_refused(tmp_path):
     with pytest.raises(
         ValueError, match=r"Refused to load .*not a whole Saved"
     ):
+        export.load_for_eval(str(tmp_path / "sm"), trust_saved_model=True)
+
+
+def test_a_savedmodel_loads_only_when_trusted(tmp_path):
+    """Loading a SavedModel runs its graph: a bare one is refused unless
+    the caller says it trusts it; an export directory loads its .keras."""
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.export(str(tmp_path / "sm"), verbose=False)
+    with pytest.raises(export.UntrustedSavedModel, match="trust_saved_model"):
         export.load_for_eval(str(tmp_path / "sm"))
+    assert export.load_for_eval(str(tmp_path / "sm"), True).kind == (
+        "saved_model"
+    )
 
 
 def test_plain_keras_file_still_loads(tmp_path):

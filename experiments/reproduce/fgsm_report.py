@@ -61,11 +61,13 @@ def run(
     data_dir=None,
     small=False,
     tfds_data_dir=None,
+    trust_saved_model=False,
 ) -> list[dict]:
     """Sweeps epsilon for every exported model and attack; writes `OUTPUTS`.
 
     Args:
-        models: export directories, SavedModels or `.keras` files.
+        models: export directories, `.keras` files, or SavedModels (with
+            `trust_saved_model`: loading one runs its graph).
         labels: legend label per model (default: the directory names).
         eps: epsilons on [0, 1] pixels, a list or a string such as
             `"0,0.5/255,1/255"`.
@@ -82,10 +84,16 @@ def run(
         eps, attack_names, models, labels, output_dir, overwrite
     )
     loaded, pipeline = export.load_models_and_data(
-        models, dataset, split, batch_size, data_dir, small, tfds_data_dir
+        models,
+        dataset,
+        split,
+        batch_size,
+        data_dir,
+        small,
+        tfds_data_dir,
+        max_examples=max_examples,
+        trust_saved_model=trust_saved_model,
     )
-    if max_examples:
-        pipeline = pipeline.unbatch().take(max_examples).batch(batch_size)
     os.makedirs(output_dir, exist_ok=True)
     curves = []
     for label, model in zip(labels, loaded, strict=True):
