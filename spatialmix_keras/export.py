@@ -349,8 +349,17 @@ def load_for_eval(path: str, trust_saved_model: bool = False) -> LoadedModel:
             # Safe mode stays on: it refuses embedded code (lambdas), layers
             # that load other programs (TFSMLayer) and non-Keras classes.
             model = keras.models.load_model(path, safe_mode=True, compile=False)
-        except (ValueError, TypeError, OSError, zipfile.BadZipFile) as error:
-            reason = str(error).strip().splitlines()[0]
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+            RecursionError,
+            OSError,
+            zipfile.BadZipFile,
+        ) as error:
+            lines = str(error).strip().splitlines() or [type(error).__name__]
+            reason = f"{type(error).__name__}: {lines[0][:200]}"
             raise ValueError(
                 f"Refused to load {path}: it does not load as a plain Keras "
                 f"model in Keras' safe mode ({reason}). This package never "
@@ -368,6 +377,19 @@ def load_for_eval(path: str, trust_saved_model: bool = False) -> LoadedModel:
         f"Invalid value for argument `model`: {path!r} is not an export "
         "directory, a SavedModel directory or a .keras file."
     )
+
+
+def check_logits(model: LoadedModel, info) -> None:
+    """Refuses a model whose output is not one row of `info.num_classes`
+    logits per image (tried on one blank image)."""
+    blank = np.zeros((1, *info.image_shape), np.float32)
+    shape = tuple(np.shape(model(blank)))
+    if shape != (1, info.num_classes):
+        raise ValueError(
+            f"{model.path}: expected {info.num_classes} logits per image "
+            f"(the dataset's classes). Received: output of shape {shape} for "
+            "one image."
+        )
 
 
 def check_input_shape(model: LoadedModel, image_shape) -> None:
@@ -429,6 +451,7 @@ def load_models_and_data(
     loaded = [load_for_eval(p, trust_saved_model) for p in paths]
     for model in loaded:
         check_input_shape(model, info.image_shape)
+        check_logits(model, info)
     pipeline, _ = data.input_pipeline(
         dataset,
         split,

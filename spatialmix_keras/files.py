@@ -109,6 +109,35 @@ class DirectoryLock:
         return False
 
 
+def read_json(path: str, kind: type = dict, keys=()):
+    """A JSON file this package wrote, read back and checked: a `kind`
+    (`dict` or `list`; a list's items are dicts), with `keys` in the dict
+    (in every item of a list). Anything else is one `ValueError` naming the
+    file and what is wrong."""
+    try:
+        with open(path) as f:
+            value = json.load(f)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise ValueError(
+            f"{path} is not valid JSON ({type(error).__name__}: "
+            f"{str(error)[:120]}): empty, cut short or not ours?"
+        ) from None
+    items = value if kind is list and isinstance(value, list) else [value]
+    if not isinstance(value, kind) or not all(
+        isinstance(item, dict) for item in items
+    ):
+        raise ValueError(
+            f"{path}: expected a JSON {kind.__name__}"
+            f"{' of objects' if kind is list else ''}. Received: "
+            f"{type(value).__name__}"
+        )
+    for item in items:
+        missing = [k for k in keys if k not in item]
+        if missing:
+            raise ValueError(f"{path}: missing {', '.join(missing)}.")
+    return value
+
+
 def write_json(path: str, payload) -> str:
     """`payload` as indented, key-sorted JSON (unknown types as strings)."""
 

@@ -118,8 +118,7 @@ def load_subject(
 
     export.check_weights_size(keras_file)
     model = keras.models.load_model(keras_file, safe_mode=True, compile=False)
-    with open(config_file) as f:
-        config = json.load(f)
+    config = files.read_json(config_file, dict, keys=("dataset", "freeze"))
     checkpoints = find_checkpoints(weights_dir)
     if weights_dir and not checkpoints:
         raise ValueError(

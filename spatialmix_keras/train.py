@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import os
 import time
 
@@ -151,13 +150,9 @@ def finished_metrics(config, workdir: str) -> dict | None:
         return None
     check_workdir(workdir, config)
     try:
-        with open(path) as f:
-            metrics = json.load(f)
+        metrics = files.read_json(path, dict, keys=("epochs",))
     except (OSError, ValueError) as error:
-        raise ValueError(
-            f"{path} is unreadable ({error}); move the workdir aside or pass "
-            "--restart."
-        ) from error
+        raise ValueError(f"{error} Pass --restart to train again.") from None
     export_path = os.path.join(config.export_dir, run_name(config))
     if metrics.get("epochs") != config.epochs or (
         config.export and not os.path.isdir(export_path)
@@ -608,8 +603,8 @@ def _read_history(path, start_epoch):
     """The records of the epochs the checkpoint holds."""
     if not os.path.exists(path):
         return []
-    with open(path) as f:
-        return [h for h in json.load(f) if h["epoch"] <= start_epoch]
+    history = files.read_json(path, list, keys=("epoch",))
+    return [h for h in history if h["epoch"] <= start_epoch]
 
 
 def _provenance() -> dict:

@@ -15,7 +15,6 @@ from it is refused.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 import keras
@@ -23,7 +22,7 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from spatialmix_keras import data, models, progress
+from spatialmix_keras import data, files, models, progress
 from spatialmix_keras import initializers as fixed_initializers
 from spatialmix_keras.schema import unshuffle_config
 
@@ -111,8 +110,7 @@ class Permutation:
                 f"{export_path} has no {PERMUTATION_FILE}: it is not an "
                 "un-shuffler export."
             )
-        with open(path) as f:
-            return cls.from_json(json.load(f))
+        return cls.from_json(files.read_json(path, dict))
 
 
 def psnr(y_true, y_pred):
@@ -304,9 +302,9 @@ def load_export(path: str):
     from spatialmix_keras import export
 
     permutation = Permutation.load(path)
-    config_path = os.path.join(path, "config.json")
-    with open(config_path) as f:
-        config = json.load(f)
+    config = files.read_json(
+        os.path.join(path, "config.json"), dict, keys=("dataset", "model")
+    )
     model = export.load_for_eval(path)
     return model, permutation, config
 

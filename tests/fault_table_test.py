@@ -427,6 +427,42 @@ FAULTS = (
         ),
     ),
     Fault(
+        "`history.json` empty, cut short, of the wrong shape or without "
+        "`epoch`, when a run resumes",
+        "`.../history.json is not valid JSON (...)` or `...: missing epoch.`",
+        UNCHANGED,
+        (
+            "read_back_test.py::"
+            "test_a_broken_history_is_named_when_a_run_resumes",
+        ),
+    ),
+    Fault(
+        "a `robustness.json` without its fields, merged",
+        "`.../robustness.json: missing subjects.`",
+        UNCHANGED,
+        ("read_back_test.py::test_a_broken_study_is_named_when_merged",),
+    ),
+    Fault(
+        "a `.keras` whose config nests 200,000 levels deep",
+        "`Refused to load ...: it does not load as a plain Keras model in "
+        "Keras' safe mode (RecursionError: ...)`",
+        UNCHANGED,
+        (
+            "read_back_test.py::"
+            "test_a_keras_file_nested_200000_deep_is_refused_in_one_line",
+        ),
+    ),
+    Fault(
+        "a model whose outputs are not one logit per class",
+        "`...: expected 10 logits per image (the dataset's classes). "
+        "Received: output of shape (1, 3) for one image.`",
+        UNCHANGED,
+        (
+            "read_back_test.py::"
+            "test_a_model_without_one_logit_per_class_is_refused",
+        ),
+    ),
+    Fault(
         "a finished run's command run again; with `--restart`",
         "`Already finished: test_accuracy ... export ...` (exit 0); "
         "`--restart` trains from scratch",

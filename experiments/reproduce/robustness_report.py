@@ -11,7 +11,6 @@ the models and the test images and runs `robustness.study`, which measures;
 from __future__ import annotations
 
 import datetime
-import json
 import os
 
 from spatialmix_keras import files, machine, plots, vocabulary
@@ -340,8 +339,9 @@ def merge(
                 f"directories holding robustness.json; {path} does not "
                 f"exist. Received: {directory!r}"
             )
-        with open(path) as f:
-            studies.append(json.load(f))
+        studies.append(
+            files.read_json(path, dict, keys=("settings", "subjects"))
+        )
     if os.path.exists(output_dir) and any(
         os.path.samefile(directory, output_dir) for directory in study_dirs
     ):
