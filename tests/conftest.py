@@ -15,7 +15,6 @@ import pytest  # noqa: E402
 from spatialmix_keras import data  # noqa: E402
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_DEFAULT_DATA_DIR = os.path.join(os.path.dirname(_REPO), "shared", "data")
 
 
 @pytest.fixture(autouse=True)
@@ -27,13 +26,16 @@ def _seeded():
 
 @pytest.fixture(scope="session")
 def data_dir():
-    """`$SPATIALMIX_DATA_DIR`, else `../shared/data` beside the checkout.
+    """The data directory by the apps' own rule: `$SPATIALMIX_DATA_DIR`
+    (`data.resolve_data_dir`; `.ci/run` sets it to `../shared/data`).
 
     Without it the tests that need real data are skipped on a laptop and fail
     in CI (`CI=true`), where the data must be there.
     """
-    path = data.resolve_data_dir() or _DEFAULT_DATA_DIR
-    if not os.path.exists(os.path.join(path, "cifar10_small.npz")):
+    path = data.resolve_data_dir()
+    if path is None or not os.path.exists(
+        os.path.join(path, "cifar10_small.npz")
+    ):
         message = (
             f"cifar10_small.npz not found in {path}: set "
             f"{data.DATA_DIR_ENV} to the directory of the .npz datasets."
