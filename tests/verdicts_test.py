@@ -270,3 +270,20 @@ def test_runs_pair_only_on_the_same_machine_versions_and_commit():
         "seed 2: did not record cpu_flags",
         "seed 3: differ in onednn, versions",
     ]
+
+
+def test_close_and_widens_judge_the_long_study():
+    assert verdicts.close(_d([-0.01, -0.012, -0.008]))[0] == verdicts.HOLDS
+    assert verdicts.close(_d([-0.04, -0.041, -0.039]))[0] == (
+        verdicts.CONTRADICTED
+    )
+    assert verdicts.close(_d([0.0, -0.04, 0.01]))[0] == verdicts.NOT_SHOWN
+    verdict, reason = verdicts.widens(_d([0.03, 0.04, 0.05]), 9, 1)
+    assert verdict == verdicts.HOLDS
+    assert reason.startswith(
+        "(Chans - Full at d = 9) - (Chans - Full at d = 1) +4.0 ["
+    )
+    assert verdicts.widens(_d([-0.03, -0.04, -0.05]), 9, 1)[0] == (
+        verdicts.CONTRADICTED
+    )
+    assert verdicts.widens(_d([0.03]), 9, 1)[0] == verdicts.NOT_SHOWN

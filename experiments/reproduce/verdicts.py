@@ -23,6 +23,13 @@ Accuracy claims (Figs. 2, 4, 5, 12), `close_and_far`, `best_fixed` and
   fixed type lies above 0; **contradicted** if some type beats random.
 - (e) "Chans un-shuffles as well as Full": Chans - Full PSNR above
   `-PSNR_CLOSE` (1 dB).
+- (b) for the long study's ConvMixers, which train Full and Chans only,
+  `close`: the Chans half of (a, b).
+- The mechanism, `widens`: "Chans - Full widens as the depth multiplier d
+  falls below k * k", judged on the paired (same-seed) difference
+  (Chans - Full at d = k * k) - (Chans - Full at the smallest d): above 0
+  holds, below 0 contradicted. (Written before any of the long study's
+  d = 1 or d = 3 runs had trained.)
 
 Robustness claims (Figs. 8 and 9): (d1) models that learn only channel
 mixing (Chans) are more robust to adversarial perturbations than fully
@@ -293,6 +300,35 @@ def close_and_far(differences: dict) -> tuple:
         else:
             found.append(NOT_SHOWN)
     return _combine(found), "; ".join(reasons) or "no paired runs yet"
+
+
+def close(difference: tuple) -> tuple:
+    """The Chans half of claims (a, b): `difference` is Chans - Full
+    (fractions, paired). Returns `(verdict, reason)`."""
+    reason = f"Chans - Full {_interval(difference)}"
+    if difference[3] < 2:
+        return NOT_SHOWN, reason
+    if difference[1] > -CLOSE:
+        return HOLDS, reason
+    if difference[2] < -CLOSE:
+        return CONTRADICTED, reason
+    return NOT_SHOWN, reason
+
+
+def widens(gap: tuple, d_full: int, d_small: int) -> tuple:
+    """The mechanism: `gap` is the paired (Chans - Full at `d_full`) -
+    (Chans - Full at `d_small`), fractions. Returns `(verdict, reason)`."""
+    reason = (
+        f"(Chans - Full at d = {d_full}) - (Chans - Full at d = {d_small}) "
+        f"{_interval(gap)}"
+    )
+    if gap[3] < 2:
+        return NOT_SHOWN, reason
+    if gap[1] > 0:
+        return HOLDS, reason
+    if gap[2] < 0:
+        return CONTRADICTED, reason
+    return NOT_SHOWN, reason
 
 
 def best_fixed(differences: dict) -> tuple:
