@@ -1,0 +1,230 @@
+r"""The long study's report: tables, verdicts and the d-sweep plot.
+
+Reads the runs of `experiments.long_study` (each `runs/<name>/` with its
+`config.json`, `history.json` and `metrics.json`), pairs them by seed
+where both runs share CPU model, flags, oneDNN setting, library versions
+and commit (`stats.pair_by_machine`; other pairs are listed and left out),
+and writes `<output>/README.md` and `<output>/d_sweep.png`. Runs not
+finished yet are counted as missing; a verdict waits for two pairs.
+
+    python -m experiments.long_report --runs=$HOME/campaigns/long/runs \
+        --output=docs/results/long
+
+Rules: `experiments/reproduce/verdicts.py` (close_and_far for claim (a),
+close for the ConvMixers, widens for the mechanism).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+
+from absl import app, flags
+
+from experiments import long_study
+from experiments.reproduce import verdicts
+from spatialmix_keras import stats
+
+# resnet8_d9_chans_e50_s0, resnet8_standard_full_e50_s1, convmixer_...
+_NAME = re.compile(
+    r"^(?P<model>.+)_(?P<mode>full|chans|space)_e(?P<epochs>\d+)_s(?P<seed>\d+)$"
+)
+LABELS = {"full": "Full", "chans": "Chans", "space": "Space"}
+
+
+def read_runs(root: str) -> dict:
+    """`{(model, epochs): {mode: {seed: (accuracy, metrics)}}}` of the
+    finished runs under `root`."""
+    found = {}
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else ():
+        match = _NAME.match(name)
+        path = os.path.join(root, name, "metrics.json")
+        if not match or not os.path.exists(path):
+            continue
+        with open(path) as f:
+            metrics = json.load(f)
+        cell = found.setdefault(
+            (match["model"], int(match["epochs"])), {}
+        ).setdefault(match["mode"], {})
+        cell[int(match["seed"])] = (metrics["final_test_accuracy"], metrics)
+    return found
+
+
+def planned() -> dict:
+    """`{(model, epochs): runs planned}` of the study's queue."""
+    counts = {}
+    for entry in long_study.runs():
+        match = _NAME.match(entry["name"])
+        key = (match["model"], int(match["epochs"]))
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def difference(cell, mode) -> tuple[tuple, list[str]]:
+    """`(mode - Full paired over same-machine seeds, left-out lines)`."""
+    if mode not in cell or "full" not in cell:
+        return (float("nan"),) * 3 + (0,), []
+    a, b, unpaired = stats.pair_by_machine(cell[mode], cell["full"])
+    return stats.paired_difference(a, b), unpaired
+
+
+def table(runs) -> tuple[list[str], list[str]]:
+    """Markdown rows (one per model, epochs and mode) and left-out pairs."""
+    rows = [
+        "| model | epochs | mode | runs | test accuracy (%) | "
+        "- Full (points, paired) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    left_out = []
+    for (model, epochs), cell in sorted(runs.items()):
+        for mode in ("full", "chans", "space"):
+            if mode not in cell:
+                continue
+            values = [v for v, _ in cell[mode].values()]
+            diff, unpaired = difference(cell, mode)
+            left_out += [
+                f"{model} {epochs} epochs {LABELS[mode]} - Full, {u}"
+                for u in unpaired
+            ]
+            shown = (
+                ""
+                if mode == "full"
+                else f"{stats.format_ci(*diff[:3])} (n={diff[3]})"
+            )
+            rows.append(
+                f"| {model} | {epochs} | {LABELS[mode]} | {len(values)} | "
+                f"{stats.format_ci(*stats.mean_ci(values))} | {shown} |"
+            )
+    return rows, left_out
+
+
+def judged(runs) -> list[str]:
+    """One line per verdict of the study."""
+    lines = []
+    for epochs in (10, 50):
+        cell = runs.get(("resnet8_d9", epochs), {})
+        chans, _ = difference(cell, "chans")
+        space, _ = difference(cell, "space")
+        verdict, reason = verdicts.close_and_far(
+            {"ResNet-8": {"Chans": chans, "Space": space}}
+        )
+        lines.append(
+            f"- (a) separable ResNet-8 (d = 9), {epochs} epochs: "
+            f"**{verdict}**. {reason}."
+        )
+    verdict, reason = verdicts.close(
+        difference(runs.get(("convmixer_128_4", 50), {}), "chans")[0]
+    )
+    lines.append(f"- (b) ConvMixer-128/4, 50 epochs: **{verdict}**. {reason}.")
+    lines.append(f"- The mechanism: **{widens(runs)[0]}**. {widens(runs)[1]}.")
+    return lines
+
+
+def widens(runs) -> tuple:
+    """(Chans - Full at d = 9) - (Chans - Full at d = 1), paired by seed,
+    over seeds whose four runs all share one machine."""
+    per_d = {}
+    for d in (9, 1):
+        cell = runs.get((f"resnet8_d{d}", 50), {})
+        if "chans" in cell and "full" in cell:
+            a, b, _ = stats.pair_by_machine(cell["chans"], cell["full"])
+            per_d[d] = {s: a[s] - b[s] for s in a}
+    seeds = sorted(set(per_d.get(9, {})) & set(per_d.get(1, {})))
+    same = [
+        s for s in seeds
+        if stats.pair_by_machine(
+            {s: runs[("resnet8_d9", 50)]["full"][s]},
+            {s: runs[("resnet8_d1", 50)]["full"][s]},
+        )[0]
+    ]  # fmt: skip
+    gap = stats.paired_difference(
+        {s: per_d[9][s] for s in same}, {s: per_d[1][s] for s in same}
+    )
+    return verdicts.widens(gap, 9, 1)
+
+
+def d_sweep_plot(runs, path):
+    """Chans - Full (points, mean and 95% interval) against d, 50 epochs."""
+    from spatialmix_keras import plots
+
+    plt = plots.plt
+    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
+    xs, means, errors = [], [], [[], []]
+    for d in (1, 3, 9):
+        diff, _ = difference(runs.get((f"resnet8_d{d}", 50), {}), "chans")
+        if diff[3] == 0:
+            continue
+        xs.append(d)
+        means.append(100 * diff[0])
+        low = 0 if diff[3] < 2 else 100 * (diff[0] - diff[1])
+        high = 0 if diff[3] < 2 else 100 * (diff[2] - diff[0])
+        errors[0].append(low)
+        errors[1].append(high)
+    ax.errorbar(xs, means, yerr=errors, fmt="-o", capsize=4)
+    ax.axhline(0, color="gray", lw=1)
+    ax.axhline(
+        -100 * verdicts.CLOSE,
+        color="gray",
+        ls=":",
+        lw=1,
+        label="-2 points (rule)",
+    )
+    ax.set_xticks([1, 3, 9])
+    ax.set_xlabel("depth multiplier d (k * k = 9)")
+    ax.set_ylabel("Chans - Full (points), 95% CI")
+    ax.set_title("Separable ResNet-8, CIFAR-10, 50 epochs", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def report(runs_root: str, output: str) -> str:
+    runs = read_runs(runs_root)
+    counts = planned()
+    done = sum(len(s) for cell in runs.values() for s in cell.values())
+    rows, left_out = table(runs)
+    lines = [
+        "# The long study: CIFAR-10 at 50 epochs, same-machine pairs",
+        "",
+        f"{done} of {sum(counts.values())} training runs finished "
+        f"(report drawn {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} "
+        "UTC by `python -m experiments.long_report`). What was planned: "
+        "`experiments/long_study.py`; where each run was made: "
+        "[`../provenance.md`](../provenance.md).",
+        "",
+        *rows,
+        "",
+        "Left out (a pair counts only when both runs share CPU model, CPU "
+        "flags, oneDNN setting, library versions and commit): "
+        + ("; ".join(left_out) if left_out else "none")
+        + ".",
+        "",
+        "## Verdicts",
+        "",
+        *judged(runs),
+        "",
+    ]
+    os.makedirs(output, exist_ok=True)
+    if any(("resnet8_d" + str(d), 50) in runs for d in (1, 3)):
+        d_sweep_plot(runs, os.path.join(output, "d_sweep.png"))
+        lines += ["![Chans - Full against d](d_sweep.png)", ""]
+    path = os.path.join(output, "README.md")
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    return path
+
+
+def main(argv):
+    print(report(flags.FLAGS.runs, flags.FLAGS.output))
+
+
+if __name__ == "__main__":
+    # Defined here, not on import: tests import this module beside others.
+    flags.DEFINE_string("runs", None, "The study's runs/ directory.")
+    flags.DEFINE_string("output", "docs/results/long", "Report directory.")
+    flags.mark_flag_as_required("runs")
+    app.run(main)
