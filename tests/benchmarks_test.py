@@ -253,3 +253,25 @@ def test_onednn_benchmark_names_a_bad_network():
     result = _benchmark("onednn", "--networks=resnet9_none")
     assert result.returncode != 0
     assert "Received: 'resnet9_none'" in result.stderr
+
+
+def test_precision_step_times_both_precisions_and_flags_equal_windows():
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "benchmarks.precision_step",
+            "--networks=resnet20", "--batch_size=4", "--windows=2",
+            "--steps=1", "--matmul_size=64",
+        ],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    timed = report["networks"]["resnet20"]
+    assert set(timed["images_per_s"]) == {"float32", "mixed_bfloat16"}
+    assert all(v > 0 for v in timed["images_per_s"].values())
+    low, high = timed["bf16_over_f32_range"]
+    assert low <= timed["bf16_over_f32"] <= high
+    assert "cpu_flags" in report["machine"]
+    assert set(report["matmul_flop_per_s"]) == {"float32", "bfloat16"}
