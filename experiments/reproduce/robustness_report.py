@@ -17,7 +17,7 @@ from spatialmix_keras import files, machine, plots, vocabulary
 
 from . import verdicts
 
-# The attacks: FGSM at 0.5-8/255 on every image, PGD at 2 and 8/255.
+# The study's attacks: FGSM at 0.5-8/255 on every image, PGD at 2 and 8/255.
 OUTPUTS = (
     "robustness.json",
     "robustness.md",

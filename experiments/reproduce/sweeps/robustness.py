@@ -93,8 +93,8 @@ def _attacked(scale, workdir, train, curve_label, study_label, *study):
     """`train` with its FGSM sweep and robustness study (`study`: claim,
     reference, title) after it. With several seeds (cifar), one sweep and
     one study per seed (`fgsm_s0`, `robustness_s0`, ...), each right after
-    its seed's models: a campaign whose work directory may not outlive a
-    session can then finish and keep a seed's attacks while its models
+    its seed's models: a campaign whose work directory may not outlive its
+    machine can then finish and keep a seed's attacks while its models
     exist. The figure merges them (`robustness.merge`); images are
     transferred between the models of one seed only."""
     groups = {}
