@@ -1,7 +1,7 @@
 r"""Does `TF_ENABLE_ONEDNN_OPTS=1` pay where TensorFlow leaves oneDNN off?
 
 TensorFlow turns its oneDNN kernels on by default only on x86 CPUs with
-AVX-512 class features; on an AVX2-only CPU (the AMD EPYC of some sessions
+AVX-512 class features; on an AVX2-only CPU (the AMD EPYC of some runs
 here) it runs its own Eigen kernels unless `TF_ENABLE_ONEDNN_OPTS=1` is set
 before it loads. The setting is read once per process, so the two candidates
 are two worker processes (`--worker`); this driver interleaves their timed
