@@ -118,7 +118,7 @@ def load_subject(
 
     export.check_weights_size(keras_file)
     model = keras.models.load_model(keras_file, safe_mode=True, compile=False)
-    config = files.read_json(config_file, dict, keys=("dataset", "freeze"))
+    config = files.read_json(config_file, dict, keys=("freeze",))
     checkpoints = find_checkpoints(weights_dir)
     if weights_dir and not checkpoints:
         raise ValueError(

@@ -126,9 +126,10 @@ def test_run_killed_mid_training_resumes_without_repeating_epochs(
         "--config.log_every_steps=5",
     )
     history = tmp_path / "run" / "history.json"
+    # Killed once an epoch is checkpointed (its record comes just before).
     kill_when_exists(
         [sys.executable, "-m", "apps.classify", *args],
-        history,
+        tmp_path / "run" / "checkpoints" / "checkpoint",
         cwd=REPO,
         env=_env(data_dir),
     )

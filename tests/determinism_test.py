@@ -84,10 +84,14 @@ def test_same_seed_gives_identical_weights_and_resume_matches(
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
 
-    # Kill run "c" after its first epoch, then re-run the same command.
+    # Kill run "c" once its first epoch is checkpointed, then re-run the
+    # same command.
     history = tmp_path / "c" / "history.json"
     kill_when_exists(
-        _args(tmp_path, "c"), history, cwd=REPO, env=_env(data_dir)
+        _args(tmp_path, "c"),
+        tmp_path / "c" / "checkpoints" / "checkpoint",
+        cwd=REPO,
+        env=_env(data_dir),
     )
     with open(history) as f:
         assert [h["epoch"] for h in json.load(f)][-1] < 3
