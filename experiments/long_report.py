@@ -7,8 +7,12 @@ and commit (`stats.pair_by_machine`; other pairs are listed and left out),
 and writes `<output>/README.md` and `<output>/d_sweep.png`. Runs not
 finished yet are counted as missing; a verdict waits for two pairs.
 
-    python -m experiments.long_report --runs=$HOME/campaigns/long/runs \
-        --output=docs/results/long
+    python -m experiments.long_report --runs=docs/results/long/runs \
+        --copy_from=$HOME/campaigns/long/runs --output=docs/results/long
+
+(`--copy_from` first copies each finished run's `config.json`,
+`history.json` and `metrics.json` from the campaign's work directory into
+`--runs`, which is committed.)
 
 Rules: `experiments/reproduce/verdicts.py` (close_and_far for claim (a),
 close for the ConvMixers, widens for the mechanism).
@@ -20,6 +24,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 
 from absl import app, flags
 
@@ -218,7 +223,25 @@ def report(runs_root: str, output: str) -> str:
     return path
 
 
+def copy_finished(source: str, target: str) -> list[str]:
+    """Copies the JSON of every finished run (one with `metrics.json`)
+    under `source` into `target`; returns the runs copied."""
+    copied = []
+    for name in sorted(os.listdir(source)):
+        if not os.path.exists(os.path.join(source, name, "metrics.json")):
+            continue
+        os.makedirs(os.path.join(target, name), exist_ok=True)
+        for file in ("config.json", "history.json", "metrics.json"):
+            path = os.path.join(source, name, file)
+            if os.path.exists(path):
+                shutil.copy2(path, os.path.join(target, name, file))
+        copied.append(name)
+    return copied
+
+
 def main(argv):
+    if flags.FLAGS.copy_from:
+        copy_finished(flags.FLAGS.copy_from, flags.FLAGS.runs)
     print(report(flags.FLAGS.runs, flags.FLAGS.output))
 
 
@@ -226,5 +249,8 @@ if __name__ == "__main__":
     # Defined here, not on import: tests import this module beside others.
     flags.DEFINE_string("runs", None, "The study's runs/ directory.")
     flags.DEFINE_string("output", "docs/results/long", "Report directory.")
+    flags.DEFINE_string(
+        "copy_from", None, "Copy finished runs' JSON from here first."
+    )
     flags.mark_flag_as_required("runs")
     app.run(main)
