@@ -303,7 +303,7 @@ def load_export(path: str):
 
     permutation = Permutation.load(path)
     config = files.read_json(
-        os.path.join(path, "config.json"), dict, keys=("dataset", "model")
+        os.path.join(path, "config.json"), dict, keys=("dataset", "unshuffle")
     )
     model = export.load_for_eval(path)
     return model, permutation, config

@@ -86,15 +86,20 @@ def _outputs(tmp_path, name):
     }
 
 
+@pytest.fixture(scope="module")
+def reference(data_dir, tmp_path_factory):
+    """What an uninterrupted run leaves."""
+    tmp_path = tmp_path_factory.mktemp("reference")
+    result = _run(_args(tmp_path, "run"), data_dir, "-m", "apps.classify")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return _outputs(tmp_path, "run")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("point", list(CASES))
 def test_kill_at_each_write_of_the_epoch_end_resumes_to_the_same_files(
-    point, data_dir, tmp_path
+    point, reference, data_dir, tmp_path
 ):
-    reference = _run(
-        _args(tmp_path, "reference"), data_dir, "-m", "apps.classify"
-    )
-    assert reference.returncode == 0, reference.stderr[-3000:]
     killed = _run(
         [point, *_args(tmp_path, "run")], data_dir, "-c", KILLED_AFTER
     )
