@@ -316,66 +316,73 @@ def load_for_eval(path: str, trust_saved_model: bool = False) -> LoadedModel:
                 "export directory or its model.keras (loaded in Keras' safe "
                 "mode), or pass --trust_saved_model if you trust its source."
             )
-        try:
-            loaded = tf.saved_model.load(path)
-        except (OSError, ValueError, tf.errors.OpError) as error:
-            reason = str(error).strip().splitlines()[0]
-            raise ValueError(
-                f"Refused to load {path}: not a whole SavedModel (missing "
-                f"or unreadable variables?): {reason}"
-            ) from error
-        if not hasattr(loaded, "serve"):
-            raise ValueError(
-                f"{path}: a SavedModel without a `serve` endpoint; export it "
-                "with `model.export(...)`."
-            )
-        return LoadedModel(
-            path,
-            "saved_model",
-            _saved_model_input_shape(loaded),
-            loaded.serve,
-            loaded,
-        )
+        return _load_saved_model(path)
     if path.endswith(".keras") and os.path.isfile(path):
-        import spatialmix_keras
-
-        spatialmix_keras.register()  # the custom layers, for loading
-
-        try:
-            check_weights_size(path)
-        except (zipfile.BadZipFile, OSError):
-            pass  # not a whole archive: load_model below says so
-        try:
-            # Safe mode stays on: it refuses embedded code (lambdas), layers
-            # that load other programs (TFSMLayer) and non-Keras classes.
-            model = keras.models.load_model(path, safe_mode=True, compile=False)
-        except (
-            ValueError,
-            TypeError,
-            KeyError,
-            AttributeError,
-            RecursionError,
-            OSError,
-            zipfile.BadZipFile,
-        ) as error:
-            lines = str(error).strip().splitlines() or [type(error).__name__]
-            reason = f"{type(error).__name__}: {lines[0][:200]}"
-            raise ValueError(
-                f"Refused to load {path}: it does not load as a plain Keras "
-                f"model in Keras' safe mode ({reason}). This package never "
-                "turns safe mode off; load only models from sources you "
-                "trust."
-            ) from error
-        return LoadedModel(
-            path,
-            "keras",
-            tuple(model.input_shape),
-            lambda x: model(x, training=False),
-            model,
-        )
+        return _load_keras(path)
     raise ValueError(
         f"Invalid value for argument `model`: {path!r} is not an export "
         "directory, a SavedModel directory or a .keras file."
+    )
+
+
+def _load_saved_model(path: str) -> LoadedModel:
+    try:
+        loaded = tf.saved_model.load(path)
+    except (OSError, ValueError, tf.errors.OpError) as error:
+        reason = str(error).strip().splitlines()[0]
+        raise ValueError(
+            f"Refused to load {path}: not a whole SavedModel (missing "
+            f"or unreadable variables?): {reason}"
+        ) from error
+    if not hasattr(loaded, "serve"):
+        raise ValueError(
+            f"{path}: a SavedModel without a `serve` endpoint; export it "
+            "with `model.export(...)`."
+        )
+    return LoadedModel(
+        path,
+        "saved_model",
+        _saved_model_input_shape(loaded),
+        loaded.serve,
+        loaded,
+    )
+
+
+def _load_keras(path: str) -> LoadedModel:
+    import spatialmix_keras
+
+    spatialmix_keras.register()  # the custom layers, for loading
+    try:
+        check_weights_size(path)
+    except (zipfile.BadZipFile, OSError):
+        pass  # not a whole archive: load_model below says so
+    try:
+        # Safe mode stays on: it refuses embedded code (lambdas), layers
+        # that load other programs (TFSMLayer) and non-Keras classes.
+        model = keras.models.load_model(path, safe_mode=True, compile=False)
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        RecursionError,
+        OSError,
+        zipfile.BadZipFile,
+    ) as error:
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        reason = f"{type(error).__name__}: {lines[0][:200]}"
+        raise ValueError(
+            f"Refused to load {path}: it does not load as a plain Keras "
+            f"model in Keras' safe mode ({reason}). This package never "
+            "turns safe mode off; load only models from sources you "
+            "trust."
+        ) from error
+    return LoadedModel(
+        path,
+        "keras",
+        tuple(model.input_shape),
+        lambda x: model(x, training=False),
+        model,
     )
 
 
