@@ -191,6 +191,17 @@ def define_data_flags() -> DataFlags:
     )
 
 
+def define_trust_flag() -> flags.FlagHolder:
+    """`--trust_saved_model`, for the apps that load exported models."""
+    return flags.DEFINE_bool(
+        "trust_saved_model",
+        False,
+        "Load bare SavedModels: loading one runs its TensorFlow graph, which "
+        "can do anything its author wrote. Export directories and .keras "
+        "files load in Keras' safe mode without it.",
+    )
+
+
 def apply_flag_overrides(
     config, mapping: dict[str, str], argv: list[str] | None = None
 ) -> None:

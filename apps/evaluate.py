@@ -19,13 +19,7 @@ _MODELS = flags.DEFINE_multi_string(
     "model", None, "Model(s) to evaluate.", required=True
 )
 _DATA = common.define_data_flags()
-_TRUST = flags.DEFINE_bool(
-    "trust_saved_model",
-    False,
-    "Load bare SavedModels: loading one runs its TensorFlow graph, which can "
-    "do anything its author wrote. Export directories and .keras files load "
-    "in Keras' safe mode without it.",
-)
+_TRUST = common.define_trust_flag()
 _SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"], "Split.")
 _BATCH = flags.DEFINE_integer("batch_size", 256, "Batch size.", lower_bound=1)
 _JSON = flags.DEFINE_string("json", None, "Also write the results here.")

@@ -26,13 +26,7 @@ _LABELS = flags.DEFINE_multi_string(
     "Legend label per model (default: the model's directory name).",
 )
 _DATA = common.define_data_flags()
-_TRUST = flags.DEFINE_bool(
-    "trust_saved_model",
-    False,
-    "Load bare SavedModels: loading one runs its TensorFlow graph, which can "
-    "do anything its author wrote. Export directories and .keras files load "
-    "in Keras' safe mode without it.",
-)
+_TRUST = common.define_trust_flag()
 _SPLIT = flags.DEFINE_enum("split", "test", ["train", "test"], "Split.")
 _EPS = flags.DEFINE_string(
     "eps",
