@@ -9,6 +9,7 @@ Prints the metrics as JSON on its last line.
 import json
 import os
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -41,8 +42,15 @@ def main(kind, workdir, export_dir):
     config.export_dir = export_dir
     config.run_name = "two_replicas"
     metrics = train.train_and_evaluate(config, workdir, strategy)
-    with open(os.path.join(workdir, "history.json")) as f:
-        metrics["train_losses"] = [h["train_loss"] for h in json.load(f)]
+    # The chief writes history.json; another worker may finish first.
+    history = []
+    for _ in range(600):
+        with open(os.path.join(workdir, "history.json")) as f:
+            history = json.load(f)
+        if len(history) == config.epochs:
+            break
+        time.sleep(0.1)
+    metrics["train_losses"] = [h["train_loss"] for h in history]
     print(json.dumps(metrics))
 
 
