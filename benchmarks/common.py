@@ -15,6 +15,7 @@ import time
 import keras
 import numpy as np
 
+from spatialmix_keras import get_model
 from spatialmix_keras.activations import gelu
 from spatialmix_keras.layers import (
     PointwiseConv2D,
@@ -33,6 +34,29 @@ NETWORKS = {
     "resnet56": ("resnet56", {}, (32, 32, 3)),
     "unshuffler_64_5": ("unshuffler_64_5", {}, (14, 14, 1)),
 }
+
+
+# The two policies the precision benchmarks compare.
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+def compiled_model(network, policy):
+    """A Chans `network` (of NETWORKS) built under `policy`, compiled for
+    `train_on_batch` (SGD with momentum, no XLA), and its input shape."""
+    variant, overrides, shape = NETWORKS[network]
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = get_model(
+            variant, freeze="spatial", seed=0, input_shape=shape, **overrides
+        )
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=False,
+        )
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    return model, shape
 
 
 def _stock_layer(layer, convs=True):

@@ -27,11 +27,10 @@ import subprocess
 import sys
 import time
 
-import keras
 from absl import app, flags
 
 from benchmarks import common
-from spatialmix_keras import flops, get_model
+from spatialmix_keras import flops
 
 _NETWORKS = flags.DEFINE_list(
     "networks", ["resnet20", "convmixer_256_8_k8"], "Networks to time."
@@ -50,26 +49,8 @@ _TORCH = flags.DEFINE_bool(
     "(benchmarks/torch_reference.py) in a separate process, after ours.",
 )
 
-PRECISIONS = ("float32", "mixed_bfloat16")
 # Windows of two precisions closer than this are flagged as "the same".
 SAME_DURATION = 0.005
-
-
-def _model(network, policy):
-    variant, overrides, shape = common.NETWORKS[network]
-    keras.mixed_precision.set_global_policy(policy)
-    try:
-        model = get_model(
-            variant, freeze="spatial", seed=0, input_shape=shape, **overrides
-        )
-        model.compile(
-            optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            jit_compile=False,
-        )
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    return model, shape
 
 
 def matmul_rates(n, repeats=5):
@@ -95,13 +76,13 @@ def _timed(fn):
 
 
 def time_network(network, batch_size, windows, steps):
-    models = {p: _model(network, p) for p in PRECISIONS}
+    models = {p: common.compiled_model(network, p) for p in common.PRECISIONS}
     shape = models["float32"][1]
     x, y = common.random_batch(batch_size, shape)
     for model, _ in models.values():
         for _ in range(2):
             model.train_on_batch(x, y)
-    samples = {p: [] for p in PRECISIONS}
+    samples = {p: [] for p in common.PRECISIONS}
     for _ in range(windows):
         for p, (model, _) in models.items():
             seconds = _timed(

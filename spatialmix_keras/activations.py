@@ -12,6 +12,10 @@ graph stays as it is. `benchmarks/components.py` measures the gain (forward
 plus backward of a 128x16x16x256 tensor on 2 cores: Keras 51 ms, the
 hand-written gradient alone 38 ms, compiled 18 ms).
 
+Under a 16-bit policy the loop reads and writes 16-bit values but computes
+in float32, rounding once (on a CPU, XLA's and Eigen's bfloat16 arithmetic
+op by op was slower than float32: `benchmarks/op_profile.py`).
+
 Set the environment variable `SPATIALMIX_XLA_GELU=0` where XLA is not
 available (some TensorFlow plugins): the hand-written gradient is kept and
 the ops run uncompiled. It is read when a model is built or traced. On
@@ -37,15 +41,25 @@ def _tf_gelu(xla):
     def compiled(fn):
         return tf.function(fn, jit_compile=True, autograph=False) if xla else fn
 
+    # 16-bit inputs are computed in float32 inside the loop and rounded
+    # once at the end: on a CPU, bfloat16 arithmetic op by op is slower
+    # than float32 and rounds at every step.
+    def wide(x):
+        return tf.cast(x, "float32") if x.dtype.size < 4 else x
+
     @compiled
     def forward(x):
-        return x * (0.5 * (1.0 + tf.math.erf(x * _INV_SQRT2)))
+        x32 = wide(x)
+        return tf.cast(
+            x32 * (0.5 * (1.0 + tf.math.erf(x32 * _INV_SQRT2))), x.dtype
+        )
 
     @compiled
     def backward(x, upstream):
-        cdf = 0.5 * (1.0 + tf.math.erf(x * _INV_SQRT2))
-        pdf = tf.exp(-0.5 * tf.square(x)) * _INV_SQRT_2PI
-        return upstream * (cdf + x * pdf)
+        x32 = wide(x)
+        cdf = 0.5 * (1.0 + tf.math.erf(x32 * _INV_SQRT2))
+        pdf = tf.exp(-0.5 * tf.square(x32)) * _INV_SQRT_2PI
+        return tf.cast(wide(upstream) * (cdf + x32 * pdf), upstream.dtype)
 
     @tf.custom_gradient
     def gelu_tf(x):

@@ -5,7 +5,12 @@ normalize), forward and backward. On the 2-core dev CPU that made
 BatchNorm one of the largest costs of a ConvMixer step, around the 1x1
 convolutions that Chans still trains. TensorFlow's `FusedBatchNormV3` does
 the same arithmetic in one kernel each way (oneDNN on CPUs, cuDNN on GPUs);
-`benchmarks/train_throughput.py` measures what that buys.
+`benchmarks/train_throughput.py` measures what that buys. Under a
+`mixed_bfloat16` or `mixed_float16` policy the kernel takes the 16-bit
+activations as they are and keeps float32 statistics, as the stock layer
+does, without casting the tensor each way (on a CPU with bf16 units those
+two casts per layer cost a composed ResNet-20 step a sixth of its time:
+`benchmarks/op_profile.py`).
 
 `FusedBatchNormalization` is a `keras.layers.BatchNormalization`: same
 arguments, weights, checkpoints and results (tests compare outputs,
@@ -50,8 +55,11 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf
 
-        # As the stock layer: float32 statistics even for float16 inputs.
-        x = tf.cast(inputs, "float32")
+        # The kernel keeps float32 statistics for float16 and bfloat16
+        # inputs, as the stock layer does, without casting the activations.
+        x = inputs
+        if x.dtype not in (tf.float16, tf.bfloat16, tf.float32):
+            x = tf.cast(x, "float32")
         channels = x.shape[-1]
         gamma = (
             tf.cast(self.gamma, "float32") if self.scale else tf.ones(channels)

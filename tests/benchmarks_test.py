@@ -275,3 +275,71 @@ def test_precision_step_times_both_precisions_and_flags_equal_windows():
     assert low <= timed["bf16_over_f32"] <= high
     assert "cpu_flags" in report["machine"]
     assert set(report["matmul_flop_per_s"]) == {"float32", "bfloat16"}
+
+
+def test_op_profile_sums_kernels_once_and_skips_nested_and_executor_events():
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    from benchmarks import xplane as op_profile
+
+    space = xplane_pb2.XSpace()
+    plane = space.planes.add(name="/host:CPU")
+    names = [
+        "ExecutorState::Process",  # the executor's own event: not a kernel
+        "model/conv/convolution:_MklNativeConv2D",
+        "model/bn/FusedBatchNormV3:_MklNativeFusedBatchNormV3",
+        op_profile.XLA_EVENT,
+        "multiply_convert_fusion",  # XLA's inner loop, nested
+        "model/relu:Relu",
+    ]
+    for i, name in enumerate(names, start=1):
+        plane.event_metadata[i].id = i
+        plane.event_metadata[i].name = name
+    compute = plane.lines.add(name="tf_Compute/123")
+    events = [  # (metadata id, start, duration) in picoseconds
+        (1, 0, 1000),
+        (2, 10, 100),
+        (3, 200, 50),
+        (2, 300, 100),
+        (4, 500, 80),
+        (5, 510, 60),  # inside the XLA execution
+        (6, 600, 20),
+        (6, 605, 5),  # a nested duplicate of the Relu
+    ]
+    for metadata_id, offset, duration in events:
+        compute.events.add(
+            metadata_id=metadata_id, offset_ps=offset, duration_ps=duration
+        )
+    python = plane.lines.add(name="python")  # not a compute thread
+    python.events.add(metadata_id=2, offset_ps=0, duration_ps=10**6)
+    totals = op_profile.op_times(space)
+    assert totals == {
+        "_MklNativeConv2D": 200,
+        "_MklNativeFusedBatchNormV3": 50,
+        "ExecuteAsyncOnStream": 80,
+        "Relu": 20,
+    }
+    assert op_profile.group_of("_MklNativeConv2D") == "convolution"
+    assert (
+        op_profile.group_of("_MklNativeDepthwiseConv2dNativeBackpropInput")
+        == "depthwise convolution"
+    )
+    assert op_profile.group_of("ExecuteAsyncOnStream") == "xla loops"
+
+
+def test_op_profile_profiles_both_precisions_of_a_network():
+    result = _benchmark(
+        "op_profile", "--networks=resnet20", "--batch_size=2", "--steps=1"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout)["networks"]["resnet20"]
+    for policy in ("float32", "mixed_bfloat16"):
+        profile = out[policy]
+        assert 0 < profile["traced_ms"] <= profile["step_ms"]
+        assert profile["group_ms"]["convolution"] > 0
+        assert sum(profile["group_ms"].values()) == pytest.approx(
+            profile["traced_ms"]
+        )
+    assert out["mixed_bfloat16"]["op_ms"].get("Cast", 0) < 0.5 * sum(
+        out["mixed_bfloat16"]["op_ms"].values()
+    )

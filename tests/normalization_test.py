@@ -103,3 +103,38 @@ def test_models_train_like_stock_batchnorm_models():
         m.train_on_batch(x, y)
     for a, b in zip(model.get_weights(), clone.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_16_bit_inputs_keep_float32_statistics_without_casts(dtype):
+    """Under a mixed policy the kernel takes the 16-bit activations as they
+    are (no cast of the tensor either way) and matches the stock layer, which
+    upcasts, to the 16-bit rounding; the moving statistics stay float32."""
+    shape = (8, 5, 7, 6)
+    rng = np.random.default_rng(4)
+    x = tf.cast(rng.normal(2.0, 3.0, shape).astype("float32"), dtype)
+    weights = tf.cast(rng.normal(size=shape).astype("float32"), dtype)
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(f"mixed_{dtype}")
+    try:
+        stock, fused = _pair(shape)
+        expected = _step(stock, x, weights)
+        got = _step(fused, x, weights)
+        graph = tf.function(lambda t: fused(t, training=True))
+        ops = graph.get_concrete_function(x).graph.get_operations()
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    assert got[0].dtype == dtype and got[1].dtype == dtype  # y, dL/dx
+    for a, b in zip(expected, got, strict=True):
+        a, b = np.asarray(a, "float32"), np.asarray(b, "float32")
+        np.testing.assert_allclose(b, a, rtol=2e-2, atol=2e-2)
+    assert fused.moving_mean.dtype == "float32"
+    np.testing.assert_allclose(
+        fused.moving_mean, stock.moving_mean, rtol=1e-5, atol=1e-5
+    )
+    activation_casts = [
+        op.name
+        for op in ops
+        if op.type == "Cast" and op.inputs[0].shape.rank == 4
+    ]
+    assert activation_casts == []
