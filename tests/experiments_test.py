@@ -102,3 +102,44 @@ def test_long_report_pairs_on_one_machine_and_judges_by_the_rules(tmp_path):
     # about +9 points on every seed: the mechanism's prediction holds.
     assert "- The mechanism: **holds**." in text
     assert (tmp_path / "out" / "d_sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_precision_study_pairs_each_seed_in_both_precisions(tmp_path):
+    import ast
+
+    from experiments import precision_study
+    from spatialmix_keras.config import validate_config
+    from spatialmix_keras.schema import load_config_file
+
+    runs = precision_study.runs()
+    assert [r["group"] for r in runs] == ["seed0"] * 2 + ["seed1"] * 2 + [
+        "seed2"
+    ] * 2
+    for entry in runs:  # every queued configuration is a valid one
+        config = load_config_file(entry["args"][0].split("=", 1)[1])
+        for arg in entry["args"][1:]:
+            key, value = arg.removeprefix("--config.").split("=", 1)
+            try:
+                value = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                pass
+            config.update_from_flattened_dict({key: value})
+        validate_config(config)
+    assert "--config.mixed_precision=mixed_bfloat16" in runs[1]["args"]
+
+    root = tmp_path / "runs"
+    for seed, (acc32, acc16) in enumerate([(0.80, 0.79), (0.81, 0.81)]):
+        for precision, acc, speed in (
+            ("f32", acc32, 100),
+            ("bf16", acc16, 150),
+        ):
+            run = root / precision_study.run_name(precision, seed)
+            _finished(root, run.name, acc)
+            history = [{"images_per_s": 1}] + [{"images_per_s": speed}] * 3
+            (run / "history.json").write_text(json.dumps(history))
+    text = precision_study.report(str(root))
+    assert "| 0 | 80.00 | 79.00 | -1.00 | 100, 150 |" in text
+    # Differences -1.0 and 0.0: mean -0.5, t(1) interval +-12.706 * 0.5.
+    assert "over 2 paired seeds: -0.5 [-6.9, 5.9] points" in text
+    assert "1.50x, 1.50x" in text
+    assert "Not finished: resnet8_d9_chans_e10_f32_s2" in text
