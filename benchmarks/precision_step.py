@@ -9,6 +9,9 @@ shared machine sets those numbers, not the models). A large matmul is timed
 in both precisions in the same run, so each step's arithmetic rate
 (`flops.step_flops` per second) is also a share of the machine's matmul
 rate. Records the CPU model and flags: the gain needs AVX512_BF16 or AMX.
+In the same interleaving, `model.fit` over `--fit_steps` batches (one
+epoch, as a user calls it) is timed beside `train_on_batch`, and
+TensorFlow's retracing warnings during the timing are counted.
 Where `torch` is importable, PyTorch's standard ResNet-20 and ConvMixer-256/8
 (`benchmarks/torch_reference.py`) are timed the same way in a separate
 process, and the ratios ours / PyTorch are reported beside.
@@ -21,12 +24,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import statistics
 import subprocess
 import sys
 import time
 
+import numpy as np
 from absl import app, flags
 
 from benchmarks import common
@@ -37,6 +42,12 @@ _NETWORKS = flags.DEFINE_list(
 )
 _BATCH = flags.DEFINE_integer("batch_size", 128, "Images per step.")
 _WINDOWS = flags.DEFINE_integer("windows", 9, "Timed windows per precision.")
+_FIT_STEPS = flags.DEFINE_integer(
+    "fit_steps",
+    4,
+    "Batches per `model.fit` window, timed beside `train_on_batch` "
+    "(0: no fit).",
+)
 _STEPS = flags.DEFINE_integer("steps", 2, "Steps per window.")
 _MATMUL = flags.DEFINE_integer("matmul_size", 2048, "n of the n^3 matmul.")
 _THREADS = flags.DEFINE_integer(
@@ -75,22 +86,62 @@ def _timed(fn):
     return time.perf_counter() - start
 
 
-def time_network(network, batch_size, windows, steps):
-    models = {p: common.compiled_model(network, p) for p in common.PRECISIONS}
-    shape = models["float32"][1]
-    x, y = common.random_batch(batch_size, shape)
-    for model, _ in models.values():
-        for _ in range(2):
-            model.train_on_batch(x, y)
-    samples = {p: [] for p in common.PRECISIONS}
+class _RetracingCounter(logging.Handler):
+    """Counts TensorFlow's "triggered tf.function retracing" warnings."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def emit(self, record):
+        self.count += "retracing" in record.getMessage()
+
+
+def _windows(models, x, y, windows, steps, fit_steps):
+    """Seconds per step of each window: `{(precision, how): [...]}` where
+    `how` is `train_on_batch` or `fit` (one `model.fit` epoch of
+    `fit_steps` batches, as a user calls it), all interleaved."""
+    batches = {
+        "x": np.tile(np.asarray(x), (fit_steps, 1, 1, 1)),
+        "y": np.tile(np.asarray(y), fit_steps),
+    }
+
+    def fit(model):
+        model.fit(
+            batches["x"], batches["y"], batch_size=len(x), epochs=1,
+            shuffle=False, verbose=0,
+        )  # fmt: skip
+
+    runs = {}
+    for p, model in models.items():
+        runs[p, "train_on_batch"] = (
+            lambda m=model: [m.train_on_batch(x, y) for _ in range(steps)],
+            steps,
+        )
+        if fit_steps:
+            runs[p, "fit"] = (lambda m=model: fit(m), fit_steps)
+    for run, _ in runs.values():  # warm: trace and build both paths
+        run()
+    samples = {key: [] for key in runs}
     for _ in range(windows):
-        for p, (model, _) in models.items():
-            seconds = _timed(
-                lambda model=model: [
-                    model.train_on_batch(x, y) for _ in range(steps)
-                ]
-            )
-            samples[p].append(seconds / steps)
+        for key, (run, n) in runs.items():
+            samples[key].append(_timed(run) / n)
+    return samples
+
+
+def time_network(network, batch_size, windows, steps, fit_steps=0):
+    models = {
+        p: common.compiled_model(network, p)[0] for p in common.PRECISIONS
+    }
+    _, _, shape = common.NETWORKS[network]
+    x, y = common.random_batch(batch_size, shape)
+    counter = _RetracingCounter()
+    logging.getLogger("tensorflow").addHandler(counter)
+    try:
+        timed = _windows(models, x, y, windows, steps, fit_steps)
+    finally:
+        logging.getLogger("tensorflow").removeHandler(counter)
+    samples = {p: timed[p, "train_on_batch"] for p in common.PRECISIONS}
     f32, bf16 = samples["float32"], samples["mixed_bfloat16"]
     same = [
         i
@@ -98,8 +149,8 @@ def time_network(network, batch_size, windows, steps):
         if abs(a - b) / max(a, b) < SAME_DURATION
     ]
     ratios = [a / b for a, b in zip(f32, bf16, strict=True)]
-    step_flops = flops.step_flops(models["float32"][0]) * batch_size
-    return {
+    step_flops = flops.step_flops(models["float32"]) * batch_size
+    result = {
         "images_per_s": {
             p: batch_size / statistics.median(s) for p, s in samples.items()
         },
@@ -114,7 +165,18 @@ def time_network(network, batch_size, windows, steps):
         "step_flop_per_s": {
             p: step_flops / statistics.median(s) for p, s in samples.items()
         },
+        "retracing_warnings": counter.count,
     }
+    if fit_steps:
+        fits = {p: timed[p, "fit"] for p in common.PRECISIONS}
+        result["fit_images_per_s"] = {
+            p: batch_size / statistics.median(s) for p, s in fits.items()
+        }
+        result["fit_over_train_on_batch"] = {
+            p: statistics.median(samples[p]) / statistics.median(fits[p])
+            for p in fits
+        }
+    return result
 
 
 def main(argv):
@@ -133,8 +195,9 @@ def main(argv):
     }
     for network in _NETWORKS.value:
         timed = time_network(
-            network, _BATCH.value, _WINDOWS.value, _STEPS.value
-        )
+            network, _BATCH.value, _WINDOWS.value, _STEPS.value,
+            _FIT_STEPS.value,
+        )  # fmt: skip
         timed["matmul_share"] = {
             "float32": timed["step_flop_per_s"]["float32"] / rates["float32"],
             "mixed_bfloat16": timed["step_flop_per_s"]["mixed_bfloat16"]

@@ -260,7 +260,7 @@ def test_precision_step_times_both_precisions_and_flags_equal_windows():
         [
             sys.executable, "-m", "benchmarks.precision_step",
             "--networks=resnet20", "--batch_size=4", "--windows=2",
-            "--steps=1", "--matmul_size=64",
+            "--steps=1", "--matmul_size=64", "--fit_steps=2",
         ],
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
         capture_output=True, text=True, timeout=600,
@@ -275,6 +275,12 @@ def test_precision_step_times_both_precisions_and_flags_equal_windows():
     assert low <= timed["bf16_over_f32"] <= high
     assert "cpu_flags" in report["machine"]
     assert set(report["matmul_flop_per_s"]) == {"float32", "bfloat16"}
+    # model.fit beside train_on_batch, and no retracing while timed.
+    assert set(timed["fit_images_per_s"]) == {"float32", "mixed_bfloat16"}
+    for p, ratio in timed["fit_over_train_on_batch"].items():
+        expected = timed["fit_images_per_s"][p] / timed["images_per_s"][p]
+        assert ratio == pytest.approx(expected)
+    assert timed["retracing_warnings"] == 0
 
 
 def test_op_profile_sums_kernels_once_and_skips_nested_and_executor_events():
