@@ -78,6 +78,12 @@ _FGSM_EPS = flags.DEFINE_string(
 )
 _PGD_EPS = flags.DEFINE_string("pgd_eps", vocabulary.PGD_EPS, "PGD epsilons.")
 _PGD_STEPS = flags.DEFINE_integer("pgd_steps", 20, "PGD steps.")
+_PGD_RESTARTS = flags.DEFINE_integer(
+    "pgd_restarts",
+    1,
+    "PGD runs from independent random starts per image; an image counts "
+    "as robust only if it survives all of them.",
+)
 _PGD_EXAMPLES = flags.DEFINE_integer(
     "pgd_examples", 2000, "PGD, transfer and checkpoints on the first N."
 )
@@ -124,6 +130,7 @@ def main(argv):
             fgsm_eps=_FGSM_EPS.value,
             pgd_eps=_PGD_EPS.value,
             pgd_steps=_PGD_STEPS.value,
+            pgd_restarts=_PGD_RESTARTS.value,
             pgd_examples=_PGD_EXAMPLES.value,
             batch_size=_BATCH.value,
             seed=_SEED.value,

@@ -146,6 +146,7 @@ class Attacker:
         random_start: bool = True,
         seed: int = 0,
         targeted: bool = False,
+        restarts: int = 1,
     ):
         """Projected gradient descent (Madry et al. 2018), L-infinity.
 
@@ -154,20 +155,48 @@ class Attacker:
             steps: gradient-sign steps, >= 1.
             step_size: per step; default `2.5 * eps / steps`.
             random_start: start from a uniform point of the eps-ball.
-            seed: of the random start.
+            seed: of the random start; restart `r` uses `seed + r`.
+            restarts: runs from independent random starts, >= 1; each
+                image keeps the first run's result that succeeds (for an
+                untargeted attack, is misclassified), else the last one.
 
         Returns:
             Adversarial images, within `eps` of `images` and inside [0, 1].
         """
         eps = check_eps(eps)
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(
-                "Invalid value for argument `steps`. Expected an integer "
-                f">= 1. Received: steps={steps!r}"
-            )
+        for name, value in (("steps", steps), ("restarts", restarts)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < 1
+            ):
+                raise ValueError(
+                    f"Invalid value for argument `{name}`. Expected an "
+                    f"integer >= 1. Received: {name}={value!r}"
+                )
         step_size = 2.5 * eps / steps if step_size is None else step_size
         images = tf.convert_to_tensor(images, tf.float32)
         labels = tf.convert_to_tensor(labels)
+        best = None
+        for restart in range(restarts):
+            x = self._pgd_run(
+                images, labels, eps, steps, step_size, random_start,
+                seed + restart, targeted,
+            )  # fmt: skip
+            if best is None:
+                best = x
+                continue
+            predictions = tf.argmax(self.predict(best), -1, tf.int32)
+            hit = tf.equal(predictions, tf.cast(labels, tf.int32))
+            succeeded = hit if targeted else tf.logical_not(hit)
+            keep = tf.reshape(succeeded, [-1] + [1] * (images.shape.rank - 1))
+            best = tf.where(keep, best, x)
+        return best
+
+    def _pgd_run(
+        self, images, labels, eps, steps, step_size, random_start, seed,
+        targeted,
+    ):  # fmt: skip
         lower = tf.maximum(images - eps, 0.0)
         upper = tf.minimum(images + eps, 1.0)
         x = images
@@ -253,6 +282,7 @@ def eps_sweep(
     pgd_step_size: float | None = None,
     seed: int = 0,
     compare_fgsm: bool = True,
+    pgd_restarts: int = 1,
     progress_label: str | None = None,
     on_adversarial: Callable | None = None,
 ) -> dict:
@@ -265,8 +295,9 @@ def eps_sweep(
             and int labels (e.g. `data.input_pipeline(..., training=False)`).
         eps_values: epsilons on the [0, 1] scale; 0 gives clean accuracy.
         attack: `"fgsm"` or `"pgd"`.
-        pgd_steps, pgd_step_size: PGD settings.
-        seed: PGD random start.
+        pgd_steps, pgd_step_size, pgd_restarts: PGD settings (an image
+            counts as robust only if it survives every restart).
+        seed: PGD random start (of the first restart).
         compare_fgsm: with `attack="pgd"`, also run FGSM and warn if PGD is
             weaker at some epsilon.
         progress_label: show progress (bar or log lines) under this label.
@@ -298,8 +329,9 @@ def eps_sweep(
         if attack == "fgsm":
             return _fgsm_step(images, gradient, eps)
         return attacker.pgd(
-            images, labels, eps, pgd_steps, pgd_step_size, seed=seed
-        )
+            images, labels, eps, pgd_steps, pgd_step_size, seed=seed,
+            restarts=pgd_restarts,
+        )  # fmt: skip
 
     compare = attack == "pgd" and compare_fgsm
     for images, labels in progress.over_batches(dataset, progress_label):

@@ -169,7 +169,13 @@ def plot_robustness(
             _band(ax, x, values, name, style, scale=100)
     axes[0].set_title(f"FGSM, {s['examples']} test images")
     axes[1].set_title(
-        f"PGD-{s['pgd_steps']} (random start), first {s['pgd_examples']}"
+        f"PGD-{s['pgd_steps']} (random start"
+        + (
+            f", {s['pgd_restarts']} restarts"
+            if s.get("pgd_restarts", 1) > 1
+            else ""
+        )
+        + f"), first {s['pgd_examples']}"
     )
     for ax in axes:
         ax.set_xlabel("epsilon (x 1/255)")

@@ -156,7 +156,8 @@ def _at_epoch(subject, epoch):
     return model
 
 
-def _attack_subset(model, subset, fgsm_eps, pgd_eps, pgd_steps, seed, label):
+def _attack_subset(model, setup, pgd_eps, label):
+    subset, fgsm_eps = setup.subset, setup.fgsm_eps
     fgsm = attacks.eps_sweep(
         model, subset, [0.0, *fgsm_eps], "fgsm", progress_label=f"FGSM {label}"
     )
@@ -171,8 +172,9 @@ def _attack_subset(model, subset, fgsm_eps, pgd_eps, pgd_steps, seed, label):
             subset,
             pgd_eps,
             "pgd",
-            pgd_steps,
-            seed=seed,
+            setup.steps,
+            seed=setup.seed,
+            pgd_restarts=setup.restarts,
             compare_fgsm=False,
             progress_label=f"PGD {label}",
         )
@@ -189,6 +191,7 @@ def study(
     pgd_eps=PGD_EPS,
     pgd_steps: int = PGD_STEPS,
     pgd_examples: int = PGD_EXAMPLES,
+    pgd_restarts: int = 1,
     batch_size: int = 250,
     seed: int = 0,
     parts_dir: str | None = None,
@@ -200,6 +203,8 @@ def study(
         images, labels: float [0, 1] pixels `(N, H, W, C)` and int labels.
         fgsm_eps, pgd_eps: epsilons on the [0, 1] scale (all > 0).
         pgd_steps: PGD steps (step size `2.5 * eps / steps`).
+        pgd_restarts: PGD runs from independent random starts; an image
+            counts as robust only if it survives all of them.
         pgd_examples: the first this many images form the PGD, transfer and
             checkpoint subset.
         seed: of PGD's random start.
@@ -223,6 +228,7 @@ def study(
         "fgsm_eps": fgsm_eps,
         "pgd_eps": pgd_eps,
         "pgd_steps": pgd_steps,
+        "pgd_restarts": pgd_restarts,
         "pgd_step_size": "2.5 * eps / steps",
         "pgd_random_start": True,
         "pgd_examples": pgd_examples,
@@ -239,6 +245,7 @@ def study(
         pgd_eps,
         pgd_steps,
         seed,
+        pgd_restarts,
     )
     parts = (
         _Parts(parts_dir, subjects, images, labels, settings)
@@ -305,6 +312,7 @@ class _Setup(NamedTuple):
     pgd_eps: list
     steps: int  # PGD steps
     seed: int  # PGD's random start
+    restarts: int  # PGD runs per image
 
 
 def _study_source(source, setup: _Setup):
@@ -339,20 +347,13 @@ def _study_source(source, setup: _Setup):
         "pgd",
         setup.steps,
         seed=setup.seed,
+        pgd_restarts=setup.restarts,
         compare_fgsm=True,
         progress_label=f"PGD {source.name}",
         on_adversarial=score,
     )
     entry = _entry(source, white, pgd)
-    entry["epochs"] = _training_length(
-        source,
-        entry,
-        setup.subset,
-        setup.fgsm_eps,
-        setup.pgd_eps,
-        setup.steps,
-        setup.seed,
-    )
+    entry["epochs"] = _training_length(source, entry, setup)
     return {"entry": entry, "transfer_counts": counts}
 
 
@@ -501,7 +502,7 @@ def masking(entry: dict, pgd_eps, examples: int) -> list[str]:
     return found
 
 
-def _training_length(subject, entry, subset, fgsm_eps, pgd_eps, steps, seed):
+def _training_length(subject, entry, setup):
     """Attacks and filter statistics after each kept epoch, then the final
     (whose PGD numbers are the subset's white-box ones)."""
     initial = None  # the kernels of epoch 0, when kept (it comes first)
@@ -530,13 +531,7 @@ def _training_length(subject, entry, subset, fgsm_eps, pgd_eps, steps, seed):
             label = f"{subject.name} epoch {epoch}"
             point.update(
                 _attack_subset(
-                    model,
-                    subset,
-                    fgsm_eps,
-                    [] if final else pgd_eps,
-                    steps,
-                    seed,
-                    label,
+                    model, setup, [] if final else setup.pgd_eps, label
                 )
             )
             if final:

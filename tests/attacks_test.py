@@ -102,6 +102,37 @@ def test_sweep_on_a_trained_model_behaves_and_raises_no_warning(trained):
     assert fgsm["warnings"] == [] and pgd["warnings"] == []
 
 
+def test_pgd_restarts_keep_an_image_only_if_it_survives_every_start(trained):
+    # Independent count: R single-start runs with seeds s..s+R-1, an image
+    # robust when it is classified right after each of them.
+    model, test, _ = trained
+    images, labels = next(iter(test))
+    attacker = attacks.Attacker(model)
+    eps, steps, restarts = 0.05, 3, 3
+    survived = np.ones(len(labels), bool)
+    runs = []
+    for r in range(restarts):
+        runs.append(attacker.pgd(images, labels, eps, steps, seed=7 + r))
+        predicted = attacker.predict(runs[-1]).numpy().argmax(-1)
+        survived &= predicted == labels.numpy()
+    worst = attacker.pgd(images, labels, eps, steps, seed=7, restarts=restarts)
+    assert np.max(np.abs(worst.numpy() - images.numpy())) <= eps + 1e-6
+    robust = attacker.predict(worst).numpy().argmax(-1) == labels.numpy()
+    np.testing.assert_array_equal(robust, survived)
+    single = attacker.pgd(images, labels, eps, steps, seed=7)
+    assert (
+        robust.sum()
+        < (attacker.predict(single).numpy().argmax(-1) == labels.numpy()).sum()
+    )  # the restarts found images the first start missed
+    sweep = attacks.eps_sweep(
+        model, [(images, labels)], [eps], "pgd", steps, seed=7,
+        pgd_restarts=restarts, compare_fgsm=False,
+    )  # fmt: skip
+    assert sweep["accuracy"] == [survived.mean()]
+    with pytest.raises(ValueError, match="restarts=0"):
+        attacker.pgd(images, labels, eps, restarts=0)
+
+
 def test_saved_model_and_keras_file_give_the_same_sweep(trained):
     _, test, path = trained
     results = [

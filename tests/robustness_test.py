@@ -389,6 +389,7 @@ def refusals(request, exports, data_dir, tmp_path_factory):
         (["--weights_dir=/a", "--weights_dir=/b"], "give one per model (1)"),
         (["--weights_dir=/nowhere"], "no epoch_NNNN.weights.h5 files in it"),
         (["--pgd_steps=0"], "Received: pgd_steps=0"),
+        (["--pgd_restarts=0"], "Received: pgd_restarts=0"),
         (["--pgd_eps=2"], "eps=2.0"),
         (["--dataset=cifar10"], "but cifar10's are (32, 32, 3)"),
         (["--model=/nowhere"], "Received: model='/nowhere'"),

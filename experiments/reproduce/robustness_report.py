@@ -26,6 +26,11 @@ OUTPUTS = (
 )
 
 
+def _restarts(settings) -> str:
+    restarts = settings.get("pgd_restarts", 1)
+    return f", worst of {restarts} restarts" if restarts > 1 else ""
+
+
 def claim_verdict(results: dict, claim: str, reference: str):
     """`(claim in words, verdict, reason)` of a study, or None.
 
@@ -69,7 +74,8 @@ def markdown(results: dict, verdict, title: str) -> str:
         "",
         f"{len(results['subjects'])} models, {s['examples']} test images. "
         f"FGSM on all of them; PGD-{s['pgd_steps']} (random start, step "
-        f"{s['pgd_step_size']}), transfer and checkpoint attacks on the first "
+        f"{s['pgd_step_size']}{_restarts(s)}), transfer and checkpoint "
+        "attacks on the first "
         f"{s['pgd_examples']}. Inference mode, loss on logits, float32. "
         "Epsilons in 1/255 of the [0, 1] pixel range. Accuracy in percent: "
         "mean [95% t interval] over seeds.",
@@ -224,6 +230,7 @@ def run(
     pgd_eps=vocabulary.PGD_EPS,
     pgd_steps=20,
     pgd_examples=2000,
+    pgd_restarts=1,
     batch_size=250,
     seed=0,
     title=None,
@@ -246,6 +253,8 @@ def run(
             `claim_verdict`).
         pgd_examples: PGD, transfer and the kept epochs on the first N
             images; FGSM runs on all of them (or the first `max_examples`).
+        pgd_restarts: PGD runs from independent starts per image (an image
+            is robust only if it survives all).
         output_dir: where `OUTPUTS` go; finished subjects are kept in its
             `parts/`, so a stopped study resumes. Earlier results there are
             replaced only with `overwrite`.
@@ -260,6 +269,7 @@ def run(
     for name, value in (
         ("pgd_steps", pgd_steps),
         ("pgd_examples", pgd_examples),
+        ("pgd_restarts", pgd_restarts),
         ("batch_size", batch_size),
     ):
         if value < 1:
@@ -296,6 +306,7 @@ def run(
         pgd_eps=pgd_eps,
         pgd_steps=pgd_steps,
         pgd_examples=pgd_examples,
+        pgd_restarts=pgd_restarts,
         batch_size=batch_size,
         seed=seed,
         parts_dir=os.path.join(output_dir, "parts"),
