@@ -6,7 +6,10 @@ apps.<app> <args> --workdir=<workdir>/runs/<name>`, its export under
 `<workdir>/exports`, its log in `<workdir>/logs/<name>.log`; a finished run
 leaves `<workdir>/done/<name>.json` with the machine it ran on. Run it again
 and it goes on where it stopped (an interrupted run resumes from its
-checkpoint).
+checkpoint). Other apps (`robustness`) get `--output_dir=<workdir>/runs/
+<name>`; `{workdir}` in an entry's args is the work directory, and an
+entry's optional `needs` (paths) must exist before it starts, else the
+campaign stops there and says what it waits for.
 
 Pairs never cross machines: the runs of one `group` (a seed) are trained on
 one machine. When this machine differs from the one that trained part of an
@@ -124,12 +127,32 @@ def _command(entry, workdir, core, extra=()):
         sys.executable,
         "-m",
         f"apps.{entry['app']}",
-        *entry["args"],
+        *(a.replace("{workdir}", workdir) for a in entry["args"]),
         *extra,
     ]
     if core is not None:
         command = ["taskset", "-c", str(core), *command]
     return command
+
+
+def _outputs(entry, workdir):
+    """`(flags, finished)`: where a run writes, and the paths that exist
+    once it has finished. `classify` trains into `runs/<name>` and exports
+    into `exports/<name>`; other apps (`robustness`) write their report
+    into `runs/<name>`."""
+    run = os.path.join(workdir, "runs", entry["name"])
+    if entry["app"] == "classify":
+        return (
+            [
+                f"--workdir={run}",
+                f"--config.export_dir={os.path.join(workdir, 'exports')}",
+            ],
+            [
+                os.path.join(run, "metrics.json"),
+                os.path.join(workdir, "exports", entry["name"]),
+            ],
+        )
+    return [f"--output_dir={run}"], [os.path.join(run, f"{entry['app']}.json")]
 
 
 def _environment():
@@ -142,19 +165,18 @@ def _environment():
 
 def perform(entry, workdir, core, here) -> bool:
     name = entry["name"]
-    metrics = os.path.join(workdir, "runs", name, "metrics.json")
-    if os.path.exists(metrics) and os.path.exists(
-        os.path.join(workdir, "exports", name)
-    ):  # finished, stopped before its marker
+    extra, finished = _outputs(entry, workdir)
+    if all(map(os.path.exists, finished)):  # stopped before its marker
         _write(_marker(workdir, "done", name), {"machine": here, "at": now()})
         return True
+    needs = [n.replace("{workdir}", workdir) for n in entry.get("needs", ())]
+    missing = [n for n in needs if not os.path.exists(n)]
+    if missing:
+        say(f"{name} waits for {', '.join(missing)}; the campaign stops")
+        return False
     _write(_marker(workdir, "started", name), {"machine": here, "at": now()})
     log = os.path.join(workdir, "logs", f"{name}.log")
     os.makedirs(os.path.dirname(log), exist_ok=True)
-    extra = [
-        f"--workdir={os.path.join(workdir, 'runs', name)}",
-        f"--config.export_dir={os.path.join(workdir, 'exports')}",
-    ]
     say(f"start {name}")
     with open(log, "a") as f:
         rc = subprocess.call(
@@ -240,10 +262,11 @@ def main(argv):
     ]
     say(f"{len(entries) - len(todo)} of {len(entries)} runs done")
     if flags.FLAGS.measure or flags.FLAGS.only_measure:
-        rates = measure(todo, workdir, flags.FLAGS.core)
+        training = [e for e in todo if e["app"] == "classify"]
+        rates = measure(training, workdir, flags.FLAGS.core)
         say(
-            f"cost of the {len(todo)} runs to do: "
-            f"{cost_hours(todo, rates):.1f} core-hours of training "
+            f"cost of the {len(training)} training runs to do: "
+            f"{cost_hours(training, rates):.1f} core-hours "
             "(evaluation not counted)"
         )
         if flags.FLAGS.only_measure:

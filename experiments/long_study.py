@@ -17,9 +17,21 @@ setting, library versions and commit.
 - ConvMixer width 128, depth 4, kernel 8, patch 4, Full and Chans, seeds
   0-2, 50 epochs.
 
-Write the queue, then run it (see `experiments/campaign.py`):
+Robustness of the separable ResNet-8s (d = 9), a second queue run in the
+same work directory once their training is done (`robustness_runs`): per
+seed, Full, Chans and Space attacked together, at 50 and at 10 epochs
+(robustness against training length): FGSM on all 10,000 test images at
+0.5, 1, 2, 4, 8 /255; PGD-20 with random start at 0.5, 1, 2 /255 on the
+first 2,000, whose images are also scored on the other two models
+(transfer). For seed 0 at 50 epochs, PGD-100 with 5 restarts on the first
+500 tells whether PGD-20 has converged. Seeds merge into one report with
+`apps.robustness --merge`.
 
-    python -m experiments.long_study --output=$HOME/campaigns/long/queue.jsonl
+Write the queues, then run them (see `experiments/campaign.py`):
+
+    W=$HOME/campaigns/long
+    python -m experiments.long_study --output=$W/queue.jsonl
+    python -m experiments.long_study --robustness --output=$W/robustness.jsonl
 """
 
 from __future__ import annotations
@@ -114,16 +126,72 @@ def runs() -> list[dict]:
     return queue
 
 
+FGSM_EPS = "0.5/255,1/255,2/255,4/255,8/255"
+PGD_EPS = "0.5/255,1/255,2/255"
+
+
+def _attack(name, seed, models, settings):
+    exports = [f"{{workdir}}/exports/{m}" for m in models]
+    return {
+        "name": name,
+        "group": f"robustness_seed{seed}",
+        "app": "robustness",
+        "args": [f"--model={e}" for e in exports]
+        + ["--dataset=cifar10", f"--fgsm_eps={FGSM_EPS}", f"--title={name}"]
+        + [f"--{key}={value}" for key, value in settings.items()],
+        "needs": exports,
+    }
+
+
+def robustness_runs() -> list[dict]:
+    """The attacks on the trained separable ResNet-8s, seed-major."""
+    queue = []
+    for seed in SEEDS:
+        for epochs in (50, 10):
+            models = [
+                f"resnet8_d9_{mode}_e{epochs}_s{seed}"
+                for mode in MODES.values()
+            ]
+            queue.append(
+                _attack(
+                    f"robustness_resnet8_d9_e{epochs}_s{seed}",
+                    seed,
+                    models,
+                    {"pgd_eps": PGD_EPS, "pgd_steps": 20, "pgd_examples": 2000},
+                )
+            )
+            if seed == 0 and epochs == 50:
+                queue.append(
+                    _attack(
+                        "robustness_resnet8_d9_e50_pgd100x5_s0",
+                        seed,
+                        models,
+                        {
+                            "pgd_eps": PGD_EPS,
+                            "pgd_steps": 100,
+                            "pgd_restarts": 5,
+                            "pgd_examples": 500,
+                            "max_examples": 500,
+                        },
+                    )
+                )
+    return queue
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    entries = robustness_runs() if flags.FLAGS.robustness else runs()
     with open(flags.FLAGS.output, "x") as f:
-        for entry in runs():
+        for entry in entries:
             f.write(json.dumps(entry) + "\n")
 
 
 if __name__ == "__main__":
     # Defined here, not on import: tests import this module beside others.
     flags.DEFINE_string("output", None, "Queue file to write (JSON lines).")
+    flags.DEFINE_bool(
+        "robustness", False, "Write the attacks' queue instead of training's."
+    )
     flags.mark_flag_as_required("output")
     app.run(main)

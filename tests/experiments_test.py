@@ -143,3 +143,35 @@ def test_precision_study_pairs_each_seed_in_both_precisions(tmp_path):
     assert "over 2 paired seeds: -0.5 [-6.9, 5.9] points" in text
     assert "1.50x, 1.50x" in text
     assert "Not finished: resnet8_d9_chans_e10_f32_s2" in text
+
+
+def test_robustness_queue_attacks_each_seeds_models_with_known_flags(tmp_path):
+    import subprocess
+    import sys
+
+    entries = long_study.robustness_runs()
+    assert len(entries) == 2 * len(long_study.SEEDS) + 1
+    first = entries[0]
+    assert first["name"] == "robustness_resnet8_d9_e50_s0"
+    assert "--model={workdir}/exports/resnet8_d9_chans_e50_s0" in first["args"]
+    assert first["needs"][0] == "{workdir}/exports/resnet8_d9_full_e50_s0"
+    restarts = entries[1]
+    assert {"--pgd_steps=100", "--pgd_restarts=5"} <= set(restarts["args"])
+    # Every flag the queue passes is one apps.robustness defines.
+    defined = subprocess.run(
+        [sys.executable, "-c", "import apps.robustness; from absl import "
+         "flags; print(' '.join(flags.FLAGS))"],
+        capture_output=True, text=True, check=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    ).stdout.split()  # fmt: skip
+    used = {a[2:].split("=")[0] for e in entries for a in e["args"]}
+    assert used <= set(defined), used - set(defined)
+    # The campaign waits for models not trained yet, and says which.
+    workdir = str(tmp_path)
+    assert not campaign.perform(first, workdir, None, HERE)
+    assert not os.path.exists(
+        campaign._marker(workdir, "started", first["name"])
+    )
+    flags, finished = campaign._outputs(first, workdir)
+    assert flags == [f"--output_dir={workdir}/runs/{first['name']}"]
+    assert finished == [f"{workdir}/runs/{first['name']}/robustness.json"]
