@@ -10,8 +10,9 @@ The report gives, per seed, both accuracies and the paired difference
 bf16 - float32, the mean difference with its 95% t interval over the
 seeds whose two runs share machine, flags, versions and commit
 (`stats.pair_by_machine`; others are listed and left out), and the
-images/s of each precision (median epoch, first epoch excluded). It
-states an interval; it judges nothing.
+images/s of each precision (median epoch, first epoch excluded: only
+an indication where the core was shared). It states an interval; it
+judges nothing.
 
     W=$HOME/campaigns/precision
     python -m experiments.precision_study --queue=$W/queue.jsonl
@@ -105,7 +106,9 @@ def report(runs_root: str) -> str:
         "",
         f"Mean difference bf16 - float32 over {n} paired seeds: "
         f"{stats.format_ci(mean, low, high)} points (95% t interval).",
-        "bf16 / float32 training speed (median epoch): "
+        "bf16 / float32 training speed (median epoch; the runs shared "
+        "their core, so this is no benchmark: `benchmarks.precision_step` "
+        "times the step): "
         + (
             ", ".join(f"{s:.2f}x" for s in speedups)
             if speedups

@@ -10,6 +10,14 @@ import numpy as np
 from experiments import reproduce
 from experiments.reproduce import unshuffle_report
 
+# What a run's metrics.json records of its machine (`stats.PAIR_FIELDS`).
+MACHINE = {
+    "cpu_model": "Intel Xeon",
+    "cpu_flags": ["avx512f"],
+    "versions": {"tensorflow": "2.21.0", "keras": "3.15.1", "onednn": True},
+    "code_version": "abc1234",
+}
+
 
 def test_cifar_unshuffling_pairs_seeds_and_its_grid_reuses_the_centre(
     tmp_path,
@@ -60,6 +68,7 @@ def test_cifar_unshuffling_pairs_seeds_and_its_grid_reuses_the_centre(
         ) as f:
             json.dump(
                 {
+                    **MACHINE,
                     "final_test_psnr": value,
                     "train_time_s": 60.0,
                     "shuffled_psnr": 11.3,
@@ -163,6 +172,14 @@ def test_unshuffle_length_pairs_seeds_epoch_by_epoch(tmp_path):
             (
                 "metrics.json",
                 {
+                    **MACHINE,
+                    # Seed 2's Chans ran elsewhere: its pair is left out.
+                    "cpu_model": (
+                        "AMD EPYC"
+                        if (run.meta["freeze"], run.meta["seed"])
+                        == ("spatial", 2)
+                        else MACHINE["cpu_model"]
+                    ),
                     "final_test_psnr": float(curve[-1]),
                     "train_time_s": 30.0,
                     "shuffled_psnr": 11.3,
@@ -181,13 +198,13 @@ def test_unshuffle_length_pairs_seeds_epoch_by_epoch(tmp_path):
         diff = np.array(
             [
                 curves["spatial", s][epoch] - curves["none", s][epoch]
-                for s in (0, 1, 2)
+                for s in (0, 1)
             ]
         )
-        half = 4.303 * diff.std(ddof=1) / np.sqrt(3)
+        half = 12.706 * diff.std(ddof=1) / np.sqrt(2)
         assert row[3] == (
             f"{diff.mean():+.2f} [{diff.mean() - half:+.2f}, "
-            f"{diff.mean() + half:+.2f}] (n=3)"
+            f"{diff.mean() + half:+.2f}] (n=2)"
         )
         full = np.array([curves["none", s][epoch] for s in (0, 1, 2)])
         assert row[1].startswith(f"{full.mean():.2f} [")
@@ -198,6 +215,9 @@ def test_unshuffle_length_pairs_seeds_epoch_by_epoch(tmp_path):
         "holds" if low > -1 else "contradicted" if high < -1 else "not shown"
     )
     assert f"**Claim (e) after epoch 3: {expected}.**" in markdown
+    assert "Left out (not the same machine): seed 2: differ in cpu_model" in (
+        markdown
+    )
     assert "mean image: 12.70 dB" in markdown
 
 

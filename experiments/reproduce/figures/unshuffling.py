@@ -23,10 +23,12 @@ def fig12_report(fig_dir, runs, scale):
     done = [(r, common.metrics(fig_dir, r)) for r in runs]
     done = [(r, m) for r, m in done if m]
     psnr = {}  # (freeze, (d, w, k)) -> {seed: test PSNR}
+    machines = {}  # (freeze, (d, w, k)) -> {seed: the run's metrics}
     time = {}
     for r, m in done:
         key = (r.meta["freeze"], unshuffle_point(r))
         psnr.setdefault(key, {})[r.meta.get("seed", 0)] = m["final_test_psnr"]
+        machines.setdefault(key, {})[r.meta.get("seed", 0)] = m
         time.setdefault(key, []).append(m["train_time_s"])
     cis = {key: stats.mean_ci(list(v.values())) for key, v in psnr.items()}
     baselines = _baselines(done)
@@ -74,8 +76,11 @@ def fig12_report(fig_dir, runs, scale):
     ):
         diff = ""
         if freeze == "spatial" and ("none", point) in psnr:
-            d = stats.paired_difference(
-                psnr[freeze, point], psnr["none", point]
+            d, _ = _paired(
+                psnr[freeze, point],
+                psnr["none", point],
+                machines[freeze, point],
+                machines["none", point],
             )
             diff = f"{_db(d[:3], signed=True)} (n={d[3]})"
         rows.append(
@@ -103,7 +108,7 @@ def fig12_report(fig_dir, runs, scale):
         ],
         rows,
         sum(m["train_time_s"] for _, m in done),
-        _as_well_note(psnr)
+        _as_well_note(psnr, machines)
         + "".join(
             f" Test PSNR of the {name}: {value:.2f} dB."
             for name, value in baselines.items()
@@ -121,7 +126,9 @@ def length_report(fig_dir, runs, scale):
     done = [(r, common.metrics(fig_dir, r)) for r in runs]
     done = [(r, m) for r, m in done if m]
     psnr = {}  # freeze -> epoch -> {seed: test PSNR}
-    for r, _ in done:
+    machines = {}  # freeze -> {seed: the run's metrics}
+    for r, m in done:
+        machines.setdefault(r.meta["freeze"], {})[r.meta.get("seed", 0)] = m
         history = common.run_json(fig_dir, r, "history.json") or []
         for entry in history:
             psnr.setdefault(r.meta["freeze"], {}).setdefault(
@@ -164,11 +171,13 @@ def length_report(fig_dir, runs, scale):
     )
     png = common.save_figure(plt, fig, fig_dir, "unshuffle_length", scale)
     rows = []
-    last = None
+    last, unpaired = None, []
     for epoch in all_epochs:
         full = psnr.get("none", {}).get(epoch, {})
         chans = psnr.get("spatial", {}).get(epoch, {})
-        d = stats.paired_difference(chans, full)
+        d, unpaired = _paired(
+            chans, full, machines.get("spatial", {}), machines.get("none", {})
+        )
         last = d
         rows.append(
             (
@@ -185,7 +194,7 @@ def length_report(fig_dir, runs, scale):
             f"**Claim (e) after epoch {all_epochs[-1]}: {verdict}.** "
             f"{reason}, paired by seed. Rule (as Fig. 12's): above "
             f"-{verdicts.PSNR_CLOSE:g} dB."
-        )
+        ) + _left_out(unpaired)
     note += "".join(
         f" Test PSNR of the {name}: {value:.2f} dB."
         for name, value in baselines.items()
@@ -252,28 +261,53 @@ def _dataset(fig_dir, done):
     return "dataset unknown"
 
 
-def _as_well_note(psnr):
-    """Claim (e), paired over every (point, seed) both modes ran."""
+def _paired(a, b, machines_a, machines_b):
+    """`(difference, unpaired)`: `a - b` over the keys whose two runs share
+    machine, libraries and commit (`stats.pair_by_machine`), and a line per
+    key left out."""
+    kept_a, kept_b, unpaired = stats.pair_by_machine(
+        {k: (v, machines_a.get(k, {})) for k, v in a.items()},
+        {k: (v, machines_b.get(k, {})) for k, v in b.items()},
+    )
+    return stats.paired_difference(kept_a, kept_b), unpaired
+
+
+def _left_out(unpaired):
+    if not unpaired:
+        return ""
+    return " Left out (not the same machine): " + "; ".join(unpaired) + "."
+
+
+def _as_well_note(psnr, machines):
+    """Claim (e), paired over every (point, seed) both modes ran on one
+    machine."""
     from .. import verdicts
 
-    pairs = {
-        mode: {
+    values, runs = {}, {}
+    for mode in ("none", "spatial"):
+        values[mode] = {
             (point, seed): value
             for (freeze, point), by_seed in psnr.items()
             if freeze == mode
             for seed, value in by_seed.items()
         }
-        for mode in ("none", "spatial")
-    }
-    d = stats.paired_difference(pairs["spatial"], pairs["none"])
+        runs[mode] = {
+            (point, seed): metrics
+            for (freeze, point), by_seed in machines.items()
+            if freeze == mode
+            for seed, metrics in by_seed.items()
+        }
+    d, unpaired = _paired(
+        values["spatial"], values["none"], runs["spatial"], runs["none"]
+    )
     verdict, reason = verdicts.as_well(d)
     return (
         f"**Verdict (e) Chans un-shuffles as well as Full: {verdict}.** "
         f"{reason}, paired over the sweep's (depth, width, kernel) points "
         "and seeds (a pair: one point, one seed, the same initial weights "
-        "and data order). Rule: above "
+        "and data order, on one machine). Rule: above "
         f"-{verdicts.PSNR_CLOSE:g} dB."
-    )
+    ) + _left_out(unpaired)
 
 
 def _center(done, key):
