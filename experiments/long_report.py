@@ -127,6 +127,50 @@ def judged(runs) -> list[str]:
     return lines
 
 
+def training_length(runs) -> list[str]:
+    """What changed from 10 to 50 epochs (descriptive, no verdict): each
+    mode's gap to Full at both lengths, and the change of the gap paired by
+    seed over the seeds whose four runs share one machine."""
+    short = runs.get(("resnet8_d9", 10), {})
+    long = runs.get(("resnet8_d9", 50), {})
+    lines = []
+    for mode in ("chans", "space"):
+        gaps = {}
+        for epochs, cell in ((10, short), (50, long)):
+            if mode in cell and "full" in cell:
+                a, b, _ = stats.pair_by_machine(cell[mode], cell["full"])
+                gaps[epochs] = {s: a[s] - b[s] for s in a}
+        seeds = sorted(set(gaps.get(10, {})) & set(gaps.get(50, {})))
+        same = [
+            s for s in seeds
+            if stats.pair_by_machine(
+                {s: short["full"][s]}, {s: long["full"][s]}
+            )[0]
+        ]  # fmt: skip
+        at = {
+            e: stats.format_ci(*stats.mean_ci(list(gaps[e].values())))
+            + " points"
+            if gaps.get(e)
+            else "no pair"
+            for e in (10, 50)
+        }
+        change = stats.paired_difference(
+            {s: gaps[50][s] for s in same}, {s: gaps[10][s] for s in same}
+        )
+        changed = (
+            f"{stats.format_ci(*change[:3])} points (n={change[3]}, seeds "
+            "whose runs at both lengths share one machine)"
+            if change[3]
+            else "no seed with runs at both lengths on one machine yet"
+        )
+        lines.append(
+            f"- {LABELS[mode]} - Full: {at[10]} at 10 epochs "
+            f"(n={len(gaps.get(10, {}))}), {at[50]} at 50 "
+            f"(n={len(gaps.get(50, {}))}); change of the gap: {changed}."
+        )
+    return lines
+
+
 def widens(runs) -> tuple:
     """(Chans - Full at d = 9) - (Chans - Full at d = 1), paired by seed,
     over seeds whose four runs all share one machine."""
@@ -211,6 +255,10 @@ def report(runs_root: str, output: str) -> str:
         "## Verdicts",
         "",
         *judged(runs),
+        "",
+        "## What changed with training (10 to 50 epochs)",
+        "",
+        *training_length(runs),
         "",
     ]
     os.makedirs(output, exist_ok=True)

@@ -104,6 +104,27 @@ def test_long_report_pairs_on_one_machine_and_judges_by_the_rules(tmp_path):
     assert (tmp_path / "out" / "d_sweep.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_long_report_says_how_the_gaps_changed_from_10_to_50_epochs(tmp_path):
+    from experiments import long_report
+
+    runs = tmp_path / "runs"
+    # Chans - Full: -3, -2 points at 10 epochs; -1, -0.5 at 50.
+    for seed, (short, long) in enumerate([(-0.03, -0.01), (-0.02, -0.005)]):
+        _finished(runs, f"resnet8_d9_full_e10_s{seed}", 0.78)
+        _finished(runs, f"resnet8_d9_chans_e10_s{seed}", 0.78 + short)
+        _finished(runs, f"resnet8_d9_full_e50_s{seed}", 0.87)
+        _finished(runs, f"resnet8_d9_chans_e50_s{seed}", 0.87 + long)
+    text = open(long_report.report(str(runs), str(tmp_path / "out"))).read()
+    # Changes +2.0 and +1.5: mean +1.75, t(1) = 12.706, sd 0.354.
+    half = 12.706 * 0.5 / 2**0.5 / 2**0.5
+    assert (
+        "- Chans - Full: -2.5 [-8.9, 3.9] points at 10 epochs (n=2), "
+        "-0.8 [-3.9, 2.4] points at 50 (n=2); change of the gap: "
+        f"1.8 [{1.75 - half:.1f}, {1.75 + half:.1f}] points (n=2"
+    ) in text
+    assert "- Space - Full: no pair at 10 epochs (n=0)" in text
+
+
 def test_precision_study_pairs_each_seed_in_both_precisions(tmp_path):
     import ast
 
