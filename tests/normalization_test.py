@@ -122,12 +122,20 @@ def test_16_bit_inputs_keep_float32_statistics_without_casts(dtype):
         got = _step(fused, x, weights)
         graph = tf.function(lambda t: fused(t, training=True))
         ops = graph.get_concrete_function(x).graph.get_operations()
+        inference = (stock(x, training=False), fused(x, training=False))
     finally:
         keras.mixed_precision.set_global_policy(policy)
     assert got[0].dtype == dtype and got[1].dtype == dtype  # y, dL/dx
     for a, b in zip(expected, got, strict=True):
         a, b = np.asarray(a, "float32"), np.asarray(b, "float32")
         np.testing.assert_allclose(b, a, rtol=2e-2, atol=2e-2)
+    assert inference[1].dtype == dtype
+    np.testing.assert_allclose(
+        np.asarray(inference[1], "float32"),
+        np.asarray(inference[0], "float32"),
+        rtol=2e-2,
+        atol=2e-2,
+    )
     assert fused.moving_mean.dtype == "float32"
     np.testing.assert_allclose(
         fused.moving_mean, stock.moving_mean, rtol=1e-5, atol=1e-5
