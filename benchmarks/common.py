@@ -7,6 +7,7 @@ median of each; only ratios between candidates of one run are comparable.
 
 from __future__ import annotations
 
+import datetime
 import json
 import platform
 import statistics
@@ -22,7 +23,12 @@ from spatialmix_keras.layers import (
     SpatialDepthwiseConv2D,
     SpatialSeparableConv2D,
 )
-from spatialmix_keras.machine import cpu_features, gpu_info, onednn_enabled
+from spatialmix_keras.machine import (
+    code_version,
+    cpu_features,
+    gpu_info,
+    onednn_enabled,
+)
 from spatialmix_keras.normalization import FusedBatchNormalization
 
 # The networks the training benchmarks time and train.
@@ -222,8 +228,11 @@ def interleaved_step_times(candidates, batch, warmup=2, windows=5, steps=3):
 
 
 def machine():
-    """CPU model and flags, GPUs (model, driver), backend and versions."""
+    """CPU model and flags, GPUs (model, driver), backend and versions, the
+    commit of the code and the date (UTC)."""
     info = {
+        "code_version": code_version(),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
         "processor": platform.processor() or platform.machine(),
         **cpu_features(),
         "gpu_models": gpu_info(),

@@ -274,6 +274,7 @@ def test_precision_step_times_both_precisions_and_flags_equal_windows():
     low, high = timed["bf16_over_f32_range"]
     assert low <= timed["bf16_over_f32"] <= high
     assert "cpu_flags" in report["machine"]
+    assert report["machine"]["code_version"] and report["machine"]["date"]
     assert set(report["matmul_flop_per_s"]) == {"float32", "bfloat16"}
     # model.fit beside train_on_batch, and no retracing while timed.
     assert set(timed["fit_images_per_s"]) == {"float32", "mixed_bfloat16"}
