@@ -127,6 +127,30 @@ def judged(runs) -> list[str]:
     return lines
 
 
+def _gaps(cell, mode) -> dict:
+    """`{seed: mode - Full}` over the seeds whose two runs share a machine."""
+    if mode not in cell or "full" not in cell:
+        return {}
+    a, b, _ = stats.pair_by_machine(cell[mode], cell["full"])
+    return {s: a[s] - b[s] for s in a}
+
+
+def _gap_change(cell_a, cell_b, mode) -> tuple[dict, dict, tuple]:
+    """`(gaps in a, gaps in b, (gap in a) - (gap in b))`, the change paired
+    by seed over the seeds whose four runs all share one machine."""
+    gaps_a, gaps_b = _gaps(cell_a, mode), _gaps(cell_b, mode)
+    same = [
+        s for s in sorted(gaps_a.keys() & gaps_b.keys())
+        if stats.pair_by_machine(
+            {s: cell_a["full"][s]}, {s: cell_b["full"][s]}
+        )[0]
+    ]  # fmt: skip
+    change = stats.paired_difference(
+        {s: gaps_a[s] for s in same}, {s: gaps_b[s] for s in same}
+    )
+    return gaps_a, gaps_b, change
+
+
 def training_length(runs) -> list[str]:
     """What changed from 10 to 50 epochs (descriptive, no verdict): each
     mode's gap to Full at both lengths, and the change of the gap paired by
@@ -135,28 +159,13 @@ def training_length(runs) -> list[str]:
     long = runs.get(("resnet8_d9", 50), {})
     lines = []
     for mode in ("chans", "space"):
-        gaps = {}
-        for epochs, cell in ((10, short), (50, long)):
-            if mode in cell and "full" in cell:
-                a, b, _ = stats.pair_by_machine(cell[mode], cell["full"])
-                gaps[epochs] = {s: a[s] - b[s] for s in a}
-        seeds = sorted(set(gaps.get(10, {})) & set(gaps.get(50, {})))
-        same = [
-            s for s in seeds
-            if stats.pair_by_machine(
-                {s: short["full"][s]}, {s: long["full"][s]}
-            )[0]
-        ]  # fmt: skip
+        gaps_50, gaps_10, change = _gap_change(long, short, mode)
         at = {
-            e: stats.format_ci(*stats.mean_ci(list(gaps[e].values())))
-            + " points"
-            if gaps.get(e)
+            e: stats.format_ci(*stats.mean_ci(list(g.values()))) + " points"
+            if g
             else "no pair"
-            for e in (10, 50)
+            for e, g in ((10, gaps_10), (50, gaps_50))
         }
-        change = stats.paired_difference(
-            {s: gaps[50][s] for s in same}, {s: gaps[10][s] for s in same}
-        )
         changed = (
             f"{stats.format_ci(*change[:3])} points (n={change[3]}, seeds "
             "whose runs at both lengths share one machine)"
@@ -165,8 +174,8 @@ def training_length(runs) -> list[str]:
         )
         lines.append(
             f"- {LABELS[mode]} - Full: {at[10]} at 10 epochs "
-            f"(n={len(gaps.get(10, {}))}), {at[50]} at 50 "
-            f"(n={len(gaps.get(50, {}))}); change of the gap: {changed}."
+            f"(n={len(gaps_10)}), {at[50]} at 50 "
+            f"(n={len(gaps_50)}); change of the gap: {changed}."
         )
     return lines
 
@@ -174,22 +183,10 @@ def training_length(runs) -> list[str]:
 def widens(runs) -> tuple:
     """(Chans - Full at d = 9) - (Chans - Full at d = 1), paired by seed,
     over seeds whose four runs all share one machine."""
-    per_d = {}
-    for d in (9, 1):
-        cell = runs.get((f"resnet8_d{d}", 50), {})
-        if "chans" in cell and "full" in cell:
-            a, b, _ = stats.pair_by_machine(cell["chans"], cell["full"])
-            per_d[d] = {s: a[s] - b[s] for s in a}
-    seeds = sorted(set(per_d.get(9, {})) & set(per_d.get(1, {})))
-    same = [
-        s for s in seeds
-        if stats.pair_by_machine(
-            {s: runs[("resnet8_d9", 50)]["full"][s]},
-            {s: runs[("resnet8_d1", 50)]["full"][s]},
-        )[0]
-    ]  # fmt: skip
-    gap = stats.paired_difference(
-        {s: per_d[9][s] for s in same}, {s: per_d[1][s] for s in same}
+    _, _, gap = _gap_change(
+        runs.get(("resnet8_d9", 50), {}),
+        runs.get(("resnet8_d1", 50), {}),
+        "chans",
     )
     return verdicts.widens(gap, 9, 1)
 
