@@ -96,7 +96,7 @@ def main(argv):
         ),
         "gelu_keras": _grad_fn(keras.layers.Activation("gelu"), True, False),
         "gelu_ours": _grad_fn(keras.layers.Activation(gelu), True, False),
-        # The same derivative without XLA (SPATIALMIX_XLA_GELU=0).
+        # The same derivative without XLA (SPATIALMIX_XLA_LOOPS=0).
         "gelu_ours_uncompiled": _grad_fn(
             keras.layers.Activation(activations._tf_gelu(xla=False)),
             True,

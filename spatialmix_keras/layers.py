@@ -385,6 +385,35 @@ class PointwiseConv2D(_FreezableWeightsMixin, keras.layers.Conv2D):
         if not channel_trainable:
             self._frozen_weight_names = frozenset(("kernel", "bias"))
 
+    def _matmul_gradients(self):
+        # Where `tf_kernels.pointwise_conv` applies and pays: TensorFlow,
+        # 16-bit compute (its bf16 `Conv2DBackpropFilter` is slow), stride 1.
+        return (
+            keras.backend.backend() == "tensorflow"
+            and keras.backend.standardize_dtype(self.compute_dtype)
+            in ("bfloat16", "float16")
+            and self.data_format == "channels_last"
+            and tuple(self.strides) == (1, 1)
+            and tuple(self.dilation_rate) == (1, 1)
+            and self.groups == 1
+        )
+
+    def call(self, inputs):
+        if not self._matmul_gradients():
+            return super().call(inputs)
+        from spatialmix_keras.tf_kernels import pointwise_conv
+
+        kernel = keras.ops.cast(self.kernel, self.compute_dtype)
+        bias = (
+            keras.ops.cast(self.bias, self.compute_dtype)
+            if self.use_bias
+            else None
+        )
+        outputs = pointwise_conv(inputs, kernel, bias)
+        if self.activation is not None:
+            return self.activation(outputs)
+        return outputs
+
     def get_config(self):
         config = super().get_config()
         config["channel_trainable"] = self.channel_trainable

@@ -13,7 +13,7 @@ from spatialmix_keras.activations import gelu
 
 @pytest.mark.parametrize("xla", ["1", "0"])
 def test_values_and_gradients_match_keras_exact_gelu(xla, monkeypatch):
-    monkeypatch.setenv("SPATIALMIX_XLA_GELU", xla)
+    monkeypatch.setenv("SPATIALMIX_XLA_LOOPS", xla)
     x = tf.constant(np.linspace(-6, 6, 1001, dtype="float32"))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
@@ -38,7 +38,7 @@ def test_bfloat16_is_computed_in_float32_and_rounded_once(xla, monkeypatch):
     # The value and the gradient of a bfloat16 input are the float32 ones
     # of the same numbers, rounded to bfloat16 at the end (within one step
     # of bfloat16: erf may differ in its last float32 bits between kernels).
-    monkeypatch.setenv("SPATIALMIX_XLA_GELU", xla)
+    monkeypatch.setenv("SPATIALMIX_XLA_LOOPS", xla)
     x16 = tf.cast(np.linspace(-6, 6, 1001, dtype="float32"), "bfloat16")
     upstream16 = tf.cast(np.linspace(2, -1, 1001, dtype="float32"), "bfloat16")
     x32, upstream32 = tf.cast(x16, "float32"), tf.cast(upstream16, "float32")

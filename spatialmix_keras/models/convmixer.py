@@ -20,6 +20,7 @@ from spatialmix_keras.layers import (
     SpatialDepthwiseConv2D,
     freeze_flags,
 )
+from spatialmix_keras.merging import FusedAdd
 from spatialmix_keras.models.common import (
     check_positive_int,
     pixel_input,
@@ -69,7 +70,7 @@ def convmixer_trunk(
             name=f"{name}_depthwise",
         )(x)
         x = _gelu_bn(x, bn_momentum, f"{name}_depthwise")
-        x = keras.layers.Add(name=f"{name}_add")([x, residual])
+        x = FusedAdd(name=f"{name}_add")([x, residual])
         x = PointwiseConv2D(
             dim, channel_trainable=channel_trainable, name=f"{name}_pointwise"
         )(x)

@@ -1,0 +1,151 @@
+"""The TensorFlow paths around slow bfloat16 CPU kernels against the stock
+ops they replace."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from spatialmix_keras import tf_kernels
+from spatialmix_keras.layers import PointwiseConv2D
+from spatialmix_keras.merging import FusedAdd
+
+
+def _compiled_and_eager(fn):
+    return [fn, tf_kernels.compiled(fn)]
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["eager", "xla"])
+def test_bfloat16_widening_is_exact_for_every_bit_pattern(which):
+    widen = _compiled_and_eager(tf_kernels.bfloat16_to_float32)[which]
+    bits = tf.constant(np.arange(2**16, dtype=np.uint16))
+    x = tf.bitcast(bits, tf.bfloat16)
+    got, want = widen(x).numpy(), tf.cast(x, tf.float32).numpy()
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(got), nan)
+    np.testing.assert_array_equal(got[~nan], want[~nan])
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["eager", "xla"])
+def test_bfloat16_rounding_matches_tf_cast(which):
+    narrow = _compiled_and_eager(tf_kernels.float32_to_bfloat16)[which]
+    rng = np.random.default_rng(0)
+    random = rng.normal(0, 1e3, 100_000).astype(np.float32)
+    # Ties (the lower 16 bits exactly 0x8000), both parities; the largest
+    # finite floats (round to inf); infinities, NaN, zeros, subnormals.
+    ties = (rng.integers(0, 2**31, 1000, dtype=np.uint32) & 0xFFFF0000) | 0x8000
+    special = np.array(
+        [np.inf, -np.inf, np.nan, 0.0, -0.0, 1e-45, -1e-40, 3.4028235e38],
+        np.float32,
+    )
+    y = tf.constant(np.concatenate([random, ties.view(np.float32), special]))
+    got = tf.bitcast(narrow(y), tf.uint16).numpy()
+    want = tf.bitcast(tf.cast(y, tf.bfloat16), tf.uint16).numpy()
+    nan = np.isnan(y.numpy())
+    assert np.isnan(tf.cast(narrow(y), tf.float32).numpy()[nan]).all()
+    np.testing.assert_array_equal(got[~nan], want[~nan])
+
+
+@pytest.mark.parametrize("xla", ["1", "0"])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_add_matches_the_sum_and_passes_the_gradient(xla, dtype, monkeypatch):
+    monkeypatch.setenv("SPATIALMIX_XLA_LOOPS", xla)
+    rng = np.random.default_rng(1)
+    a, b, up = (
+        tf.cast(rng.normal(size=(3, 4, 5, 6)).astype("float32"), dtype)
+        for _ in range(3)
+    )
+    with tf.GradientTape() as tape:
+        tape.watch([a, b])
+        total = tf_kernels.add(a, b)
+    assert total.dtype == dtype
+    # Rounded once from the float32 sum: what tf.add gives, bit for bit.
+    np.testing.assert_array_equal(
+        tf.cast(total, "float32"), tf.cast(tf.add(a, b), "float32")
+    )
+    grads = tape.gradient(total, [a, b], output_gradients=up)
+    for grad in grads:
+        np.testing.assert_array_equal(grad, up)
+
+
+def test_fused_add_is_the_stock_add_and_serializes():
+    x = keras.Input((4, 4, 3))
+    y = keras.layers.Conv2D(3, 3, padding="same")(x)
+    model = keras.Model(x, FusedAdd(name="sum")([x, y]))
+    stock = keras.Model(x, keras.layers.Add()([x, y]))
+    batch = np.random.default_rng(2).normal(size=(2, 4, 4, 3)).astype("float32")
+    np.testing.assert_allclose(model(batch), stock(batch), rtol=0, atol=0)
+    clone = keras.Model.from_config(model.get_config())
+    assert isinstance(clone.get_layer("sum"), FusedAdd)
+    # Three inputs take the stock path.
+    three = FusedAdd()([batch, batch, batch])
+    np.testing.assert_allclose(three, 3 * batch, rtol=1e-6)
+
+
+def _pointwise_pair(strides=1, use_bias=True):
+    ours = PointwiseConv2D(5, strides=strides, use_bias=use_bias)
+    stock = keras.layers.Conv2D(5, 1, strides=strides, use_bias=use_bias)
+    shape = (4, 6, 6, 7)
+    ours.build(shape)
+    stock.build(shape)
+    rng = np.random.default_rng(3)
+    weights = [
+        w.astype("float32")
+        for w in (rng.normal(size=(1, 1, 7, 5)), rng.normal(size=(5,)))
+    ][: 2 if use_bias else 1]
+    ours.set_weights(weights)
+    stock.set_weights(weights)
+    return ours, stock, shape
+
+
+def _forward_backward(layer, x, up):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+    grads = tape.gradient(y, [x, *layer.trainable_weights], output_gradients=up)
+    return [np.asarray(tf.cast(t, "float32")) for t in (y, *grads)]
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_pointwise_matmul_gradients_match_a_float32_computation(use_bias):
+    """Under `mixed_bfloat16`, the stride-1 PointwiseConv2D computes its
+    gradients as matmuls. Values and gradients match the float32 stock
+    Conv2D on the same (bf16-rounded) numbers, to bf16 rounding."""
+    rng = np.random.default_rng(4)
+    ours, stock, shape = _pointwise_pair(1, use_bias)
+    out = (*shape[:3], 5)
+    x, up = (
+        tf.cast(rng.normal(size=s).astype("float32"), "bfloat16")
+        for s in (shape, out)
+    )
+    rounded = [
+        tf.cast(tf.cast(w, "bfloat16"), "float32") for w in stock.weights
+    ]
+    for w, value in zip(stock.weights, rounded, strict=True):
+        w.assign(value)
+    want = _forward_backward(
+        stock, tf.cast(x, "float32"), tf.cast(up, "float32")
+    )
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        ours, _, _ = _pointwise_pair(1, use_bias)
+        ours.set_weights([w.numpy() for w in rounded])
+        assert ours._matmul_gradients()
+        strided, _, _ = _pointwise_pair(2, use_bias)
+        assert not strided._matmul_gradients()
+        got = _forward_backward(ours, x, up)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    assert len(got) == len(want) == (4 if use_bias else 3)
+    for g, w in zip(got, want, strict=True):
+        # float32 sums rounded once to bfloat16 (8 significant bits); the
+        # stock bf16 bias gradient misses this by up to 5% (it sums in bf16).
+        np.testing.assert_allclose(
+            g, w, rtol=2**-7, atol=2**-8 * np.abs(w).max()
+        )
+
+
+def test_pointwise_float32_keeps_the_stock_convolution():
+    ours, _, _ = _pointwise_pair()
+    assert not ours._matmul_gradients()
