@@ -336,6 +336,36 @@ class SpatialDepthwiseConv2D(
         if not spatial_trainable:
             self._frozen_weight_names = frozenset(("kernel", "bias"))
 
+    def _forward_gradient(self):
+        # Where `tf_kernels.depthwise_conv` applies and pays: TensorFlow,
+        # 16-bit compute (oneDNN's bf16 backward depthwise kernel is slow),
+        # stride 1, depth multiplier 1.
+        return (
+            keras.backend.backend() == "tensorflow"
+            and keras.backend.standardize_dtype(self.compute_dtype)
+            in ("bfloat16", "float16")
+            and self.data_format == "channels_last"
+            and tuple(self.strides) == (1, 1)
+            and tuple(self.dilation_rate) == (1, 1)
+            and self.depth_multiplier == 1
+        )
+
+    def call(self, inputs):
+        if not self._forward_gradient():
+            return super().call(inputs)
+        from spatialmix_keras.tf_kernels import depthwise_conv
+
+        kernel = keras.ops.cast(self.kernel, self.compute_dtype)
+        bias = (
+            keras.ops.cast(self.bias, self.compute_dtype)
+            if self.use_bias
+            else None
+        )
+        outputs = depthwise_conv(inputs, kernel, bias, self.padding)
+        if self.activation is not None:
+            return self.activation(outputs)
+        return outputs
+
     def get_config(self):
         config = super().get_config()
         config["spatial_trainable"] = self.spatial_trainable

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from spatialmix_keras import tf_kernels
-from spatialmix_keras.layers import PointwiseConv2D
+from spatialmix_keras.layers import PointwiseConv2D, SpatialDepthwiseConv2D
 from spatialmix_keras.merging import FusedAdd
 
 
@@ -149,3 +149,57 @@ def test_pointwise_matmul_gradients_match_a_float32_computation(use_bias):
 def test_pointwise_float32_keeps_the_stock_convolution():
     ours, _, _ = _pointwise_pair()
     assert not ours._matmul_gradients()
+
+
+@pytest.mark.parametrize(
+    "kernel_size, padding", [(3, "same"), (8, "same"), (5, "valid")]
+)
+def test_depthwise_forward_gradient_matches_a_float32_computation(
+    kernel_size, padding
+):
+    """Under `mixed_bfloat16`, the stride-1 SpatialDepthwiseConv2D computes
+    its input gradient as a forward convolution with the turned kernel
+    (even kernels pad unevenly: 8 pads 3 before and 4 after). Values and
+    the gradients of input, kernel and bias match the float32 stock layer
+    on the same (bf16-rounded) numbers, to bf16 rounding."""
+    shape = (2, 9, 10, 4)
+    rng = np.random.default_rng(5)
+
+    def pair():
+        ours = SpatialDepthwiseConv2D(kernel_size, padding=padding)
+        stock = keras.layers.DepthwiseConv2D(kernel_size, padding=padding)
+        ours.build(shape)
+        stock.build(shape)
+        return ours, stock
+
+    _, stock = pair()
+    weights = [
+        tf.cast(tf.cast(rng.normal(size=w.shape), "bfloat16"), "float32")
+        for w in stock.weights
+    ]
+    stock.set_weights(weights)
+    x = tf.cast(rng.normal(size=shape).astype("float32"), "bfloat16")
+    out_shape = stock.compute_output_shape(shape)
+    up = tf.cast(rng.normal(size=out_shape).astype("float32"), "bfloat16")
+    want = _forward_backward(
+        stock, tf.cast(x, "float32"), tf.cast(up, "float32")
+    )
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        ours, _ = pair()
+        ours.set_weights(weights)
+        assert ours._forward_gradient()
+        got = _forward_backward(ours, x, up)
+        strided = SpatialDepthwiseConv2D(3, strides=2)
+        doubled = SpatialDepthwiseConv2D(3, depth_multiplier=2)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    assert not strided._forward_gradient()
+    assert not doubled._forward_gradient()
+    assert not pair()[0]._forward_gradient()  # float32: the stock path
+    assert len(got) == len(want) == 4
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(
+            g, w, rtol=2**-7, atol=2**-8 * np.abs(w).max()
+        )
