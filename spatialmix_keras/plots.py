@@ -235,16 +235,16 @@ def plot_training_length(
         ),
     )
     for ax, (ylabel, value, ylim, scale) in zip(axes, panels, strict=True):
-        _length_panel(ax, results, value, scale)
-        if scale == 100 and chance is not None:
+        drawn = _length_panel(ax, results, value, scale)
+        if drawn and scale == 100 and chance is not None:
             ax.axhline(100 * chance, color="gray", ls=":", lw=1, label="chance")
         ax.set_xlabel("epoch")
         ax.set_title(ylabel, fontsize=9)
         ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
+        if drawn:
             ax.legend(fontsize=7)
-        else:  # e.g. no PGD at the kept checkpoints
+        else:  # e.g. no attacks at kept checkpoints (none were kept)
             ax.text(
                 0.5, 0.5, "not measured", ha="center", transform=ax.transAxes
             )
@@ -254,8 +254,10 @@ def plot_training_length(
     return _save(fig, path)
 
 
-def _length_panel(ax, results, value, scale):
-    """One line per label: `value` of each kept epoch, over seeds."""
+def _length_panel(ax, results, value, scale) -> bool:
+    """One line per label: `value` of each kept epoch, over seeds; whether
+    any line was drawn."""
+    drawn = False
     labels = study_labels(results)
     for k, label in enumerate(labels):
         group = [e for e in results["subjects"] if e["label"] == label]
@@ -280,3 +282,5 @@ def _length_panel(ax, results, value, scale):
         # Labels side by side at each epoch: no marker hides another.
         shift = 0.05 * (k - (len(labels) - 1) / 2)
         _band(ax, [e + shift for e in epochs], values, label, "-o", scale)
+        drawn = True
+    return drawn

@@ -47,3 +47,40 @@ def test_every_smoke_scale_figure_says_it_is_no_result(tmp_path):
     other = common.plt().figure()
     common.save_figure(common.plt(), other, str(tmp_path), "g", "cifar")
     assert other.texts == []
+
+
+def test_training_length_marks_panels_without_points_not_measured(
+    drawn, tmp_path
+):
+    # A study without kept checkpoints: only the final filter statistics.
+    results = {
+        "settings": {
+            "fgsm_eps": [1 / 255],
+            "pgd_eps": [1 / 255],
+            "high_frequency_cutoff": 0.25,
+        },
+        "subjects": [
+            {
+                "label": label,
+                "seed": 0,
+                "epochs": [
+                    {
+                        "epoch": 50,
+                        "final": True,
+                        "filter_movement": None,
+                        "high_frequency_share": share,
+                    }
+                ],
+            }
+            for label, share in (("Full", 0.66), ("Chans", 0.81))
+        ],
+    }
+    plots.plot_training_length(results, str(tmp_path / "t.png"))
+    axes = drawn[-1].axes
+    marked = [
+        any(t.get_text() == "not measured" for t in ax.texts) for ax in axes
+    ]
+    # clean, FGSM, PGD, movement: nothing to draw; the energy share: drawn.
+    assert marked == [True, True, True, True, False]
+    assert not axes[0].lines  # no chance line on an empty panel
+    assert axes[4].get_legend() is not None
