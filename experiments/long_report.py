@@ -12,7 +12,8 @@ finished yet are counted as missing; a verdict waits for two pairs.
 
 (`--copy_from` first copies each finished run's `config.json`,
 `history.json` and `metrics.json` from the campaign's work directory into
-`--runs`, which is committed.)
+`--runs`, and each finished robustness study's `robustness.json`, `.md`
+and `.png` into `<output>/robustness/`; both are committed.)
 
 Rules: `experiments/reproduce/verdicts.py` (close_and_far for claim (a),
 close for the ConvMixers, widens for the mechanism).
@@ -37,6 +38,8 @@ _NAME = re.compile(
     r"^(?P<model>.+)_(?P<mode>full|chans|space)_e(?P<epochs>\d+)_s(?P<seed>\d+)$"
 )
 LABELS = {"full": "Full", "chans": "Chans", "space": "Space"}
+ROBUSTNESS = "robustness"  # the studies' folder inside the report's
+ROBUSTNESS_FILES = ("robustness.json", "robustness.md", "robustness.png")
 
 
 def read_runs(root: str) -> dict:
@@ -257,6 +260,7 @@ def report(runs_root: str, output: str) -> str:
         "",
         *training_length(runs),
         "",
+        *robustness_studies(os.path.join(output, ROBUSTNESS)),
     ]
     os.makedirs(output, exist_ok=True)
     if any(("resnet8_d" + str(d), 50) in runs for d in (1, 3)):
@@ -266,6 +270,53 @@ def report(runs_root: str, output: str) -> str:
     with open(path, "w") as f:
         f.write("\n".join(lines))
     return path
+
+
+def robustness_studies(root: str) -> list[str]:
+    """A section listing the finished robustness studies under `root`,
+    each with its verdict as its own report words it."""
+    names = sorted(
+        n
+        for n in (os.listdir(root) if os.path.isdir(root) else ())
+        if os.path.exists(os.path.join(root, n, "robustness.json"))
+    )
+    if not names:
+        return []
+    lines = [
+        "## Robustness, seed by seed",
+        "",
+        f"{len(names)} of {len(long_study.robustness_runs())} attack studies "
+        "finished; one seed is an anecdote, and seeds merge into one report "
+        "with `apps.robustness --merge` once there are two.",
+        "",
+    ]
+    for name in names:
+        with open(os.path.join(root, name, "robustness.json")) as f:
+            verdict = json.load(f).get("verdict")
+        said = (
+            f": {verdict['claim']}: **{verdict['verdict']}** "
+            f"({verdict['reason']})"
+            if verdict
+            else ""
+        )
+        lines.append(f"- [{name}]({ROBUSTNESS}/{name}/robustness.md){said}")
+    return [*lines, ""]
+
+
+def copy_robustness(source: str, target: str) -> list[str]:
+    """Copies each finished robustness study (a `robustness.json`) under
+    `source` into `target`; returns the studies copied."""
+    copied = []
+    for name in sorted(os.listdir(source)):
+        if not os.path.exists(os.path.join(source, name, "robustness.json")):
+            continue
+        os.makedirs(os.path.join(target, name), exist_ok=True)
+        for file in ROBUSTNESS_FILES:
+            path = os.path.join(source, name, file)
+            if os.path.exists(path):
+                shutil.copy2(path, os.path.join(target, name, file))
+        copied.append(name)
+    return copied
 
 
 def copy_finished(source: str, target: str) -> list[str]:
@@ -287,6 +338,10 @@ def copy_finished(source: str, target: str) -> list[str]:
 def main(argv):
     if flags.FLAGS.copy_from:
         copy_finished(flags.FLAGS.copy_from, flags.FLAGS.runs)
+        copy_robustness(
+            flags.FLAGS.copy_from,
+            os.path.join(flags.FLAGS.output, ROBUSTNESS),
+        )
     print(report(flags.FLAGS.runs, flags.FLAGS.output))
 
 

@@ -125,6 +125,37 @@ def test_long_report_says_how_the_gaps_changed_from_10_to_50_epochs(tmp_path):
     assert "- Space - Full: no pair at 10 epochs (n=0)" in text
 
 
+def test_long_report_copies_and_lists_the_finished_robustness_studies(
+    tmp_path,
+):
+    from experiments import long_report
+
+    source = tmp_path / "campaign"
+    study = source / "robustness_resnet8_d9_e50_s0"
+    study.mkdir(parents=True)
+    verdict = {
+        "claim": "Chans more robust",
+        "verdict": "not shown",
+        "reason": "fewer than 2 paired seeds",
+    }
+    (study / "robustness.json").write_text(json.dumps({"verdict": verdict}))
+    (study / "robustness.md").write_text("# study")
+    (source / "robustness_resnet8_d9_e10_s0").mkdir()  # running: no JSON
+    out = tmp_path / "out"
+    copied = long_report.copy_robustness(str(source), str(out / "robustness"))
+    assert copied == ["robustness_resnet8_d9_e50_s0"]
+    assert (out / "robustness" / copied[0] / "robustness.md").exists()
+    runs = tmp_path / "runs"
+    _finished(runs, "resnet8_d9_full_e50_s0", 0.87)
+    text = open(long_report.report(str(runs), str(out))).read()
+    assert "1 of 11 attack studies finished" in text
+    assert (
+        "- [robustness_resnet8_d9_e50_s0](robustness/robustness_resnet8_d9_"
+        "e50_s0/robustness.md): Chans more robust: **not shown** (fewer "
+        "than 2 paired seeds)"
+    ) in text
+
+
 def test_precision_study_pairs_each_seed_in_both_precisions(tmp_path):
     import ast
 
