@@ -24,8 +24,8 @@ seed, Full, Chans and Space attacked together, at 50 and at 10 epochs
 0.5, 1, 2, 4, 8 /255; PGD-20 with random start at 0.5, 1, 2 /255 on the
 first 2,000, whose images are also scored on the other two models
 (transfer). For seed 0 at 50 epochs, PGD-100 with 5 restarts on the first
-500 tells whether PGD-20 has converged. Seeds merge into one report with
-`apps.robustness --merge`.
+500, beside PGD-20 on the same 500, tells whether PGD-20 has converged.
+Seeds merge into one report with `apps.robustness --merge`.
 
 Write the queues, then run them (see `experiments/campaign.py`):
 
@@ -161,20 +161,24 @@ def robustness_runs() -> list[dict]:
                 )
             )
             if seed == 0 and epochs == 50:
-                queue.append(
-                    _attack(
-                        "robustness_resnet8_d9_e50_pgd100x5_s0",
-                        seed,
-                        models,
-                        {
-                            "pgd_eps": PGD_EPS,
-                            "pgd_steps": 100,
-                            "pgd_restarts": 5,
-                            "pgd_examples": 500,
-                            "max_examples": 500,
-                        },
+                # Is PGD-20 converged? PGD-100 with 5 restarts, and PGD-20
+                # again, on the same first 500 images.
+                for steps, restarts in ((100, 5), (20, 1)):
+                    queue.append(
+                        _attack(
+                            f"robustness_resnet8_d9_e50_pgd{steps}x"
+                            f"{restarts}_s0",
+                            seed,
+                            models,
+                            {
+                                "pgd_eps": PGD_EPS,
+                                "pgd_steps": steps,
+                                "pgd_restarts": restarts,
+                                "pgd_examples": 500,
+                                "max_examples": 500,
+                            },
+                        )
                     )
-                )
     return queue
 
 

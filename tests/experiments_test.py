@@ -148,7 +148,7 @@ def test_long_report_copies_and_lists_the_finished_robustness_studies(
     runs = tmp_path / "runs"
     _finished(runs, "resnet8_d9_full_e50_s0", 0.87)
     text = open(long_report.report(str(runs), str(out))).read()
-    assert "1 of 11 attack studies finished" in text
+    assert "1 of 12 attack studies finished" in text
     assert (
         "- [robustness_resnet8_d9_e50_s0](robustness/robustness_resnet8_d9_"
         "e50_s0/robustness.md): Chans more robust: **not shown** (fewer "
@@ -202,13 +202,18 @@ def test_robustness_queue_attacks_each_seeds_models_with_known_flags(tmp_path):
     import sys
 
     entries = long_study.robustness_runs()
-    assert len(entries) == 2 * len(long_study.SEEDS) + 1
+    assert len(entries) == 2 * len(long_study.SEEDS) + 2
     first = entries[0]
     assert first["name"] == "robustness_resnet8_d9_e50_s0"
     assert "--model={workdir}/exports/resnet8_d9_chans_e50_s0" in first["args"]
     assert first["needs"][0] == "{workdir}/exports/resnet8_d9_full_e50_s0"
-    restarts = entries[1]
+    restarts, same_images = entries[1], entries[2]
     assert {"--pgd_steps=100", "--pgd_restarts=5"} <= set(restarts["args"])
+    # PGD-20 on the very images of PGD-100: is PGD-20 converged?
+    assert {"--pgd_steps=20", "--max_examples=500"} <= set(same_images["args"])
+    assert {a for a in restarts["args"] if "examples" in a} == {
+        a for a in same_images["args"] if "examples" in a
+    }
     # Every flag the queue passes is one apps.robustness defines.
     defined = subprocess.run(
         [sys.executable, "-c", "import apps.robustness; from absl import "
