@@ -306,33 +306,34 @@ def robustness_studies(root: str) -> list[str]:
 def copy_robustness(source: str, target: str) -> list[str]:
     """Copies each finished robustness study (a `robustness.json`) under
     `source` into `target`; returns the studies copied."""
+    return _copy_marked(source, target, "robustness.json", ROBUSTNESS_FILES)
+
+
+def _copy_marked(source, target, marker, names) -> list[str]:
+    """Copies the files `names` of each folder of `source` that holds
+    `marker` into a folder of the same name in `target`."""
     copied = []
-    for name in sorted(os.listdir(source)):
-        if not os.path.exists(os.path.join(source, name, "robustness.json")):
+    for folder in sorted(os.listdir(source)):
+        if not os.path.exists(os.path.join(source, folder, marker)):
             continue
-        os.makedirs(os.path.join(target, name), exist_ok=True)
-        for file in ROBUSTNESS_FILES:
-            path = os.path.join(source, name, file)
+        os.makedirs(os.path.join(target, folder), exist_ok=True)
+        for name in names:
+            path = os.path.join(source, folder, name)
             if os.path.exists(path):
-                shutil.copy2(path, os.path.join(target, name, file))
-        copied.append(name)
+                shutil.copy2(path, os.path.join(target, folder, name))
+        copied.append(folder)
     return copied
 
 
 def copy_finished(source: str, target: str) -> list[str]:
     """Copies the JSON of every finished run (one with `metrics.json`)
     under `source` into `target`; returns the runs copied."""
-    copied = []
-    for name in sorted(os.listdir(source)):
-        if not os.path.exists(os.path.join(source, name, "metrics.json")):
-            continue
-        os.makedirs(os.path.join(target, name), exist_ok=True)
-        for file in ("config.json", "history.json", "metrics.json"):
-            path = os.path.join(source, name, file)
-            if os.path.exists(path):
-                shutil.copy2(path, os.path.join(target, name, file))
-        copied.append(name)
-    return copied
+    return _copy_marked(
+        source,
+        target,
+        "metrics.json",
+        ("config.json", "history.json", "metrics.json"),
+    )
 
 
 def main(argv):

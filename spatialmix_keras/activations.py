@@ -38,28 +38,22 @@ def _tf_gelu(xla):
     import tensorflow as tf
 
     from spatialmix_keras import tf_kernels
-    from spatialmix_keras.tf_kernels import (
-        bfloat16_to_float32,
-        float32_to_bfloat16,
-    )
 
     def compiled(fn):
         return tf_kernels.compiled(fn) if xla else fn
 
     # 16-bit inputs are computed in float32 inside the loop and rounded
     # once at the end: on a CPU, bfloat16 arithmetic op by op is slower
-    # than float32 and rounds at every step. bfloat16 is widened and
-    # rounded with integer ops: XLA's own bfloat16 conversion keeps its
+    # than float32 and rounds at every step. Compiled, bfloat16 is widened
+    # and rounded with integer ops: XLA's own bfloat16 conversion keeps its
     # CPU loop from vectorising (an erf loop 17 ms instead of 5.5).
     def wide(x):
-        if xla and x.dtype == tf.bfloat16:
-            return bfloat16_to_float32(x)
+        if xla:
+            return tf_kernels.widen(x)
         return tf.cast(x, "float32") if x.dtype.size < 4 else x
 
     def narrow(y, dtype):
-        if xla and dtype == tf.bfloat16:
-            return float32_to_bfloat16(y)
-        return tf.cast(y, dtype)
+        return tf_kernels.narrow(y, dtype) if xla else tf.cast(y, dtype)
 
     @compiled
     def forward(x):

@@ -109,6 +109,35 @@ def _check_depth_multiplier(depth_multiplier):
     return depth_multiplier
 
 
+def _bfloat16_path(layer) -> bool:
+    """Whether a conv layer may take a `tf_kernels` path: TensorFlow,
+    16-bit compute, channels last, stride 1, no dilation (the paths pay
+    only where TensorFlow's 16-bit CPU kernels are slow)."""
+    return (
+        keras.backend.backend() == "tensorflow"
+        and keras.backend.standardize_dtype(layer.compute_dtype)
+        in ("bfloat16", "float16")
+        and layer.data_format == "channels_last"
+        and tuple(layer.strides) == (1, 1)
+        and tuple(layer.dilation_rate) == (1, 1)
+    )
+
+
+def _call_kernel(layer, kernel_op, inputs, *args):
+    """`layer`'s output through `kernel_op(inputs, kernel, bias, *args)`
+    of `tf_kernels`, in the compute dtype, then its activation."""
+    kernel = keras.ops.cast(layer.kernel, layer.compute_dtype)
+    bias = (
+        keras.ops.cast(layer.bias, layer.compute_dtype)
+        if layer.use_bias
+        else None
+    )
+    outputs = kernel_op(inputs, kernel, bias, *args)
+    if layer.activation is not None:
+        return layer.activation(outputs)
+    return outputs
+
+
 class _FreezableWeightsMixin:
     """Creates the weights named in `_frozen_weight_names` as non-trainable.
 
@@ -337,34 +366,16 @@ class SpatialDepthwiseConv2D(
             self._frozen_weight_names = frozenset(("kernel", "bias"))
 
     def _forward_gradient(self):
-        # Where `tf_kernels.depthwise_conv` applies and pays: TensorFlow,
-        # 16-bit compute (oneDNN's bf16 backward depthwise kernel is slow),
-        # stride 1, depth multiplier 1.
-        return (
-            keras.backend.backend() == "tensorflow"
-            and keras.backend.standardize_dtype(self.compute_dtype)
-            in ("bfloat16", "float16")
-            and self.data_format == "channels_last"
-            and tuple(self.strides) == (1, 1)
-            and tuple(self.dilation_rate) == (1, 1)
-            and self.depth_multiplier == 1
-        )
+        # Where `tf_kernels.depthwise_conv` applies (oneDNN's bf16 backward
+        # depthwise kernel is slow).
+        return _bfloat16_path(self) and self.depth_multiplier == 1
 
     def call(self, inputs):
         if not self._forward_gradient():
             return super().call(inputs)
         from spatialmix_keras.tf_kernels import depthwise_conv
 
-        kernel = keras.ops.cast(self.kernel, self.compute_dtype)
-        bias = (
-            keras.ops.cast(self.bias, self.compute_dtype)
-            if self.use_bias
-            else None
-        )
-        outputs = depthwise_conv(inputs, kernel, bias, self.padding)
-        if self.activation is not None:
-            return self.activation(outputs)
-        return outputs
+        return _call_kernel(self, depthwise_conv, inputs, self.padding)
 
     def get_config(self):
         config = super().get_config()
@@ -416,33 +427,16 @@ class PointwiseConv2D(_FreezableWeightsMixin, keras.layers.Conv2D):
             self._frozen_weight_names = frozenset(("kernel", "bias"))
 
     def _matmul_gradients(self):
-        # Where `tf_kernels.pointwise_conv` applies and pays: TensorFlow,
-        # 16-bit compute (its bf16 `Conv2DBackpropFilter` is slow), stride 1.
-        return (
-            keras.backend.backend() == "tensorflow"
-            and keras.backend.standardize_dtype(self.compute_dtype)
-            in ("bfloat16", "float16")
-            and self.data_format == "channels_last"
-            and tuple(self.strides) == (1, 1)
-            and tuple(self.dilation_rate) == (1, 1)
-            and self.groups == 1
-        )
+        # Where `tf_kernels.pointwise_conv` applies (TensorFlow's bf16
+        # `Conv2DBackpropFilter` is slow).
+        return _bfloat16_path(self) and self.groups == 1
 
     def call(self, inputs):
         if not self._matmul_gradients():
             return super().call(inputs)
         from spatialmix_keras.tf_kernels import pointwise_conv
 
-        kernel = keras.ops.cast(self.kernel, self.compute_dtype)
-        bias = (
-            keras.ops.cast(self.bias, self.compute_dtype)
-            if self.use_bias
-            else None
-        )
-        outputs = pointwise_conv(inputs, kernel, bias)
-        if self.activation is not None:
-            return self.activation(outputs)
-        return outputs
+        return _call_kernel(self, pointwise_conv, inputs)
 
     def get_config(self):
         config = super().get_config()

@@ -68,11 +68,23 @@ def float32_to_bfloat16(y):
     return tf.bitcast(tf.cast(rounded, tf.uint16), tf.bfloat16)
 
 
+def widen(x):
+    """`x` in float32 if it is 16-bit (bfloat16 with integer ops), else as
+    it is: the inside of a compiled loop computes in float32."""
+    if x.dtype == tf.bfloat16:
+        return bfloat16_to_float32(x)
+    return tf.cast(x, tf.float32) if x.dtype.size < 4 else x
+
+
+def narrow(y, dtype):
+    """`y` rounded once to `dtype` (to bfloat16 with integer ops)."""
+    if dtype == tf.bfloat16:
+        return float32_to_bfloat16(y)
+    return tf.cast(y, dtype)
+
+
 def _sum(a, b):
-    if a.dtype == tf.bfloat16:
-        wide = bfloat16_to_float32(a) + bfloat16_to_float32(b)
-        return float32_to_bfloat16(wide)
-    return a + b
+    return narrow(widen(a) + widen(b), a.dtype)
 
 
 _compiled_sum = compiled(_sum)
