@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from spatialmix_keras import tf_kernels
 from spatialmix_keras.layers import PointwiseConv2D, SpatialDepthwiseConv2D
-from spatialmix_keras.merging import FusedAdd
+from spatialmix_keras.merging import Fork, FusedAdd
 
 
 def _compiled_and_eager(fn):
@@ -80,6 +80,67 @@ def test_fused_add_is_the_stock_add_and_serializes():
     # Three inputs take the stock path.
     three = FusedAdd()([batch, batch, batch])
     np.testing.assert_allclose(three, 3 * batch, rtol=1e-6)
+
+
+@pytest.mark.parametrize("xla", ["1", "0"])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_fork_sums_the_gradients_as_tensorflow_does(xla, dtype, monkeypatch):
+    monkeypatch.setenv("SPATIALMIX_XLA_LOOPS", xla)
+    rng = np.random.default_rng(4)
+    x, up_a, up_b = (
+        tf.cast(rng.normal(size=(3, 4, 5, 6)).astype("float32"), dtype)
+        for _ in range(3)
+    )
+    fork = Fork()
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        a, b = fork(x)
+        # The stock way: the same tensor used twice, summed by `AddN`.
+        stock = tf.identity(x), tf.identity(x)
+    for y in (a, b):
+        assert y.dtype == dtype
+        np.testing.assert_array_equal(y, x)
+    got = tape.gradient([a, b], x, output_gradients=[up_a, up_b])
+    want = tape.gradient(list(stock), x, output_gradients=[up_a, up_b])
+    np.testing.assert_array_equal(
+        tf.cast(got, "float32"), tf.cast(want, "float32")
+    )
+    # One output unused: the other's gradient, unchanged.
+    only = tape.gradient(a, x, output_gradients=up_a)
+    np.testing.assert_array_equal(only, up_a)
+
+
+def test_fork_keeps_addn_out_of_a_bfloat16_convmixer_gradient():
+    from spatialmix_keras.models import get_model
+
+    def gradient_ops(policy):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            model = get_model(
+                "convmixer_128_4", freeze="spatial", seed=0,
+                input_shape=(8, 8, 3), dim=8, depth=2, kernel_size=3,
+            )  # fmt: skip
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+
+        @tf.function
+        def grads(x):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(model(x, training=True))
+            return tape.gradient(loss, model.trainable_weights)
+
+        graph = grads.get_concrete_function(
+            tf.TensorSpec((2, 8, 8, 3), tf.float32)
+        ).graph
+        return [
+            op for op in graph.get_operations()
+            if op.type == "AddN" and op.outputs[0].shape.rank == 4
+        ]  # fmt: skip
+
+    # Each block's input is used twice: float32 sums its two gradients
+    # with `AddN`; bf16 does it in the fork's compiled loop.
+    assert len(gradient_ops("float32")) == 2
+    assert gradient_ops("mixed_bfloat16") == []
 
 
 def _pointwise_pair(strides=1, use_bias=True):

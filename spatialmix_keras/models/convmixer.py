@@ -20,7 +20,7 @@ from spatialmix_keras.layers import (
     SpatialDepthwiseConv2D,
     freeze_flags,
 )
-from spatialmix_keras.merging import FusedAdd
+from spatialmix_keras.merging import Fork, FusedAdd
 from spatialmix_keras.models.common import (
     check_positive_int,
     pixel_input,
@@ -61,7 +61,7 @@ def convmixer_trunk(
     x = _gelu_bn(x, bn_momentum, "stem")
     for i in range(1, depth + 1):
         name = f"block{i}"
-        residual = x
+        residual, x = Fork(name=f"{name}_fork")(x)
         x = SpatialDepthwiseConv2D(
             kernel_size,
             padding="same",
