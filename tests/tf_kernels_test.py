@@ -46,15 +46,19 @@ def test_bfloat16_rounding_matches_tf_cast(which):
     np.testing.assert_array_equal(got[~nan], want[~nan])
 
 
+def _normal_tensors(count, dtype, seed):
+    rng = np.random.default_rng(seed)
+    return [
+        tf.cast(rng.normal(size=(3, 4, 5, 6)).astype("float32"), dtype)
+        for _ in range(count)
+    ]
+
+
 @pytest.mark.parametrize("xla", ["1", "0"])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_add_matches_the_sum_and_passes_the_gradient(xla, dtype, monkeypatch):
     monkeypatch.setenv("SPATIALMIX_XLA_LOOPS", xla)
-    rng = np.random.default_rng(1)
-    a, b, up = (
-        tf.cast(rng.normal(size=(3, 4, 5, 6)).astype("float32"), dtype)
-        for _ in range(3)
-    )
+    a, b, up = _normal_tensors(3, dtype, seed=1)
     with tf.GradientTape() as tape:
         tape.watch([a, b])
         total = tf_kernels.add(a, b)
@@ -86,11 +90,7 @@ def test_fused_add_is_the_stock_add_and_serializes():
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
 def test_fork_sums_the_gradients_as_tensorflow_does(xla, dtype, monkeypatch):
     monkeypatch.setenv("SPATIALMIX_XLA_LOOPS", xla)
-    rng = np.random.default_rng(4)
-    x, up_a, up_b = (
-        tf.cast(rng.normal(size=(3, 4, 5, 6)).astype("float32"), dtype)
-        for _ in range(3)
-    )
+    x, up_a, up_b = _normal_tensors(3, dtype, seed=4)
     fork = Fork()
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
