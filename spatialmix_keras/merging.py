@@ -12,9 +12,9 @@ backends, other input counts or shapes take the stock layer.
 `Fork` hands its input out twice, to a residual branch and its shortcut.
 Under a 16-bit dtype on TensorFlow the two gradients meet in one compiled
 loop (`tf_kernels.fork`) instead of TensorFlow's `AddN`, which Eigen runs
-in software bf16 (a ConvMixer-256/8 bf16 step: 1132 to 1099 ms on one
-core). Otherwise it returns its input twice, so a float32 model computes
-exactly as without it.
+in software bf16 (in a ConvMixer-256/8 bf16 step on one core, 80 ms of
+`AddN` became 43 ms of compiled loops). Otherwise it returns its input
+twice, so a float32 model computes exactly as without it.
 """
 
 from __future__ import annotations
