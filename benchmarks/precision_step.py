@@ -11,7 +11,9 @@ in both precisions in the same run, so each step's arithmetic rate
 rate. Records the CPU model and flags: the gain needs AVX512_BF16 or AMX.
 In the same interleaving, `model.fit` over `--fit_steps` batches (one
 epoch, as a user calls it) is timed beside `train_on_batch`, and
-TensorFlow's retracing warnings during the timing are counted.
+TensorFlow's retracing warnings during the timing are counted. With the
+process pinned to one core (`taskset`), `fit` stalls at some epochs'
+starts, which it does not on two cores (benchmarks/README.md).
 Where `torch` is importable, PyTorch's standard ResNet-20 and ConvMixer-256/8
 (`benchmarks/torch_reference.py`) are timed the same way in a separate
 process, and the ratios ours / PyTorch are reported beside.
