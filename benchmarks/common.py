@@ -29,6 +29,7 @@ from spatialmix_keras.machine import (
     gpu_info,
     onednn_enabled,
 )
+from spatialmix_keras.merging import Fork, FusedAdd
 from spatialmix_keras.normalization import FusedBatchNormalization
 
 # The networks the training benchmarks time and train.
@@ -65,6 +66,20 @@ def compiled_model(network, policy):
     return model, shape
 
 
+class _Twice(keras.layers.Layer):
+    """Its input, twice: what `Fork` is without its compiled gradient sum
+    (a user writes `shortcut = x`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(autocast=False, **kwargs)
+
+    def call(self, inputs):
+        return [inputs, inputs]
+
+    def compute_output_shape(self, input_shape):
+        return [input_shape, input_shape]
+
+
 def _stock_layer(layer, convs=True):
     """The stock-layer equivalent of one of our layers (else a copy).
 
@@ -77,6 +92,10 @@ def _stock_layer(layer, convs=True):
         return keras.layers.Activation("gelu", name=layer.name)
     if not convs:
         return layer.__class__.from_config(config)
+    if isinstance(layer, FusedAdd):
+        return keras.layers.Add.from_config(config)
+    if isinstance(layer, Fork):
+        return _Twice(name=layer.name)
     if isinstance(layer, SpatialSeparableConv2D):
         return keras.Sequential(
             [

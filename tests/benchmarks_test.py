@@ -17,6 +17,8 @@ _OURS = (
     "SpatialDepthwiseConv2D",
     "PointwiseConv2D",
     "FusedBatchNormalization",
+    "FusedAdd",
+    "Fork",
 )
 
 
