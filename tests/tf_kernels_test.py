@@ -264,3 +264,46 @@ def test_depthwise_forward_gradient_matches_a_float32_computation(
         np.testing.assert_allclose(
             g, w, rtol=2**-7, atol=2**-8 * np.abs(w).max()
         )
+
+
+@pytest.mark.parametrize("freeze", ["none", "spatial"])
+def test_bfloat16_convmixer_gradients_follow_float32(freeze):
+    """The bf16 paths together (fork, depthwise and pointwise gradients,
+    GELU, residual sums) against the same network in float32."""
+    from spatialmix_keras.models import get_model
+
+    def build(policy):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            return get_model(
+                "convmixer_128_4", freeze=freeze, seed=0,
+                input_shape=(8, 8, 3), dim=16, depth=2, kernel_size=4,
+            )  # fmt: skip
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+
+    exact, rounded = build("float32"), build("mixed_bfloat16")
+    rounded.set_weights(exact.get_weights())
+    rng = np.random.default_rng(5)
+    x = rng.uniform(size=(16, 8, 8, 3)).astype("float32")
+    y = rng.integers(0, 10, 16)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def gradients(model):
+        with tf.GradientTape() as tape:
+            value = loss(y, tf.cast(model(x, training=True), "float32"))
+        grads = tape.gradient(value, model.trainable_weights)
+        return {
+            w.path: np.asarray(tf.cast(g, "float32"))
+            for w, g in zip(model.trainable_weights, grads, strict=True)
+        }
+
+    want, got = gradients(exact), gradients(rounded)
+    # The stem is a stock Conv2D: TensorFlow's bf16 bias gradient sums in
+    # bf16 (off by more than its size here); it is not ours to test.
+    checked = [path for path in want if not path.startswith("stem_conv/")]
+    assert len(checked) > 10
+    for path in checked:
+        error = np.linalg.norm(got[path] - want[path])
+        # bf16 keeps 8 bits: ~1-5% over a whole backward pass here.
+        assert error <= 0.08 * np.linalg.norm(want[path]), path
