@@ -192,16 +192,38 @@ def plot_training_length(
     PGD epsilon (subset, in percent, with the chance line), how far the
     depthwise filters moved from their initialisation, and their
     high-frequency energy share."""
-    s = results["settings"]
+    fig, axes = plt.subplots(1, 5, figsize=(20, 3.8), dpi=120)
+    panels = _length_panels(results["settings"])
+    for ax, (ylabel, value, ylim, scale) in zip(axes, panels, strict=True):
+        drawn = _length_panel(ax, results, value, scale)
+        if drawn and scale == 100 and chance is not None:
+            ax.axhline(100 * chance, color="gray", ls=":", lw=1, label="chance")
+        ax.set_xlabel("epoch")
+        ax.set_title(ylabel, fontsize=9)
+        ax.set_ylim(*ylim)
+        ax.grid(alpha=0.3)
+        if drawn:
+            ax.legend(fontsize=7)
+        else:  # e.g. no attacks at kept checkpoints (none were kept)
+            ax.text(
+                0.5, 0.5, "not measured", ha="center", transform=ax.transAxes
+            )
+    axes[0].set_ylabel("mean and 95% band over seeds")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def _length_panels(s):
+    """(title, value of a point, y limits, scale) of each training-length
+    panel: accuracies at the smallest PGD epsilon in percent from 0 to 100,
+    filter movement from 0; the energy share alone zooms in (its title says
+    so): it moves by a few hundredths."""
     eps = s["pgd_eps"][0]
     fgsm_index = min(
         range(len(s["fgsm_eps"])), key=lambda i: abs(s["fgsm_eps"][i] - eps)
     )
-    fig, axes = plt.subplots(1, 5, figsize=(20, 3.8), dpi=120)
-    # (title, value of a point, y limits, scale): accuracies in percent
-    # from 0 to 100, filter movement from 0; the energy share alone zooms
-    # in (its title says so): it moves by a few hundredths.
-    panels = (
+    return (
         (
             "clean accuracy (%)",
             lambda p: p.get("clean_accuracy"),
@@ -234,24 +256,6 @@ def plot_training_length(
             1,
         ),
     )
-    for ax, (ylabel, value, ylim, scale) in zip(axes, panels, strict=True):
-        drawn = _length_panel(ax, results, value, scale)
-        if drawn and scale == 100 and chance is not None:
-            ax.axhline(100 * chance, color="gray", ls=":", lw=1, label="chance")
-        ax.set_xlabel("epoch")
-        ax.set_title(ylabel, fontsize=9)
-        ax.set_ylim(*ylim)
-        ax.grid(alpha=0.3)
-        if drawn:
-            ax.legend(fontsize=7)
-        else:  # e.g. no attacks at kept checkpoints (none were kept)
-            ax.text(
-                0.5, 0.5, "not measured", ha="center", transform=ax.transAxes
-            )
-    axes[0].set_ylabel("mean and 95% band over seeds")
-    if title:
-        fig.suptitle(title)
-    return _save(fig, path)
 
 
 def _length_panel(ax, results, value, scale) -> bool:
