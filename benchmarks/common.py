@@ -39,6 +39,12 @@ NETWORKS = {
     "convmixer_256_8_k5": ("convmixer_256_8", {"kernel_size": 5}, (32, 32, 3)),
     "resnet20": ("resnet20", {}, (32, 32, 3)),
     "resnet56": ("resnet56", {}, (32, 32, 3)),
+    # The d = 3 control, composed although `compose="auto"` would not.
+    "resnet8_d3_composed": (
+        "resnet8",
+        {"depth_multiplier": 3, "compose": "always"},
+        (32, 32, 3),
+    ),
     "unshuffler_64_5": ("unshuffler_64_5", {}, (14, 14, 1)),
 }
 

@@ -31,12 +31,16 @@ _WINDOWS = flags.DEFINE_integer("windows", 5, "Timed windows per candidate.")
 _STEPS = flags.DEFINE_integer("steps", 3, "Steps per window.")
 
 # (size, c_in, filters, k, d, stride): the separable ResNets' shapes (d 9,
-# k 3) and a d sweep at two widths that crosses the boundary.
+# k 3), ResNet-8's at d 3 (the d-sweep control, left uncomposed by "auto"),
+# and a d sweep at two widths that crosses the boundary.
 SHAPES = (
     (32, 16, 16, 3, 9, 1),
     (16, 32, 32, 3, 9, 1),
     (8, 64, 64, 3, 9, 1),
     (32, 16, 32, 3, 9, 2),
+    (32, 16, 16, 3, 3, 1),
+    (16, 32, 32, 3, 3, 1),
+    (8, 64, 64, 3, 3, 1),
     (16, 64, 64, 3, 1, 1),
     (16, 64, 64, 3, 2, 1),
     (16, 64, 64, 3, 4, 1),

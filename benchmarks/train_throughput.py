@@ -161,9 +161,8 @@ def _candidates(network, batch):
             models[f"stock_{label}"] = compile_(stock)
             step_flops[f"stock_{label}"] = flops.step_flops(stock)
         if _COMPOSE.value and variant.startswith("resnet"):
-            plain = get_model(
-                variant, freeze=freeze, seed=0, compose="never", **overrides
-            )
+            uncomposed = overrides | {"compose": "never"}
+            plain = get_model(variant, freeze=freeze, seed=0, **uncomposed)
             plain.set_weights(ours.get_weights())
             differences[f"ours_{label}_uncomposed"] = common.check_equivalent(
                 ours, plain, batch[0]

@@ -352,3 +352,21 @@ def test_op_profile_profiles_both_precisions_of_a_network():
     assert out["mixed_bfloat16"]["op_ms"].get("Cast", 0) < 0.5 * sum(
         out["mixed_bfloat16"]["op_ms"].values()
     )
+
+
+def test_train_throughput_times_d3_composed_against_its_two_part_twin():
+    # ResNet-8 at d = 3, composed although "auto" would not: each mode is
+    # timed beside its compose="never" twin, which computes the same
+    # outputs from the same weights (a duplicate `compose` keyword would
+    # stop the run before any timing).
+    result = _benchmark(
+        "train_throughput", "--networks=resnet8_d3_composed",
+        "--batch_size=4", "--windows=1", "--steps=1", "--nostock",
+        "--matmul_size=64",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(result.stdout)["results"]["resnet8_d3_composed"]
+    for mode in ("full", "chans", "space"):
+        assert rows[f"ours_{mode}"]["images_per_s"] > 0
+        assert rows[f"ours_{mode}_uncomposed"]["output_difference"] < 1e-5
+    assert rows["standard_conv"]["images_per_s"] > 0
