@@ -68,6 +68,21 @@ def markdown(results: dict, verdict, title: str) -> str:
     """The study's report: the accuracy table, the verdict, the transfer
     matrices, the masking flags, the training-length table and the
     attacks' sanity warnings."""
+    lines = [
+        *_summary(results, verdict, title),
+        *_transfer_sections(results),
+        *_masking_section(results),
+        *_length_section(results),
+        *_sanity_section(results),
+        f"Written on {machine.cpu_features().get('cpu_model')} by code "
+        f"{machine.code_version()}, "
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _summary(results, verdict, title):
     s = results["settings"]
     lines = [
         f"# Robustness study: {title}",
@@ -88,8 +103,13 @@ def markdown(results: dict, verdict, title: str) -> str:
         claim, outcome, reason = verdict
         lines += [f"**Verdict: {claim}: {outcome}.** {reason}.", ""]
         lines += ["Rules: `experiments/reproduce/verdicts.py`.", ""]
+    return lines
+
+
+def _transfer_sections(results):
+    lines = []
     for attack in ("pgd", "fgsm"):
-        for i, eps in enumerate(s["pgd_eps"]):
+        for i, eps in enumerate(results["settings"]["pgd_eps"]):
             lines += [
                 f"## Transfer, {attack.upper()} at {255 * eps:g}/255",
                 "",
@@ -99,10 +119,14 @@ def markdown(results: dict, verdict, title: str) -> str:
                 *verdicts.transfer_table(results, attack, i),
                 "",
             ]
+    return lines
+
+
+def _masking_section(results):
     masked = [
         f"- {e['name']}: {m}" for e in results["subjects"] for m in e["masking"]
     ]
-    lines += [
+    return [
         "## Gradient masking",
         "",
         *(
@@ -113,6 +137,14 @@ def markdown(results: dict, verdict, title: str) -> str:
             ]
         ),
         "",
+    ]
+
+
+def _length_section(results):
+    """One row per model and saved epoch: accuracies under attack, how far
+    the depthwise filters moved and their high-frequency share."""
+    s = results["settings"]
+    lines = [
         "## Robustness against training length",
         "",
         "| model | epoch | clean | FGSM "
@@ -122,54 +154,57 @@ def markdown(results: dict, verdict, title: str) -> str:
         + " | filter movement | high-freq. share |",
         "|" + " --- |" * (5 + len(s["fgsm_eps"]) + len(s["pgd_eps"])),
     ]
-
-    def cell(value, scale=100):
-        return "" if value is None else f"{scale * value:.1f}"
-
     for e in results["subjects"]:
         for p in e["epochs"]:
-            fgsm = p.get("fgsm") or [None] * len(s["fgsm_eps"])
-            pgd = p.get("pgd") or [None] * len(s["pgd_eps"])
-            row = [
-                e["name"],
-                (
-                    "final"
-                    if p["epoch"] is None
-                    else f"{p['epoch']}{' (final)' if p['final'] else ''}"
-                ),
-                cell(p.get("clean_accuracy")),
-                *[cell(v) for v in fgsm],
-                *[cell(v) for v in pgd],
-                ""
-                if p["filter_movement"] is None
-                else f"{p['filter_movement']:.3f}",
-                f"{p['high_frequency_share']:.3f}"
-                if p["high_frequency_share"] is not None
-                else "",
-            ]
-            lines.append("| " + " | ".join(row) + " |")
-    warnings = [
-        f"- {e['name']}: {w}"
-        for e in results["subjects"]
-        for w in e["warnings"]
-    ]
-    lines += [
+            lines.append("| " + " | ".join(_length_row(e["name"], p, s)) + " |")
+    return [
+        *lines,
         "",
         f"Filter movement: ||D - D0|| / ||D0|| over all depthwise kernels "
         "(0 for frozen ones). High-frequency share: energy above "
         f"{s['high_frequency_cutoff']} cycles/pixel of the zero-padded "
         "spectrum (white noise: ~0.80).",
         "",
+    ]
+
+
+def _length_row(name, p, s):
+    def cell(value):
+        return "" if value is None else f"{100 * value:.1f}"
+
+    def ratio(value):
+        return "" if value is None else f"{value:.3f}"
+
+    epoch = (
+        "final"
+        if p["epoch"] is None
+        else f"{p['epoch']}{' (final)' if p['final'] else ''}"
+    )
+    fgsm = p.get("fgsm") or [None] * len(s["fgsm_eps"])
+    pgd = p.get("pgd") or [None] * len(s["pgd_eps"])
+    return [
+        name,
+        epoch,
+        cell(p.get("clean_accuracy")),
+        *map(cell, fgsm),
+        *map(cell, pgd),
+        ratio(p["filter_movement"]),
+        ratio(p["high_frequency_share"]),
+    ]
+
+
+def _sanity_section(results):
+    warnings = [
+        f"- {e['name']}: {w}"
+        for e in results["subjects"]
+        for w in e["warnings"]
+    ]
+    return [
         "## Sanity checks of the attacks",
         "",
         *(warnings or ["No warnings."]),
         "",
-        f"Written on {machine.cpu_features().get('cpu_model')} by code "
-        f"{machine.code_version()}, "
-        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC.",
-        "",
     ]
-    return "\n".join(lines)
 
 
 def _merged_note(results):
