@@ -79,12 +79,12 @@ _TIMES = (
 _ACCURACY_OF = {"fig3": "fig2", "fig6": "fig4"}
 
 
-def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
-    """Mean over seeds with 95% intervals per freeze mode and x, plus the
-    paired Chans - Full and Space - Full differences."""
-    plt = common.plt()
-    values = {}  # (freeze, x) -> {seed: (value, metrics)}
-    wall, seeds_seen = 0.0, set()
+def _seeded_values(fig_dir, runs, value, key):
+    """`(values, wall, seeds)`: `values[freeze, x][seed] = (value,
+    metrics)` of every finished run, their summed training time and the
+    seeds seen."""
+    values = {}
+    wall, seeds = 0.0, set()
     for run in runs:
         metrics = common.metrics(fig_dir, run)
         if metrics is None or key not in run.meta:
@@ -92,12 +92,15 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
         cell = values.setdefault((run.meta["freeze"], run.meta[key]), {})
         cell[run.meta["seed"]] = (metrics[value], metrics)
         wall += metrics["train_time_s"]
-        seeds_seen.add(run.meta["seed"])
+        seeds.add(run.meta["seed"])
+    return values, wall, seeds
+
+
+def _seeded_lines(ax, values, tick):
+    """A line per freeze mode (mean and 95% interval at each x, the modes
+    side by side so that their error bars do not hide one another) and
+    the table's rows, with the paired difference to Full."""
     xs = sorted({x for _, x in values})
-    axis_label, tick, networks = _axis(figure, fig_dir, runs, key)
-    fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
-    # The modes side by side at each x, so that their error bars do not hide
-    # one another.
     step = min(np.diff(xs), default=1.0)
     rows = []
     for i, freeze in enumerate(FREEZES):
@@ -105,12 +108,10 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
         if not points:
             continue
         cis = [stats.mean_ci([v for v, _ in c.values()]) for _, c in points]
-        means = [100 * c[0] for c in cis]
-        errors = common.error_bars(cis)
         ax.errorbar(
             [p[0] + (i - 1) * 0.08 * step for p in points],
-            means,
-            yerr=errors,
+            [100 * c[0] for c in cis],
+            yerr=common.error_bars(cis),
             fmt="-o",
             capsize=4,
             label=LABELS[freeze],
@@ -125,6 +126,17 @@ def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
             rows.append(tuple(row))
     ax.set_xticks(xs, [tick(x) for x in xs])
     ax.set_xlim(xs[0] - step / 2, xs[-1] + step / 2)
+    return rows
+
+
+def _seeded_lines_report(figure, ylabel, value, key, fig_dir, runs, scale):
+    """Mean over seeds with 95% intervals per freeze mode and x, plus the
+    paired Chans - Full and Space - Full differences."""
+    plt = common.plt()
+    values, wall, seeds_seen = _seeded_values(fig_dir, runs, value, key)
+    axis_label, tick, networks = _axis(figure, fig_dir, runs, key)
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
+    rows = _seeded_lines(ax, values, tick)
     ax.set_xlabel(axis_label)
     ax.set_ylabel(f"{ylabel} (%), mean and 95% CI")
     panel = runs[0].meta.get("panel", "") if runs else ""
@@ -234,90 +246,95 @@ def lines_report(figure, ylabel, value, key="depth", xlabel="depth"):
             return _seeded_lines_report(
                 figure, ylabel, value, key, fig_dir, runs, scale
             )
-        plt = common.plt()
-        axis_label, tick, networks = _axis(figure, fig_dir, runs, xlabel)
-        panels = list(dict.fromkeys(r.meta.get("panel", "") for r in runs))
-        accuracy = "accuracy" in value
-        scale_y = 100 if accuracy else 1
-        chance = 100 / _num_classes(fig_dir, runs) if accuracy else None
-        fig, axes = plt.subplots(
-            1, len(panels), figsize=(5 * len(panels), 3.5), dpi=120
+        return _panels_report(
+            figure, ylabel, value, key, xlabel, fig_dir, runs, scale
         )
-        axes = np.atleast_1d(axes)
-        rows, wall = [], 0.0
-        for ax, panel in zip(axes, panels, strict=True):
-            table = _by_freeze_and(
-                fig_dir,
-                [r for r in runs if r.meta.get("panel", "") == panel],
-                key,
-                value,
-            )
-            xs_all = sorted({t[0] for v in table.values() for t in v})
-            step = min(np.diff(xs_all), default=1.0)
-            for i, freeze in enumerate(FREEZES):
-                if freeze not in table:
-                    continue
-                # Side by side, so that no mode's marker hides another's.
-                xs = [t[0] + (i - 1) * 0.06 * step for t in table[freeze]]
-                ys = [scale_y * t[1] for t in table[freeze]]
-                ax.plot(xs, ys, "-o", label=LABELS[freeze])
-                for x, y, m in table[freeze]:
-                    rows.append(
-                        (
-                            panel,
-                            LABELS[freeze],
-                            x,
-                            y,
-                            m["trainable_params"],
-                            m["train_time_s"],
-                        )
-                    )
-                    wall += m["train_time_s"]
-            ticks = sorted({t[0] for v in table.values() for t in v})
-            ax.set_xticks(
-                ticks,
-                [tick(x, panel) for x in ticks],
-                rotation=30 if len(ticks) > 3 else 0,  # paper: n up to 9
-            )
-            ax.set_title(panel)
-            ax.set_xlabel(axis_label)
-            ax.set_ylabel(f"{ylabel} (%)" if accuracy else ylabel)
-            if accuracy:
-                ax.axhline(chance, color="gray", ls=":", label="chance")
-            if accuracy and scale == "smoke":
-                ax.set_ylim(0, 100)  # no zoom into chance-level noise
-            ax.grid(alpha=0.3)
-            ax.legend()
-        zoom = (
-            "y axes from 0 to 100%"
-            if accuracy and scale == "smoke"
-            else "y axes zoomed to the data (do not start at 0)"
-        )
-        fig.suptitle(
-            f"{figure}: {networks}, {scale} scale, one run per point\n"
-            f"{zoom}; modes side by side at each {xlabel}",
-            fontsize=9,
-        )
-        png = common.save_figure(plt, fig, fig_dir, figure, scale)
-        common.write_report(
-            fig_dir,
-            runs,
-            figure,
-            scale,
-            [
-                "data",
-                "model",
-                xlabel,
-                ylabel,
-                "trainable params",
-                "train time (s)",
-            ],
-            rows,
-            wall,
-        )
-        return png, rows
 
     return report
+
+
+def _panels_report(figure, ylabel, value, key, xlabel, fig_dir, runs, scale):
+    """One run per point (no seeds): a panel per dataset."""
+    plt = common.plt()
+    axis_label, tick, networks = _axis(figure, fig_dir, runs, xlabel)
+    panels = list(dict.fromkeys(r.meta.get("panel", "") for r in runs))
+    accuracy = "accuracy" in value
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5 * len(panels), 3.5), dpi=120
+    )
+    rows, wall = [], 0.0
+    for ax, panel in zip(np.atleast_1d(axes), panels, strict=True):
+        table = _by_freeze_and(
+            fig_dir,
+            [r for r in runs if r.meta.get("panel", "") == panel],
+            key,
+            value,
+        )
+        rows += _panel_lines(ax, table, panel, 100 if accuracy else 1)
+        wall += sum(t[2]["train_time_s"] for v in table.values() for t in v)
+        ticks = sorted({t[0] for v in table.values() for t in v})
+        ax.set_xticks(
+            ticks,
+            [tick(x, panel) for x in ticks],
+            rotation=30 if len(ticks) > 3 else 0,  # paper: n up to 9
+        )
+        ax.set_title(panel)
+        ax.set_xlabel(axis_label)
+        ax.set_ylabel(f"{ylabel} (%)" if accuracy else ylabel)
+        if accuracy:
+            chance = 100 / _num_classes(fig_dir, runs)
+            ax.axhline(chance, color="gray", ls=":", label="chance")
+        if accuracy and scale == "smoke":
+            ax.set_ylim(0, 100)  # no zoom into chance-level noise
+        ax.grid(alpha=0.3)
+        ax.legend()
+    zoom = (
+        "y axes from 0 to 100%"
+        if accuracy and scale == "smoke"
+        else "y axes zoomed to the data (do not start at 0)"
+    )
+    fig.suptitle(
+        f"{figure}: {networks}, {scale} scale, one run per point\n"
+        f"{zoom}; modes side by side at each {xlabel}",
+        fontsize=9,
+    )
+    png = common.save_figure(plt, fig, fig_dir, figure, scale)
+    columns = [
+        "data",
+        "model",
+        xlabel,
+        ylabel,
+        "trainable params",
+        "train time (s)",
+    ]
+    common.write_report(fig_dir, runs, figure, scale, columns, rows, wall)
+    return png, rows
+
+
+def _panel_lines(ax, table, panel, scale_y):
+    """A line per freeze mode of one panel, side by side so that no mode's
+    marker hides another's, and the table's rows."""
+    xs_all = sorted({t[0] for v in table.values() for t in v})
+    step = min(np.diff(xs_all), default=1.0)
+    rows = []
+    for i, freeze in enumerate(FREEZES):
+        if freeze not in table:
+            continue
+        xs = [t[0] + (i - 1) * 0.06 * step for t in table[freeze]]
+        ys = [scale_y * t[1] for t in table[freeze]]
+        ax.plot(xs, ys, "-o", label=LABELS[freeze])
+        rows += [
+            (
+                panel,
+                LABELS[freeze],
+                x,
+                y,
+                m["trainable_params"],
+                m["train_time_s"],
+            )
+            for x, y, m in table[freeze]
+        ]
+    return rows
 
 
 def time_report(figure):
@@ -325,30 +342,8 @@ def time_report(figure):
         plt = common.plt()
         table = _by_freeze_and(fig_dir, runs, "depth", "train_time_s")
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), dpi=120)
-        rows, wall = [], 0.0
-        for freeze in FREEZES:
-            if freeze not in table:
-                continue
-            # Every run a dot; the line joins the means over seeds.
-            for ax, value in zip(axes, _TIMES, strict=True):
-                points = [(t[0], value(t)) for t in table[freeze]]
-                xs = sorted({x for x, _ in points})
-                means = [
-                    np.mean([v for px, v in points if px == x]) for x in xs
-                ]
-                (line,) = ax.plot(xs, means, "-", label=LABELS[freeze])
-                ax.plot(*zip(*points, strict=True), "o", color=line.get_color())
-            for x, seconds, m in table[freeze]:
-                rows.append(
-                    (
-                        LABELS[freeze],
-                        x,
-                        seconds,
-                        m["trainable_params"],
-                        m["train_time_per_trainable_param_s"],
-                    )
-                )
-                wall += seconds
+        rows = _time_lines(axes, table)
+        wall = sum(row[2] for row in rows)
         axes[0].set_ylabel("train time (s)")
         axes[1].set_ylabel("train time / trainable param (s)")
         axis_label, tick, networks = _NETWORK_AXIS[_ACCURACY_OF[figure]]
@@ -386,6 +381,32 @@ def time_report(figure):
         return png, rows
 
     return report
+
+
+def _time_lines(axes, table):
+    """Per freeze mode, a dot per run and a line joining the means over
+    seeds in each panel of `_TIMES`; returns the table's rows."""
+    rows = []
+    for freeze in FREEZES:
+        if freeze not in table:
+            continue
+        for ax, value in zip(axes, _TIMES, strict=True):
+            points = [(t[0], value(t)) for t in table[freeze]]
+            xs = sorted({x for x, _ in points})
+            means = [np.mean([v for px, v in points if px == x]) for x in xs]
+            (line,) = ax.plot(xs, means, "-", label=LABELS[freeze])
+            ax.plot(*zip(*points, strict=True), "o", color=line.get_color())
+        rows += [
+            (
+                LABELS[freeze],
+                x,
+                seconds,
+                m["trainable_params"],
+                m["train_time_per_trainable_param_s"],
+            )
+            for x, seconds, m in table[freeze]
+        ]
+    return rows
 
 
 def _compose_note(fig_dir, runs):
