@@ -18,44 +18,17 @@ def fig12_report(fig_dir, runs, scale):
     """Test PSNR against depth, width and kernel, Full and Chans: the mean
     over a point's seeds with its 95% interval, and claim (e) paired over
     every (point, seed)."""
-    plt = common.plt()
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.5), dpi=120)
-    done = [(r, common.metrics(fig_dir, r)) for r in runs]
-    done = [(r, m) for r, m in done if m]
-    psnr = {}  # (freeze, (d, w, k)) -> {seed: test PSNR}
-    machines = {}  # (freeze, (d, w, k)) -> {seed: the run's metrics}
-    time = {}
-    for r, m in done:
-        key = (r.meta["freeze"], unshuffle_point(r))
-        psnr.setdefault(key, {})[r.meta.get("seed", 0)] = m["final_test_psnr"]
-        machines.setdefault(key, {})[r.meta.get("seed", 0)] = m
-        time.setdefault(key, []).append(m["train_time_s"])
+    done = _finished(fig_dir, runs)
+    psnr, machines, time = _by_point(done)
     cis = {key: stats.mean_ci(list(v.values())) for key, v in psnr.items()}
     baselines = _baselines(done)
+    plt = common.plt()
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.5), dpi=120)
     centre = {o: _center(done, o) for o in "dwk"}
     for ax, key, label in zip(
         axes, "dwk", ("depth", "width", "kernel"), strict=True
     ):
-        for freeze in ("none", "spatial"):
-            points = sorted(
-                (dict(zip("dwk", p, strict=True))[key], cis[f, p])
-                for f, p in cis
-                if f == freeze
-                and all(
-                    dict(zip("dwk", p, strict=True))[o] == centre[o]
-                    for o in "dwk"
-                    if o != key
-                )
-            )
-            if points:
-                ax.errorbar(
-                    [x for x, _ in points],
-                    [c[0] for _, c in points],
-                    yerr=common.error_bars([c for _, c in points], scale=1),
-                    fmt="-o",
-                    capsize=4,
-                    label=LABELS[freeze],
-                )
+        _point_lines(ax, cis, key, centre)
         _draw_baselines(ax, baselines)
         ax.set_xticks(sorted({r.meta[key] for r, _ in done}))
         ax.set_xlabel(label)
@@ -70,29 +43,12 @@ def fig12_report(fig_dir, runs, scale):
         fontsize=9,
     )
     png = common.save_figure(plt, fig, fig_dir, "fig12", scale)
-    rows = []
-    for (freeze, point), ci in sorted(
-        cis.items(), key=lambda item: (item[0][1], item[0][0] != "none")
-    ):
-        diff = ""
-        if freeze == "spatial" and ("none", point) in psnr:
-            d, _ = _paired(
-                psnr[freeze, point],
-                psnr["none", point],
-                machines[freeze, point],
-                machines["none", point],
-            )
-            diff = f"{_db(d[:3], signed=True)} (n={d[3]})"
-        rows.append(
-            (
-                "d={} w={} k={}".format(*point),
-                LABELS[freeze],
-                len(psnr[freeze, point]),
-                _db(ci),
-                diff,
-                round(sum(time[freeze, point]) / len(time[freeze, point])),
-            )
+    rows = [
+        _point_row(freeze, point, ci, psnr, machines, time)
+        for (freeze, point), ci in sorted(
+            cis.items(), key=lambda item: (item[0][1], item[0][0] != "none")
         )
+    ]
     common.write_report(
         fig_dir,
         runs,
@@ -108,49 +64,91 @@ def fig12_report(fig_dir, runs, scale):
         ],
         rows,
         sum(m["train_time_s"] for _, m in done),
-        _as_well_note(psnr, machines)
-        + "".join(
-            f" Test PSNR of the {name}: {value:.2f} dB."
-            for name, value in baselines.items()
-        ),
+        _as_well_note(psnr, machines) + _baselines_note(baselines),
     )
     return png, rows
+
+
+def _finished(fig_dir, runs):
+    """`(run, metrics)` of the runs that finished."""
+    done = [(r, common.metrics(fig_dir, r)) for r in runs]
+    return [(r, m) for r, m in done if m]
+
+
+def _by_point(done):
+    """Keyed by `(freeze, (d, w, k))`: `{seed: test PSNR}`, `{seed: the
+    run's metrics}` and the runs' training times."""
+    psnr, machines, time = {}, {}, {}
+    for r, m in done:
+        key = (r.meta["freeze"], unshuffle_point(r))
+        psnr.setdefault(key, {})[r.meta.get("seed", 0)] = m["final_test_psnr"]
+        machines.setdefault(key, {})[r.meta.get("seed", 0)] = m
+        time.setdefault(key, []).append(m["train_time_s"])
+    return psnr, machines, time
+
+
+def _point_lines(ax, cis, key, centre):
+    """Full and Chans against one setting (`key` of "dwk"), the other two
+    at the sweep's centre."""
+    for freeze in ("none", "spatial"):
+        points = sorted(
+            (dict(zip("dwk", p, strict=True))[key], cis[f, p])
+            for f, p in cis
+            if f == freeze
+            and all(
+                dict(zip("dwk", p, strict=True))[o] == centre[o]
+                for o in "dwk"
+                if o != key
+            )
+        )
+        if points:
+            ax.errorbar(
+                [x for x, _ in points],
+                [c[0] for _, c in points],
+                yerr=common.error_bars([c for _, c in points], scale=1),
+                fmt="-o",
+                capsize=4,
+                label=LABELS[freeze],
+            )
+
+
+def _point_row(freeze, point, ci, psnr, machines, time):
+    diff = ""
+    if freeze == "spatial" and ("none", point) in psnr:
+        d, _ = _paired(
+            psnr[freeze, point],
+            psnr["none", point],
+            machines[freeze, point],
+            machines["none", point],
+        )
+        diff = f"{_db(d[:3], signed=True)} (n={d[3]})"
+    return (
+        "d={} w={} k={}".format(*point),
+        LABELS[freeze],
+        len(psnr[freeze, point]),
+        _db(ci),
+        diff,
+        round(sum(time[freeze, point]) / len(time[freeze, point])),
+    )
+
+
+def _baselines_note(baselines):
+    return "".join(
+        f" Test PSNR of the {name}: {value:.2f} dB."
+        for name, value in baselines.items()
+    )
 
 
 def length_report(fig_dir, runs, scale):
     """Test PSNR after every epoch, Full and Chans: the mean over seeds with
     its 95% band, the paired difference per epoch, and claim (e) at the
     last epoch."""
-    from .. import verdicts
-
-    done = [(r, common.metrics(fig_dir, r)) for r in runs]
-    done = [(r, m) for r, m in done if m]
-    psnr = {}  # freeze -> epoch -> {seed: test PSNR}
-    machines = {}  # freeze -> {seed: the run's metrics}
-    for r, m in done:
-        machines.setdefault(r.meta["freeze"], {})[r.meta.get("seed", 0)] = m
-        history = common.run_json(fig_dir, r, "history.json") or []
-        for entry in history:
-            psnr.setdefault(r.meta["freeze"], {}).setdefault(
-                entry["epoch"], {}
-            )[r.meta.get("seed", 0)] = entry["test_psnr"]
+    done = _finished(fig_dir, runs)
+    psnr, machines = _by_epoch(fig_dir, done)
+    baselines = _baselines(done)
     plt = common.plt()
     fig, ax = plt.subplots(figsize=(7.5, 4), dpi=120)
-    for freeze in ("none", "spatial"):
-        epochs = sorted(psnr.get(freeze, {}))
-        cis = [stats.mean_ci(list(psnr[freeze][e].values())) for e in epochs]
-        if epochs:
-            line = ax.plot(
-                epochs, [c[0] for c in cis], "-o", label=LABELS[freeze]
-            )[0]
-            ax.fill_between(
-                epochs,
-                [c[1] if c[1] == c[1] else c[0] for c in cis],
-                [c[2] if c[2] == c[2] else c[0] for c in cis],
-                color=line.get_color(),
-                alpha=0.2,
-            )
-    baselines = _baselines(done)
+    _epoch_bands(ax, psnr)
     _draw_baselines(ax, baselines)
     all_epochs = sorted({e for by_epoch in psnr.values() for e in by_epoch})
     ax.set_xticks(all_epochs)
@@ -170,6 +168,62 @@ def length_report(fig_dir, runs, scale):
         fontsize=9,
     )
     png = common.save_figure(plt, fig, fig_dir, "unshuffle_length", scale)
+    rows, note = _epoch_rows(psnr, machines, all_epochs)
+    common.write_report(
+        fig_dir,
+        runs,
+        "unshuffle_length",
+        scale,
+        [
+            "epoch",
+            "Full test PSNR (dB), mean [95% CI]",
+            "Chans test PSNR (dB), mean [95% CI]",
+            "paired difference Chans - Full (dB) [95% CI]",
+        ],
+        rows,
+        sum(m["train_time_s"] for _, m in done),
+        note + _baselines_note(baselines),
+    )
+    return png, rows
+
+
+def _by_epoch(fig_dir, done):
+    """`psnr[freeze][epoch] = {seed: test PSNR}` from the runs' histories,
+    and `machines[freeze] = {seed: the run's metrics}`."""
+    psnr, machines = {}, {}
+    for r, m in done:
+        machines.setdefault(r.meta["freeze"], {})[r.meta.get("seed", 0)] = m
+        history = common.run_json(fig_dir, r, "history.json") or []
+        for entry in history:
+            psnr.setdefault(r.meta["freeze"], {}).setdefault(
+                entry["epoch"], {}
+            )[r.meta.get("seed", 0)] = entry["test_psnr"]
+    return psnr, machines
+
+
+def _epoch_bands(ax, psnr):
+    """Full and Chans: the mean after every epoch with its 95% band."""
+    for freeze in ("none", "spatial"):
+        epochs = sorted(psnr.get(freeze, {}))
+        cis = [stats.mean_ci(list(psnr[freeze][e].values())) for e in epochs]
+        if epochs:
+            line = ax.plot(
+                epochs, [c[0] for c in cis], "-o", label=LABELS[freeze]
+            )[0]
+            ax.fill_between(
+                epochs,
+                [c[1] if c[1] == c[1] else c[0] for c in cis],
+                [c[2] if c[2] == c[2] else c[0] for c in cis],
+                color=line.get_color(),
+                alpha=0.2,
+            )
+
+
+def _epoch_rows(psnr, machines, all_epochs):
+    """The table's row per epoch, and the note with claim (e)'s verdict
+    at the last epoch."""
+    from .. import verdicts
+
     rows = []
     last, unpaired = None, []
     for epoch in all_epochs:
@@ -187,34 +241,15 @@ def length_report(fig_dir, runs, scale):
                 f"{_db(d[:3], signed=True)} (n={d[3]})" if d[3] else "",
             )
         )
-    note = ""
-    if last is not None:
-        verdict, reason = verdicts.as_well(last)
-        note = (
-            f"**Claim (e) after epoch {all_epochs[-1]}: {verdict}.** "
-            f"{reason}, paired by seed. Rule (as Fig. 12's): above "
-            f"-{verdicts.PSNR_CLOSE:g} dB."
-        ) + _left_out(unpaired)
-    note += "".join(
-        f" Test PSNR of the {name}: {value:.2f} dB."
-        for name, value in baselines.items()
-    )
-    common.write_report(
-        fig_dir,
-        runs,
-        "unshuffle_length",
-        scale,
-        [
-            "epoch",
-            "Full test PSNR (dB), mean [95% CI]",
-            "Chans test PSNR (dB), mean [95% CI]",
-            "paired difference Chans - Full (dB) [95% CI]",
-        ],
-        rows,
-        sum(m["train_time_s"] for _, m in done),
-        note,
-    )
-    return png, rows
+    if last is None:
+        return rows, ""
+    verdict, reason = verdicts.as_well(last)
+    note = (
+        f"**Claim (e) after epoch {all_epochs[-1]}: {verdict}.** "
+        f"{reason}, paired by seed. Rule (as Fig. 12's): above "
+        f"-{verdicts.PSNR_CLOSE:g} dB."
+    ) + _left_out(unpaired)
+    return rows, note
 
 
 def _db(ci, signed=False):
