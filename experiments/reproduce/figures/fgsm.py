@@ -78,39 +78,7 @@ def fgsm_report(figure):
         seeds = max(len(g) for g in groups.values())
         plt = common.plt()
         fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
-        # group -> per epsilon, {seed: accuracy}
-        accuracy = {
-            group: [
-                {s: c["accuracy"][k] for s, c in by_seed.items()}
-                for k in range(len(eps))
-            ]
-            for group, by_seed in groups.items()
-        }
-        rows, intervals, differences = [], [], []
-        for group, per_eps in accuracy.items():
-            cis = [stats.mean_ci(list(a.values())) for a in per_eps]
-            rows.append((group, len(groups[group]), *[c[0] for c in cis]))
-            intervals.append(
-                f"| {group} | "
-                + " | ".join(stats.format_ci(*c) for c in cis)
-                + " |"
-            )
-            ax.errorbar(
-                eps,
-                [100 * c[0] for c in cis],
-                yerr=common.error_bars(cis),
-                fmt="-o",
-                capsize=3,
-                label=group,
-            )
-            if group != reference and reference in accuracy:
-                cells = []
-                for a, base in zip(per_eps, accuracy[reference], strict=True):
-                    d = stats.paired_difference(a, base)
-                    cells.append(f"{stats.format_ci(*d[:3])} (n={d[3]})")
-                differences.append(
-                    f"| {group} - {reference} | " + " | ".join(cells) + " |"
-                )
+        rows, intervals, differences = _fgsm_lines(ax, groups, eps, reference)
         ax.set_xlabel("epsilon (x 1/255, on [0, 1] pixels)")
         ax.set_ylabel("accuracy (%), mean and 95% CI")
         ax.set_ylim(0, 100)
@@ -125,26 +93,7 @@ def fgsm_report(figure):
             for r in runs
             if r.task == "classify"
         )
-        header = "| setting | " + " | ".join(f"{e:g}/255" for e in eps) + " |"
-        rule = "| --- " * (len(eps) + 1) + "|"
-        after = [
-            "Mean test accuracy (%) with a 95% t interval over seeds (none "
-            "with one seed):",
-            "",
-            header,
-            rule,
-            *intervals,
-        ]
-        if differences:
-            after += [
-                "",
-                f"Paired difference to {reference} (points; runs of one seed "
-                "share their initial weights and data order):",
-                "",
-                header,
-                rule,
-                *differences,
-            ]
+        after = _interval_tables(eps, intervals, differences, reference)
         common.write_report(
             fig_dir,
             runs,
@@ -154,12 +103,75 @@ def fgsm_report(figure):
             rows,
             wall,
             "FGSM accuracy on the test split (mean over seeds; fractions).",
-            after="\n".join(after)
-            + _blank_line_before(_robustness_note(fig_dir, runs)),
+            after=after + _blank_line_before(_robustness_note(fig_dir, runs)),
         )
         return png, rows
 
     return report
+
+
+def _fgsm_lines(ax, groups, eps, reference):
+    """A line per setting (mean over seeds with 95% intervals at each
+    epsilon); returns the table's rows and the markdown rows of the
+    intervals and of the paired differences to `reference`."""
+    # group -> per epsilon, {seed: accuracy}
+    accuracy = {
+        group: [
+            {s: c["accuracy"][k] for s, c in by_seed.items()}
+            for k in range(len(eps))
+        ]
+        for group, by_seed in groups.items()
+    }
+    rows, intervals, differences = [], [], []
+    for group, per_eps in accuracy.items():
+        cis = [stats.mean_ci(list(a.values())) for a in per_eps]
+        rows.append((group, len(groups[group]), *[c[0] for c in cis]))
+        intervals.append(
+            f"| {group} | "
+            + " | ".join(stats.format_ci(*c) for c in cis)
+            + " |"
+        )
+        ax.errorbar(
+            eps,
+            [100 * c[0] for c in cis],
+            yerr=common.error_bars(cis),
+            fmt="-o",
+            capsize=3,
+            label=group,
+        )
+        if group != reference and reference in accuracy:
+            cells = []
+            for a, base in zip(per_eps, accuracy[reference], strict=True):
+                d = stats.paired_difference(a, base)
+                cells.append(f"{stats.format_ci(*d[:3])} (n={d[3]})")
+            differences.append(
+                f"| {group} - {reference} | " + " | ".join(cells) + " |"
+            )
+    return rows, intervals, differences
+
+
+def _interval_tables(eps, intervals, differences, reference):
+    header = "| setting | " + " | ".join(f"{e:g}/255" for e in eps) + " |"
+    rule = "| --- " * (len(eps) + 1) + "|"
+    after = [
+        "Mean test accuracy (%) with a 95% t interval over seeds (none "
+        "with one seed):",
+        "",
+        header,
+        rule,
+        *intervals,
+    ]
+    if differences:
+        after += [
+            "",
+            f"Paired difference to {reference} (points; runs of one seed "
+            "share their initial weights and data order):",
+            "",
+            header,
+            rule,
+            *differences,
+        ]
+    return "\n".join(after)
 
 
 def _blank_line_before(text):

@@ -19,62 +19,11 @@ def filters_bar_report(fig_dir, runs, scale):
     paired difference random - type with the verdict on claim (c)."""
     from .. import verdicts
 
+    by_kind, params, wall = _by_kind(fig_dir, runs)
+    rows, differences, unpaired = _kind_rows(by_kind, params)
     plt = common.plt()
-    by_kind, params, wall = {}, {}, 0.0  # kind -> {seed: accuracy}
-    for run in runs:
-        metrics = common.metrics(fig_dir, run)
-        if metrics:
-            seeds = by_kind.setdefault(run.meta["kind"], {})
-            seeds[run.meta.get("seed", 0)] = (
-                metrics["final_test_accuracy"],
-                metrics,
-            )
-            params[run.meta["kind"]] = metrics["trainable_params"]
-            wall += metrics["train_time_s"]
-    rows, differences, unpaired = [], {}, []
-    for kind, seeds in by_kind.items():
-        mean, low, high = stats.mean_ci([v for v, _ in seeds.values()])
-        diff = ""
-        if kind not in ("learned", "random") and "random" in by_kind:
-            a, b, left_out = stats.pair_by_machine(by_kind["random"], seeds)
-            unpaired += [f"random - {kind}, {line}" for line in left_out]
-            d = stats.paired_difference(a, b)
-            differences[kind] = d
-            diff = f"{stats.format_ci(*d[:3])} (n={d[3]})"
-        ci = "" if math.isnan(low) else f"[{low:.4f}, {high:.4f}]"
-        rows.append((kind, len(seeds), mean, ci, params[kind], diff))
     fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
-    means = [r[2] for r in rows]
-    errors = [
-        [
-            0 if math.isnan(c[1]) else c[0] - c[1]
-            for c in (
-                stats.mean_ci([x for x, _ in v.values()])
-                for v in by_kind.values()
-            )
-        ],
-        [
-            0 if math.isnan(c[2]) else c[2] - c[0]
-            for c in (
-                stats.mean_ci([x for x, _ in v.values()])
-                for v in by_kind.values()
-            )
-        ],
-    ]
-    bars = ax.bar(
-        # Full / Chans, as everywhere: which part learns, then the filters.
-        [
-            "Full\n(learned)" if r[0] == "learned" else f"Chans\n{r[0]}"
-            for r in rows
-        ],
-        means,
-        yerr=errors,
-        capsize=4,
-        color=["tab:blue", "tab:red", "gold", "tab:green", "tab:orange"][
-            : len(rows)
-        ],
-    )
-    ax.bar_label(bars, fmt="%.3f", fontsize=8, label_type="center")
+    _draw_bars(ax, rows, by_kind)
     seeds_seen = max((r[1] for r in rows), default=0)
     ax.set_ylabel("test accuracy (mean, 95% CI over seeds)")
     panel = runs[0].meta.get("panel", "") if runs else ""
@@ -111,6 +60,64 @@ def filters_bar_report(fig_dir, runs, scale):
     return png, rows
 
 
+def _by_kind(fig_dir, runs):
+    """`by_kind[kind] = {seed: (accuracy, metrics)}`, the trainable
+    parameters of each kind and the summed training time."""
+    by_kind, params, wall = {}, {}, 0.0
+    for run in runs:
+        metrics = common.metrics(fig_dir, run)
+        if metrics:
+            seeds = by_kind.setdefault(run.meta["kind"], {})
+            seeds[run.meta.get("seed", 0)] = (
+                metrics["final_test_accuracy"],
+                metrics,
+            )
+            params[run.meta["kind"]] = metrics["trainable_params"]
+            wall += metrics["train_time_s"]
+    return by_kind, params, wall
+
+
+def _kind_rows(by_kind, params):
+    """The table's row per kind, the paired differences random - kind and
+    the pairs left out (machines differ)."""
+    rows, differences, unpaired = [], {}, []
+    for kind, seeds in by_kind.items():
+        mean, low, high = stats.mean_ci([v for v, _ in seeds.values()])
+        diff = ""
+        if kind not in ("learned", "random") and "random" in by_kind:
+            a, b, left_out = stats.pair_by_machine(by_kind["random"], seeds)
+            unpaired += [f"random - {kind}, {line}" for line in left_out]
+            d = stats.paired_difference(a, b)
+            differences[kind] = d
+            diff = f"{stats.format_ci(*d[:3])} (n={d[3]})"
+        ci = "" if math.isnan(low) else f"[{low:.4f}, {high:.4f}]"
+        rows.append((kind, len(seeds), mean, ci, params[kind], diff))
+    return rows, differences, unpaired
+
+
+def _draw_bars(ax, rows, by_kind):
+    """A bar per kind: mean with its 95% interval (none with one seed)."""
+    cis = [stats.mean_ci([x for x, _ in v.values()]) for v in by_kind.values()]
+    errors = [
+        [0 if math.isnan(c[1]) else c[0] - c[1] for c in cis],
+        [0 if math.isnan(c[2]) else c[2] - c[0] for c in cis],
+    ]
+    bars = ax.bar(
+        # Full / Chans, as everywhere: which part learns, then the filters.
+        [
+            "Full\n(learned)" if r[0] == "learned" else f"Chans\n{r[0]}"
+            for r in rows
+        ],
+        [r[2] for r in rows],
+        yerr=errors,
+        capsize=4,
+        color=["tab:blue", "tab:red", "gold", "tab:green", "tab:orange"][
+            : len(rows)
+        ],
+    )
+    ax.bar_label(bars, fmt="%.3f", fontsize=8, label_type="center")
+
+
 def _export(fig_dir, run):
     path = os.path.join(fig_dir, "exports", run.name, "model.keras")
     return path if os.path.exists(path) else None
@@ -135,7 +142,52 @@ def learned_filters_report(fig_dir, runs, scale):
     `||D - D0|| / ||D0||`, and their high-frequency share before and after."""
     from spatialmix_keras import spatial_filters
 
+    run, learned, frozen, initial = _learned_and_initial(fig_dir, runs)
     plt = common.plt()
+    panels = [("learned", learned)] + (
+        [("initial (Chans, frozen)", initial)] if initial else []
+    )
+    fig = _draw_filters(plt, panels)
+    fig.suptitle(
+        f"fig7: depthwise filters learned by {run.name}"
+        + (" and their initialisation" if initial else "")
+        + f"\nFull ConvMixer{common.convmixer_shape(fig_dir, runs)}, "
+        f"{run.meta.get('panel', '')}, {scale} scale",
+        fontsize=9,
+    )
+    png = common.save_figure(plt, fig, fig_dir, "fig7", scale)
+    header = ["layer", "kernel", "filter std", "high-frequency share"]
+    notes = (
+        f"Learned depthwise filters of {run.name} (its first "
+        f"{len(learned)} depthwise layers)."
+    )
+    if initial:
+        header += ["high-frequency share at init", "moved ‖D − D0‖ / ‖D0‖"]
+        notes += (
+            f" Initialisation: the frozen filters of {frozen[0].name}, which "
+            "Full starts from. High-frequency share: the filters' energy "
+            f"above {spatial_filters.HIGH_FREQUENCY_CUTOFF} cycles per pixel "
+            "(white noise ~0.80, smooth filters less)."
+        )
+    rows = _filter_rows(learned, initial)
+    common.write_report(
+        fig_dir,
+        [run],
+        "fig7",
+        scale,
+        header,
+        rows,
+        common.metrics(fig_dir, run)["train_time_s"],
+        notes,
+    )
+    return png, rows
+
+
+def _learned_and_initial(fig_dir, runs):
+    """`(run, learned, frozen, initial)`: the deepest exported Full run and
+    its first four depthwise kernels by layer, the Chans runs of its depth
+    and seed, and the first one's frozen kernels of those layers (None
+    without one)."""
     full = [
         r
         for r in runs
@@ -165,13 +217,18 @@ def learned_filters_report(fig_dir, runs, scale):
             for k, v in _kernels(_export(fig_dir, frozen[0])).items()
             if k in learned
         }
-    panels = [("learned", learned)] + (
-        [("initial (Chans, frozen)", initial)] if initial else []
-    )
+    return run, learned, frozen, initial
+
+
+def _draw_filters(plt, panels):
+    """A row of filter grids per `(label, {layer: kernel})` panel."""
+    from spatialmix_keras import spatial_filters
+
+    columns = len(panels[0][1])
     fig, axes = plt.subplots(
         len(panels),
-        len(learned),
-        figsize=(3 * len(learned), 3.5 * len(panels)),
+        columns,
+        figsize=(3 * columns, 3.5 * len(panels)),
         dpi=120,
         squeeze=False,
     )
@@ -183,6 +240,14 @@ def learned_filters_report(fig_dir, runs, scale):
             )
             ax.set_title(f"{name}: {label}", fontsize=8)
             ax.axis("off")
+    return fig
+
+
+def _filter_rows(learned, initial):
+    """Per layer: kernel shape, filter std, high-frequency share, and with
+    the initialisation its share and how far training moved the filters."""
+    from spatialmix_keras import spatial_filters
+
     rows = []
     for name, kernel in learned.items():
         row = [
@@ -199,35 +264,4 @@ def learned_filters_report(fig_dir, runs, scale):
                 ),
             ]
         rows.append(tuple(row))
-    fig.suptitle(
-        f"fig7: depthwise filters learned by {run.name}"
-        + (" and their initialisation" if initial else "")
-        + f"\nFull ConvMixer{common.convmixer_shape(fig_dir, runs)}, "
-        f"{run.meta.get('panel', '')}, {scale} scale",
-        fontsize=9,
-    )
-    png = common.save_figure(plt, fig, fig_dir, "fig7", scale)
-    header = ["layer", "kernel", "filter std", "high-frequency share"]
-    notes = (
-        f"Learned depthwise filters of {run.name} (its first "
-        f"{len(learned)} depthwise layers)."
-    )
-    if initial:
-        header += ["high-frequency share at init", "moved ‖D − D0‖ / ‖D0‖"]
-        notes += (
-            f" Initialisation: the frozen filters of {frozen[0].name}, which "
-            "Full starts from. High-frequency share: the filters' energy "
-            f"above {spatial_filters.HIGH_FREQUENCY_CUTOFF} cycles per pixel "
-            "(white noise ~0.80, smooth filters less)."
-        )
-    common.write_report(
-        fig_dir,
-        [run],
-        "fig7",
-        scale,
-        header,
-        rows,
-        common.metrics(fig_dir, run)["train_time_s"],
-        notes,
-    )
-    return png, rows
+    return rows
