@@ -4,6 +4,8 @@
 depthwise convolutions; `filter_movement` measures how far training moved
 them from their initialisation and `high_frequency_share` how much of their
 energy is high-frequency (the robustness study's training-length part);
+`outside_span` and `unreachable_shares` measure how much of a trained
+separable layer no layer with the initial filters frozen could represent;
 `filter_grid` tiles them into one image (TensorBoard, Fig. 7).
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+
+from spatialmix_keras import initializers, layers
 
 # Radial frequency (cycles per pixel) above which filter energy counts as
 # high-frequency: half the Nyquist frequency.
@@ -88,6 +92,71 @@ def high_frequency_share(
     if total == 0:
         raise ValueError("The kernels are all zero: no spectrum to measure.")
     return high_energy / total
+
+
+def outside_span(initial, composed, rtol: float = 1e-6) -> float:
+    """Share of a composed separable kernel's energy that the initial
+    depthwise filters cannot reach.
+
+    A separable layer with depthwise kernel D (multiplier d) and pointwise
+    kernel P equals one convolution with `W = D.P` (`layers.compose_kernel`),
+    whose filters for input channel c are combinations of the d filters
+    `D[:, :, c, :]`. With D frozen at D0 (Chans) the reachable W are those
+    whose every `W[:, :, c, :]` lies in the span of `D0[:, :, c, :]`. This
+    returns `sum_c ||(I - proj_c) W_c||^2 / ||W||^2`, `proj_c` the
+    orthogonal projection onto that span: 0 when D0 spans every k x k filter
+    (d >= k*k random filters), about `1 - d / (k*k)` for a W unrelated to D0.
+
+    Args:
+        initial: `(k, k, C, d)` depthwise kernel D0.
+        composed: `(k, k, C, F)` composed kernel W.
+        rtol: singular values below `rtol` times the largest of a channel's
+            filters count as zero (linearly dependent filters).
+    """
+    initial = np.asarray(initial, np.float64)
+    composed = np.asarray(composed, np.float64)
+    if initial.ndim != 4 or composed.shape[:3] != initial.shape[:3]:
+        raise ValueError(
+            "Expected a depthwise kernel (k, k, C, d) and a composed kernel "
+            "(k, k, C, F) of the same k and C. Received shapes: "
+            f"initial={initial.shape}, composed={composed.shape}"
+        )
+    total = float(np.sum(composed**2))
+    if total == 0:
+        raise ValueError("The composed kernel is all zero: no energy to split.")
+    k_h, k_w, channels, _ = initial.shape
+    outside = 0.0
+    for c in range(channels):
+        filters = initial[:, :, c, :].reshape(k_h * k_w, -1)
+        target = composed[:, :, c, :].reshape(k_h * k_w, -1)
+        u, s, _ = np.linalg.svd(filters, full_matrices=False)
+        basis = u[:, s > rtol * max(s.max(initial=0.0), 1e-300)]
+        residual = target - basis @ (basis.T @ target)
+        outside += float(np.sum(residual**2))
+    return outside / total
+
+
+def unreachable_shares(model) -> dict[str, float]:
+    """`outside_span` of every `SpatialSeparableConv2D` of `model` whose
+    depthwise filters were drawn by one of the fixed-filter initializers
+    (seeded: its draw is rebuilt from the layer's config), by layer name:
+    how much of what the layer computes now a Chans layer, its initial
+    filters frozen, could not represent. Chans layers give 0."""
+    shares = {}
+    for layer in _layers(model):
+        if not isinstance(layer, layers.SpatialSeparableConv2D):
+            continue
+        init = layer.depthwise_initializer
+        if not isinstance(init, tuple(initializers.ALIASES.values())):
+            continue
+        depthwise = layer.depthwise_kernel
+        initial = init(tuple(depthwise.shape))
+        composed = layers.compose_kernel(depthwise, layer.pointwise_kernel)
+        shares[layer.name] = outside_span(
+            keras.ops.convert_to_numpy(initial),
+            keras.ops.convert_to_numpy(composed),
+        )
+    return shares
 
 
 def filter_grid(kernel, max_filters: int = 64, zoom: int = 4) -> np.ndarray:

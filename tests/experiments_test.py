@@ -232,3 +232,50 @@ def test_robustness_queue_attacks_each_seeds_models_with_known_flags(tmp_path):
     flags, finished = campaign._outputs(first, workdir)
     assert flags == [f"--output_dir={workdir}/runs/{first['name']}"]
     assert finished == [f"{workdir}/runs/{first['name']}/robustness.json"]
+
+
+def test_long_report_measures_what_frozen_filters_cannot_reach(tmp_path):
+    # A Full d = 1 ResNet-8 whose spatial filters moved from their initial
+    # draw: reach.json holds, per layer, the energy share of W = D.P no
+    # combination of the initial filters reaches (here by least squares
+    # against a fresh model of the same seed), and the report shows it.
+    import keras
+    import numpy as np
+
+    from experiments import long_report
+    from spatialmix_keras import get_model, layers
+
+    name = "resnet8_d1_full_e50_s0"
+    fresh = get_model("resnet8", depth_multiplier=1, freeze="none", seed=0)
+    trained = get_model("resnet8", depth_multiplier=1, freeze="none", seed=0)
+    rng = np.random.default_rng(0)
+    expected = {}
+    for before, after in zip(fresh.layers, trained.layers, strict=True):
+        if not isinstance(after, layers.SpatialSeparableConv2D):
+            continue
+        d0 = keras.ops.convert_to_numpy(before.depthwise_kernel)
+        moved = d0 + 0.5 * rng.normal(size=d0.shape)
+        after.depthwise_kernel.assign(moved)
+        p = keras.ops.convert_to_numpy(after.pointwise_kernel)
+        w = np.einsum("hwcm,cmf->hwcf", moved, p.reshape(d0.shape[2], 1, -1))
+        outside = 0.0
+        for c in range(d0.shape[2]):
+            a, b = d0[:, :, c, :].reshape(9, 1), w[:, :, c, :].reshape(9, -1)
+            x = np.linalg.lstsq(a, b, rcond=None)[0]
+            outside += np.sum((b - a @ x) ** 2)
+        expected[after.name] = outside / np.sum(w**2)
+    assert expected
+    exports, runs = tmp_path / "exports", tmp_path / "runs"
+    (exports / name).mkdir(parents=True)
+    trained.save(exports / name / "model.keras")
+    _finished(runs, name, 0.8)
+    _finished(runs, "resnet8_d1_chans_e50_s0", 0.7)  # Chans: not measured
+    assert long_report.measure_reach(str(exports), str(runs)) == [name]
+    shares = json.loads((runs / name / "reach.json").read_text())
+    assert set(shares) == set(expected)
+    for layer, share in shares.items():
+        assert abs(share - expected[layer]) < 1e-4 * expected[layer]
+    assert long_report.measure_reach(str(exports), str(runs)) == []  # once
+    text = open(long_report.report(str(runs), str(tmp_path / "out"))).read()
+    mean = sum(shares.values()) / len(shares)
+    assert f"| 1 | 1 | {mean:.3f} | 0.889 |" in text

@@ -121,3 +121,124 @@ def test_filter_grid_tiles_each_filter_scaled_to_its_own_magnitude():
     zoomed = spatial_filters.filter_grid(kernel, zoom=3)[..., 0]
     np.testing.assert_array_equal(zoomed, np.kron(grid, np.ones((3, 3))))
     assert spatial_filters.filter_grid(kernel, 1, zoom=1).shape == (4, 4, 1)
+
+
+def _lstsq_outside(initial, composed):
+    """The energy share no combination of each channel's initial filters
+    reaches, by least squares (numpy's lstsq, which also handles
+    dependent filters)."""
+    k_h, k_w, channels, _ = initial.shape
+    outside = 0.0
+    for c in range(channels):
+        a = initial[:, :, c, :].reshape(k_h * k_w, -1)
+        b = composed[:, :, c, :].reshape(k_h * k_w, -1)
+        x = np.linalg.lstsq(a, b, rcond=None)[0]
+        outside += np.sum((b - a @ x) ** 2)
+    return outside / np.sum(composed**2)
+
+
+@pytest.mark.parametrize("d", [1, 3, 4])
+def test_outside_span_is_the_least_squares_residual_share(d):
+    rng = np.random.default_rng(d)
+    initial = rng.normal(size=(3, 3, 5, d))
+    composed = rng.normal(size=(3, 3, 5, 7))
+    assert spatial_filters.outside_span(initial, composed) == pytest.approx(
+        _lstsq_outside(initial, composed), rel=1e-9
+    )
+
+
+def test_outside_span_splits_a_kernel_built_inside_and_outside_the_span():
+    # Per channel, a combination of the initial filters plus a part
+    # orthogonal to them (from a QR of [D0 | random]); the share outside
+    # is the second part's energy over both, since the two are orthogonal.
+    rng = np.random.default_rng(0)
+    d, f = 3, 4
+    initial = rng.normal(size=(3, 3, 6, d))
+    inside = np.zeros((3, 3, 6, f))
+    outside = np.zeros((3, 3, 6, f))
+    for c in range(6):
+        a = initial[:, :, c, :].reshape(9, d)
+        q, _ = np.linalg.qr(np.concatenate([a, rng.normal(size=(9, 9))], 1))
+        complement = q[:, d:9]  # orthogonal to the span of a
+        inside[:, :, c, :] = (a @ rng.normal(size=(d, f))).reshape(3, 3, f)
+        outside[:, :, c, :] = (
+            complement @ rng.normal(size=(9 - d, f))
+        ).reshape(3, 3, f)
+    expected = np.sum(outside**2) / (np.sum(inside**2) + np.sum(outside**2))
+    share = spatial_filters.outside_span(initial, inside + outside)
+    assert share == pytest.approx(expected, rel=1e-9)
+    assert spatial_filters.outside_span(initial, inside) < 1e-20
+    assert spatial_filters.outside_span(initial, outside) == pytest.approx(1)
+
+
+def test_outside_span_is_zero_when_k_squared_filters_span_and_counts_rank():
+    rng = np.random.default_rng(1)
+    composed = rng.normal(size=(3, 3, 4, 8))
+    assert (
+        spatial_filters.outside_span(rng.normal(size=(3, 3, 4, 9)), composed)
+        < 1e-20
+    )
+    # Two copies of one filter span one direction, not two.
+    one = rng.normal(size=(3, 3, 4, 1))
+    twice = np.concatenate([one, 2 * one], axis=-1)
+    assert spatial_filters.outside_span(twice, composed) == pytest.approx(
+        spatial_filters.outside_span(one, composed), rel=1e-9
+    )
+    # A W unrelated to d random filters keeps about 1 - d/9 outside.
+    many = rng.normal(size=(3, 3, 64, 64))
+    share = spatial_filters.outside_span(rng.normal(size=(3, 3, 64, 3)), many)
+    assert share == pytest.approx(1 - 3 / 9, abs=0.02)
+
+
+def test_outside_span_refuses_what_it_cannot_measure():
+    with pytest.raises(ValueError, match=r"initial=\(3, 3, 4, 2\)"):
+        spatial_filters.outside_span(
+            np.ones((3, 3, 4, 2)), np.ones((3, 3, 5, 2))
+        )
+    with pytest.raises(ValueError, match="all zero"):
+        spatial_filters.outside_span(
+            np.ones((3, 3, 4, 2)), np.zeros((3, 3, 4, 2))
+        )
+
+
+def test_unreachable_shares_rebuild_the_initial_filters_of_each_layer():
+    from spatialmix_keras.initializers import SpatialRandom
+    from spatialmix_keras.layers import SpatialSeparableConv2D
+
+    def model():
+        return keras.Sequential(
+            [
+                keras.Input((8, 8, 4)),
+                SpatialSeparableConv2D(
+                    6,
+                    3,
+                    depth_multiplier=2,
+                    name="fixed",
+                    depthwise_initializer=SpatialRandom(seed=3),
+                ),  # fmt: skip
+                SpatialSeparableConv2D(
+                    5, 3, name="stock", depthwise_initializer="glorot_uniform"
+                ),
+            ]
+        )
+
+    trained = model()
+    initial = keras.ops.convert_to_numpy(
+        trained.get_layer("fixed").depthwise_kernel
+    )
+    rng = np.random.default_rng(0)
+    layer = trained.get_layer("fixed")
+    moved = initial + 0.3 * rng.normal(size=initial.shape)
+    layer.depthwise_kernel.assign(moved)
+    pointwise = keras.ops.convert_to_numpy(layer.pointwise_kernel)
+    composed = np.einsum(
+        "hwcm,cmf->hwcf", moved, pointwise.reshape(4, 2, 6)
+    )  # fmt: skip
+    shares = spatial_filters.unreachable_shares(trained)
+    assert set(shares) == {"fixed"}  # a stock initializer is not rebuilt
+    assert shares["fixed"] == pytest.approx(
+        _lstsq_outside(initial, composed), rel=1e-5
+    )
+    assert shares["fixed"] > 0.05
+    # Unmoved filters (Chans) reach everything the layer computes.
+    assert spatial_filters.unreachable_shares(model())["fixed"] < 1e-10
