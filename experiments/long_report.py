@@ -268,18 +268,26 @@ def measure_reach(exports: str, runs_root: str) -> list[str]:
     return measured
 
 
+# The models whose Full runs `reach` shows: the share outside for a kernel
+# unrelated to the initial filters (1 - d / (k * k); ConvMixer-128/4's
+# kernel-8 depthwise filters one at a time).
+_REACH_ROWS = (
+    ("resnet8_d1", "separable ResNet-8, d = 1", 1 - 1 / 9),
+    ("resnet8_d3", "separable ResNet-8, d = 3", 1 - 3 / 9),
+    ("resnet8_d9", "separable ResNet-8, d = 9", 0.0),
+    ("convmixer_128_4", "ConvMixer-128/4 (depthwise, k = 8)", 1 - 1 / 64),
+)
+
+
 def reach(runs_root: str) -> list[str]:
-    """The mechanism measured on the trained models: for Full at each d,
-    the mean over layers of the share a frozen-filter layer cannot reach,
-    mean over seeds with its interval, beside `1 - d / 9`, the share of a
-    kernel unrelated to the initial filters."""
+    """The mechanism measured on the trained models: for each Full model of
+    `_REACH_ROWS`, the mean over layers of the share a frozen-filter twin
+    cannot reach, mean over seeds with its interval."""
     rows = []
-    for d in (1, 3, 9):
+    for model, label, unrelated in _REACH_ROWS:
         shares = []
         for seed in range(10):
-            path = os.path.join(
-                runs_root, f"resnet8_d{d}_full_e50_s{seed}", REACH
-            )
+            path = os.path.join(runs_root, f"{model}_full_e50_s{seed}", REACH)
             if os.path.exists(path):
                 with open(path) as f:
                     by_layer = json.load(f)
@@ -288,7 +296,8 @@ def reach(runs_root: str) -> list[str]:
             mean, low, high = stats.mean_ci(shares)
             ci = "" if low != low else f" [{low:.3f}, {high:.3f}]"
             rows.append(
-                f"| {d} | {len(shares)} | {mean:.3f}{ci} | {1 - d / 9:.3f} |"
+                f"| {label} | {len(shares)} | {mean:.3f}{ci} | "
+                f"{unrelated:.3f} |"
             )
     if not rows:
         return []
@@ -299,11 +308,16 @@ def reach(runs_root: str) -> list[str]:
         "convolution W = D.P. The share of W's energy outside what the same "
         "layer with its initial spatial filters D0 frozen (Chans) can "
         "represent (per input channel, outside the span of D0's d "
-        "filters; `spatial_filters.unreachable_shares`), mean over the "
-        "layers; 50 epochs. A W unrelated to D0 leaves about 1 - d/9 "
-        "outside; 0 at d = 9, where D0 spans every 3x3 filter.",
+        "filters), mean over the layers, 50 epochs. A ConvMixer's frozen "
+        "depthwise filter is used as drawn (GELU follows it, nothing "
+        "combines it with others first): the share of each learned "
+        "filter's energy off the line of its initial one. "
+        "`spatial_filters.unreachable_shares`. A kernel unrelated to D0 "
+        "leaves about 1 - d/(k*k) outside; 0 at d = 9 = k*k, where D0 "
+        "spans every 3x3 filter.",
         "",
-        "| d | seeds | share outside D0's span, mean [95% CI] | unrelated W |",
+        "| Full model | seeds | share outside D0's reach, mean [95% CI] | "
+        "unrelated kernel |",
         "| --- | --- | --- | --- |",
         *rows,
         "",

@@ -137,25 +137,38 @@ def outside_span(initial, composed, rtol: float = 1e-6) -> float:
 
 
 def unreachable_shares(model) -> dict[str, float]:
-    """`outside_span` of every `SpatialSeparableConv2D` of `model` whose
-    depthwise filters were drawn by one of the fixed-filter initializers
-    (seeded: its draw is rebuilt from the layer's config), by layer name:
-    how much of what the layer computes now a Chans layer, its initial
-    filters frozen, could not represent. Chans layers give 0."""
+    """How much of what each spatial layer of `model` computes now its
+    initial filters, frozen, could not represent, by layer name.
+
+    For a `SpatialSeparableConv2D`, `outside_span(D0, D.P)`: a Chans twin
+    combines its d frozen filters per input channel through P. For a
+    `SpatialDepthwiseConv2D` (a ConvMixer's spatial mixer) each filter is
+    its own output, followed by a nonlinearity, so a frozen twin has
+    nothing to combine it with: the share of the filters' energy off the
+    line of their initial filter, one filter at a time. Only layers whose filters came
+    from a fixed-filter initializer count (seeded: the draw is rebuilt from
+    the layer's config); frozen layers give 0.
+    """
     shares = {}
     for layer in _layers(model):
-        if not isinstance(layer, layers.SpatialSeparableConv2D):
+        if isinstance(layer, layers.SpatialSeparableConv2D):
+            kernel = layer.depthwise_kernel
+        elif isinstance(layer, layers.SpatialDepthwiseConv2D):
+            kernel = layer.kernel
+        else:
             continue
         init = layer.depthwise_initializer
         if not isinstance(init, tuple(initializers.ALIASES.values())):
             continue
-        depthwise = layer.depthwise_kernel
-        initial = init(tuple(depthwise.shape))
-        composed = layers.compose_kernel(depthwise, layer.pointwise_kernel)
-        shares[layer.name] = outside_span(
-            keras.ops.convert_to_numpy(initial),
-            keras.ops.convert_to_numpy(composed),
-        )
+        initial = keras.ops.convert_to_numpy(init(tuple(kernel.shape)))
+        if isinstance(layer, layers.SpatialSeparableConv2D):
+            target = layers.compose_kernel(kernel, layer.pointwise_kernel)
+            target = keras.ops.convert_to_numpy(target)
+        else:  # one filter per output: (k, k, C * d, 1)
+            k_h, k_w = initial.shape[:2]
+            initial = initial.reshape(k_h, k_w, -1, 1)
+            target = keras.ops.convert_to_numpy(kernel).reshape(k_h, k_w, -1, 1)
+        shares[layer.name] = outside_span(initial, target)
     return shares
 
 

@@ -278,4 +278,4 @@ def test_long_report_measures_what_frozen_filters_cannot_reach(tmp_path):
     assert long_report.measure_reach(str(exports), str(runs)) == []  # once
     text = open(long_report.report(str(runs), str(tmp_path / "out"))).read()
     mean = sum(shares.values()) / len(shares)
-    assert f"| 1 | 1 | {mean:.3f} | 0.889 |" in text
+    assert f"| separable ResNet-8, d = 1 | 1 | {mean:.3f} | 0.889 |" in text

@@ -242,3 +242,25 @@ def test_unreachable_shares_rebuild_the_initial_filters_of_each_layer():
     assert shares["fixed"] > 0.05
     # Unmoved filters (Chans) reach everything the layer computes.
     assert spatial_filters.unreachable_shares(model())["fixed"] < 1e-10
+
+
+def test_unreachable_shares_of_a_depthwise_layer_take_each_filter_alone():
+    # A frozen depthwise filter can only be scaled (a nonlinearity follows
+    # it): the share is each moved filter's energy off its initial line,
+    # ||f||^2 - (f.f0)^2 / ||f0||^2, summed over filters, over ||D||^2.
+    from spatialmix_keras.layers import SpatialDepthwiseConv2D
+
+    model = keras.Sequential(
+        [keras.Input((8, 8, 3)), SpatialDepthwiseConv2D(3, depth_multiplier=2)]
+    )
+    layer = model.layers[-1]
+    initial = keras.ops.convert_to_numpy(layer.kernel)
+    moved = initial + 0.2 * np.random.default_rng(0).normal(size=initial.shape)
+    layer.kernel.assign(moved)
+    f0 = initial.reshape(9, 6)
+    f = moved.reshape(9, 6)
+    off = np.sum(f**2, 0) - np.sum(f * f0, 0) ** 2 / np.sum(f0**2, 0)
+    (share,) = spatial_filters.unreachable_shares(model).values()
+    assert share == pytest.approx(off.sum() / np.sum(f**2), rel=1e-5)
+    # Not the span of both filters of a channel, which reaches more.
+    assert share > spatial_filters.outside_span(initial, moved)
