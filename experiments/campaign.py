@@ -26,7 +26,11 @@ outside the checkout, for example:
       --workdir=$W --core=1 --measure >> $W/campaign.log 2>&1 &
 
 `--measure` first times two short epochs of each distinct model on the core
-and prints the queue's cost in core-hours before it starts.
+and prints the queue's cost in core-hours before it starts. `--status`
+starts nothing: it prints where each run of the queue stands and what is
+left, in core-hours at the epoch times the finished runs measured:
+
+    python -m experiments.campaign --queue=$W/queue.jsonl --workdir=$W --status
 """
 
 from __future__ import annotations
@@ -247,11 +251,90 @@ def cost_hours(entries, rates) -> float:
     )
 
 
+def _epochs_done(entry, workdir):
+    history = _read(
+        os.path.join(workdir, "runs", entry["name"], "history.json")
+    )
+    return len(history or [])
+
+
+def status(entries, workdir) -> list[str]:
+    """A line per run (done and where, epochs trained, waiting or not
+    started), then the training left in core-hours: each unfinished run's
+    remaining epochs at the seconds per epoch of the finished runs of its
+    model (`train_time_s` over `epochs`), and which models have none."""
+    seconds = {}  # model key -> [seconds per epoch of each finished run]
+    lines = []
+    for entry in entries:
+        name = entry["name"]
+        done = _read(_marker(workdir, "done", name))
+        started = _read(_marker(workdir, "started", name))
+        if entry["app"] != "classify":
+            needs = [
+                n.replace("{workdir}", workdir) for n in entry.get("needs", ())
+            ]
+            waiting = [n for n in needs if not os.path.exists(n)]
+            state = (
+                "done"
+                if done
+                else f"waits for {len(waiting)} of {len(needs)} inputs"
+                if waiting
+                else "started"
+                if started
+                else "not started"
+            )
+            lines.append(f"{name}: {state}")
+            continue
+        metrics = _read(os.path.join(workdir, "runs", name, "metrics.json"))
+        if done and metrics:
+            per_epoch = metrics["train_time_s"] / metrics["epochs"]
+            seconds.setdefault(_model_key(entry), []).append(per_epoch)
+            where = (done.get("machine") or {}).get("cpu_model")
+            lines.append(f"{name}: done ({where}, {per_epoch:.0f} s an epoch)")
+        elif started:
+            trained = _epochs_done(entry, workdir)
+            lines.append(
+                f"{name}: started, {trained} of {_epochs(entry)} epochs"
+            )
+        else:
+            lines.append(f"{name}: not started")
+    left, unknown = 0.0, set()
+    for entry in entries:
+        if entry["app"] != "classify" or os.path.exists(
+            _marker(workdir, "done", entry["name"])
+        ):
+            continue
+        key = _model_key(entry)
+        if key not in seconds:
+            unknown.add(entry["name"])
+            continue
+        per_epoch = sum(seconds[key]) / len(seconds[key])
+        epochs = _epochs(entry) - _epochs_done(entry, workdir)
+        left += per_epoch * epochs / 3600
+    done_count = sum(
+        os.path.exists(_marker(workdir, "done", e["name"])) for e in entries
+    )
+    lines.append(
+        f"{done_count} of {len(entries)} runs done; training left: "
+        f"{left:.1f} core-hours"
+        + (
+            f", plus {len(unknown)} runs of models none has finished "
+            f"({', '.join(sorted(unknown))})"
+            if unknown
+            else ""
+        )
+    )
+    return lines
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     workdir = os.path.abspath(flags.FLAGS.workdir)
     entries = read_queue(flags.FLAGS.queue)
+    if flags.FLAGS.status:
+        print("\n".join(status(entries, workdir)))
+        return
     here = fingerprint()
     say(f"machine: {here['cpu_model']}, oneDNN {here['onednn']}")
     retrain_split_groups(entries, workdir, here)
@@ -287,5 +370,8 @@ if __name__ == "__main__":
         "measure", False, "Time each distinct model first and print the cost."
     )
     flags.DEFINE_bool("only_measure", False, "Print the cost and stop.")
+    flags.DEFINE_bool(
+        "status", False, "Print where each run stands and what is left."
+    )
     flags.mark_flags_as_required(["queue", "workdir"])
     app.run(main)

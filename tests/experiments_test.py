@@ -279,3 +279,49 @@ def test_long_report_measures_what_frozen_filters_cannot_reach(tmp_path):
     text = open(long_report.report(str(runs), str(tmp_path / "out"))).read()
     mean = sum(shares.values()) / len(shares)
     assert f"| separable ResNet-8, d = 1 | 1 | {mean:.3f} | 0.889 |" in text
+
+
+def test_campaign_status_says_where_each_run_stands_and_what_is_left(tmp_path):
+    workdir = str(tmp_path)
+
+    def entry(name, model, epochs):
+        args = [f"--config.model.name={model}", f"--config.epochs={epochs}"]
+        return {"name": name, "group": "s0", "app": "classify", "args": args}
+
+    entries = [
+        entry("a_done", "a", 2),
+        entry("a_half", "a", 10),
+        entry("a_new", "a", 1),
+        entry("b_new", "b", 5),
+        {
+            "name": "attack",
+            "group": "s0",
+            "app": "robustness",
+            "args": [],
+            "needs": ["{workdir}/exports/a_done", "{workdir}/exports/b_new"],
+        },
+    ]
+    _mark(workdir, "started", "a_done", HERE)
+    _mark(workdir, "done", "a_done", HERE)
+    runs = tmp_path / "runs"
+    (runs / "a_done").mkdir(parents=True)
+    (runs / "a_done" / "metrics.json").write_text(
+        json.dumps({"train_time_s": 3600.0, "epochs": 2})
+    )
+    (tmp_path / "exports" / "a_done").mkdir(parents=True)
+    _mark(workdir, "started", "a_half", HERE)
+    (runs / "a_half").mkdir()
+    (runs / "a_half" / "history.json").write_text(json.dumps([{}] * 4))
+    lines = campaign.status(entries, workdir)
+    assert lines[:5] == [
+        "a_done: done (Intel Xeon, 1800 s an epoch)",
+        "a_half: started, 4 of 10 epochs",
+        "a_new: not started",
+        "b_new: not started",
+        "attack: waits for 1 of 2 inputs",
+    ]
+    # a: 6 + 1 epochs left at 1800 s; b: no finished run to time it by.
+    assert lines[5] == (
+        "1 of 5 runs done; training left: 3.5 core-hours, plus 1 runs of "
+        "models none has finished (b_new)"
+    )
