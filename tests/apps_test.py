@@ -501,6 +501,9 @@ def test_ctrl_c_during_start_up_is_one_line(data_dir, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a shell's background job (`pytest &`) passes
+        # SIGINT on ignored, and Python then keeps ignoring it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(1.0)  # flags parsed; TensorFlow still loading
     process.send_signal(signal.SIGINT)

@@ -709,6 +709,8 @@ def test_a_stop_saves_the_run_and_ends_the_sweep_in_one_line(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # As from a terminal, even under a background `pytest &`.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.time() + 240
