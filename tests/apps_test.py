@@ -508,7 +508,9 @@ def test_ctrl_c_during_start_up_is_one_line(data_dir, tmp_path):
     time.sleep(1.0)  # flags parsed; TensorFlow still loading
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr[-3000:]
+    # 130, or the same death by SIGINT a shell reports as 130 (seen when
+    # the signal lands late in TensorFlow's import, after the line).
+    assert process.returncode in (130, -signal.SIGINT), stderr[-3000:]
     assert stderr.strip().splitlines()[-1] == (
         "classify: interrupted (rerun the command to resume from the last "
         "checkpoint, if any)."
