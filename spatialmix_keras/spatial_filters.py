@@ -145,9 +145,9 @@ def unreachable_shares(model) -> dict[str, float]:
     `SpatialDepthwiseConv2D` (a ConvMixer's spatial mixer) each filter is
     its own output, followed by a nonlinearity, so a frozen twin has
     nothing to combine it with: the share of the filters' energy off the
-    line of their initial filter, one filter at a time. Only layers whose filters came
-    from a fixed-filter initializer count (seeded: the draw is rebuilt from
-    the layer's config); frozen layers give 0.
+    line of their initial filter, one filter at a time. Only layers whose
+    filters came from a fixed-filter initializer count (seeded: the draw
+    is rebuilt from the layer's config); frozen layers give 0.
     """
     shares = {}
     for layer in _layers(model):
