@@ -211,6 +211,13 @@ def d_sweep_plot(runs, path):
         diff, _ = difference(runs.get((f"resnet8_d{d}", 50), {}), "chans")
         if diff[3] == 0:
             continue
+        ax.annotate(
+            f"n={diff[3]}",
+            (d, 100 * diff[0]),
+            textcoords="offset points",
+            xytext=(6, 6),
+            fontsize=8,
+        )
         xs.append(d)
         means.append(100 * diff[0])
         low = 0 if diff[3] < 2 else 100 * (diff[0] - diff[1])
@@ -228,7 +235,7 @@ def d_sweep_plot(runs, path):
     )
     ax.set_xticks([1, 3, 9])
     ax.set_xlabel("depth multiplier d (k * k = 9)")
-    ax.set_ylabel("Chans - Full (points), 95% CI")
+    ax.set_ylabel("Chans - Full (points), 95% CI if n > 1", fontsize=9)
     ax.set_title("Separable ResNet-8, CIFAR-10, 50 epochs", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
