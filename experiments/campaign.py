@@ -167,14 +167,18 @@ def _environment():
     return env
 
 
+def _needs(entry, workdir):
+    """The paths an entry waits for, `{workdir}` filled in."""
+    return [n.replace("{workdir}", workdir) for n in entry.get("needs", ())]
+
+
 def perform(entry, workdir, core, here) -> bool:
     name = entry["name"]
     extra, finished = _outputs(entry, workdir)
     if all(map(os.path.exists, finished)):  # stopped before its marker
         _write(_marker(workdir, "done", name), {"machine": here, "at": now()})
         return True
-    needs = [n.replace("{workdir}", workdir) for n in entry.get("needs", ())]
-    missing = [n for n in needs if not os.path.exists(n)]
+    missing = [n for n in _needs(entry, workdir) if not os.path.exists(n)]
     if missing:
         say(f"{name} waits for {', '.join(missing)}; the campaign stops")
         return False
@@ -264,15 +268,15 @@ def status(entries, workdir) -> list[str]:
     remaining epochs at the seconds per epoch of the finished runs of its
     model (`train_time_s` over `epochs`), and which models have none."""
     seconds = {}  # model key -> [seconds per epoch of each finished run]
-    lines = []
+    pending = []  # (model key, name, epochs left) of unfinished training
+    lines, done_count = [], 0
     for entry in entries:
         name = entry["name"]
         done = _read(_marker(workdir, "done", name))
-        started = _read(_marker(workdir, "started", name))
+        started = os.path.exists(_marker(workdir, "started", name))
+        done_count += done is not None
         if entry["app"] != "classify":
-            needs = [
-                n.replace("{workdir}", workdir) for n in entry.get("needs", ())
-            ]
+            needs = _needs(entry, workdir)
             waiting = [n for n in needs if not os.path.exists(n)]
             state = (
                 "done"
@@ -291,29 +295,21 @@ def status(entries, workdir) -> list[str]:
             seconds.setdefault(_model_key(entry), []).append(per_epoch)
             where = (done.get("machine") or {}).get("cpu_model")
             lines.append(f"{name}: done ({where}, {per_epoch:.0f} s an epoch)")
-        elif started:
-            trained = _epochs_done(entry, workdir)
-            lines.append(
-                f"{name}: started, {trained} of {_epochs(entry)} epochs"
-            )
+            continue
+        trained = _epochs_done(entry, workdir)
+        if not done:
+            pending.append((_model_key(entry), name, _epochs(entry) - trained))
+        lines.append(
+            f"{name}: started, {trained} of {_epochs(entry)} epochs"
+            if started
+            else f"{name}: not started"
+        )
+    left, unknown = 0.0, []
+    for key, name, epochs in pending:
+        if key in seconds:
+            left += sum(seconds[key]) / len(seconds[key]) * epochs / 3600
         else:
-            lines.append(f"{name}: not started")
-    left, unknown = 0.0, set()
-    for entry in entries:
-        if entry["app"] != "classify" or os.path.exists(
-            _marker(workdir, "done", entry["name"])
-        ):
-            continue
-        key = _model_key(entry)
-        if key not in seconds:
-            unknown.add(entry["name"])
-            continue
-        per_epoch = sum(seconds[key]) / len(seconds[key])
-        epochs = _epochs(entry) - _epochs_done(entry, workdir)
-        left += per_epoch * epochs / 3600
-    done_count = sum(
-        os.path.exists(_marker(workdir, "done", e["name"])) for e in entries
-    )
+            unknown.append(name)
     lines.append(
         f"{done_count} of {len(entries)} runs done; training left: "
         f"{left:.1f} core-hours"

@@ -290,15 +290,19 @@ def reach(runs_root: str) -> list[str]:
     """The mechanism measured on the trained models: for each Full model of
     `_REACH_ROWS`, the mean over layers of the share a frozen-filter twin
     cannot reach, mean over seeds with its interval."""
+    found = {}  # model -> [mean over layers of each seed's run]
+    for name in sorted(os.listdir(runs_root)):
+        match = _NAME.match(name)
+        path = os.path.join(runs_root, name, REACH)
+        if match and match["epochs"] == "50" and os.path.exists(path):
+            with open(path) as f:
+                by_layer = json.load(f)
+            found.setdefault(match["model"], []).append(
+                sum(by_layer.values()) / len(by_layer)
+            )
     rows = []
     for model, label, unrelated in _REACH_ROWS:
-        shares = []
-        for seed in range(10):
-            path = os.path.join(runs_root, f"{model}_full_e50_s{seed}", REACH)
-            if os.path.exists(path):
-                with open(path) as f:
-                    by_layer = json.load(f)
-                shares.append(sum(by_layer.values()) / len(by_layer))
+        shares = found.get(model)
         if shares:
             mean, low, high = stats.mean_ci(shares)
             ci = "" if low != low else f" [{low:.3f}, {high:.3f}]"

@@ -130,7 +130,7 @@ def outside_span(initial, composed, rtol: float = 1e-6) -> float:
         filters = initial[:, :, c, :].reshape(k_h * k_w, -1)
         target = composed[:, :, c, :].reshape(k_h * k_w, -1)
         u, s, _ = np.linalg.svd(filters, full_matrices=False)
-        basis = u[:, s > rtol * max(s.max(initial=0.0), 1e-300)]
+        basis = u[:, s > rtol * s.max()]  # none when all are zero
         residual = target - basis @ (basis.T @ target)
         outside += float(np.sum(residual**2))
     return outside / total
@@ -149,19 +149,18 @@ def unreachable_shares(model) -> dict[str, float]:
     filters came from a fixed-filter initializer count (seeded: the draw
     is rebuilt from the layer's config); frozen layers give 0.
     """
+    fixed = tuple(initializers.ALIASES.values())
     shares = {}
     for layer in _layers(model):
-        if isinstance(layer, layers.SpatialSeparableConv2D):
-            kernel = layer.depthwise_kernel
-        elif isinstance(layer, layers.SpatialDepthwiseConv2D):
-            kernel = layer.kernel
-        else:
+        separable = isinstance(layer, layers.SpatialSeparableConv2D)
+        if not (
+            separable or isinstance(layer, layers.SpatialDepthwiseConv2D)
+        ) or not isinstance(layer.depthwise_initializer, fixed):
             continue
-        init = layer.depthwise_initializer
-        if not isinstance(init, tuple(initializers.ALIASES.values())):
-            continue
-        initial = keras.ops.convert_to_numpy(init(tuple(kernel.shape)))
-        if isinstance(layer, layers.SpatialSeparableConv2D):
+        kernel = layer.depthwise_kernel if separable else layer.kernel
+        initial = layer.depthwise_initializer(tuple(kernel.shape))
+        initial = keras.ops.convert_to_numpy(initial)
+        if separable:
             target = layers.compose_kernel(kernel, layer.pointwise_kernel)
             target = keras.ops.convert_to_numpy(target)
         else:  # one filter per output: (k, k, C * d, 1)

@@ -136,3 +136,17 @@ def run_python(code, *args, timeout=120):
         text=True,
         timeout=timeout,
     )
+
+
+def lstsq_outside(initial, composed):
+    """The energy share no combination of each channel's initial filters
+    reaches, by least squares (numpy's lstsq, which also handles
+    dependent filters)."""
+    k_h, k_w, channels, _ = initial.shape
+    outside = 0.0
+    for c in range(channels):
+        a = initial[:, :, c, :].reshape(k_h * k_w, -1)
+        b = composed[:, :, c, :].reshape(k_h * k_w, -1)
+        x = np.linalg.lstsq(a, b, rcond=None)[0]
+        outside += np.sum((b - a @ x) ** 2)
+    return outside / np.sum(composed**2)

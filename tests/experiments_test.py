@@ -3,6 +3,8 @@
 import json
 import os
 
+import conftest
+
 from experiments import campaign, long_study
 
 HERE = {"cpu_model": "Intel Xeon", "cpu_flags": ["amx_bf16"], "onednn": "1"}
@@ -258,12 +260,7 @@ def test_long_report_measures_what_frozen_filters_cannot_reach(tmp_path):
         after.depthwise_kernel.assign(moved)
         p = keras.ops.convert_to_numpy(after.pointwise_kernel)
         w = np.einsum("hwcm,cmf->hwcf", moved, p.reshape(d0.shape[2], 1, -1))
-        outside = 0.0
-        for c in range(d0.shape[2]):
-            a, b = d0[:, :, c, :].reshape(9, 1), w[:, :, c, :].reshape(9, -1)
-            x = np.linalg.lstsq(a, b, rcond=None)[0]
-            outside += np.sum((b - a @ x) ** 2)
-        expected[after.name] = outside / np.sum(w**2)
+        expected[after.name] = conftest.lstsq_outside(d0, w)
     assert expected
     exports, runs = tmp_path / "exports", tmp_path / "runs"
     (exports / name).mkdir(parents=True)

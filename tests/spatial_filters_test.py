@@ -1,5 +1,6 @@
 """Tests of spatial_filters: finding, measuring and drawing filters."""
 
+import conftest
 import keras
 import numpy as np
 import pytest
@@ -123,27 +124,13 @@ def test_filter_grid_tiles_each_filter_scaled_to_its_own_magnitude():
     assert spatial_filters.filter_grid(kernel, 1, zoom=1).shape == (4, 4, 1)
 
 
-def _lstsq_outside(initial, composed):
-    """The energy share no combination of each channel's initial filters
-    reaches, by least squares (numpy's lstsq, which also handles
-    dependent filters)."""
-    k_h, k_w, channels, _ = initial.shape
-    outside = 0.0
-    for c in range(channels):
-        a = initial[:, :, c, :].reshape(k_h * k_w, -1)
-        b = composed[:, :, c, :].reshape(k_h * k_w, -1)
-        x = np.linalg.lstsq(a, b, rcond=None)[0]
-        outside += np.sum((b - a @ x) ** 2)
-    return outside / np.sum(composed**2)
-
-
 @pytest.mark.parametrize("d", [1, 3, 4])
 def test_outside_span_is_the_least_squares_residual_share(d):
     rng = np.random.default_rng(d)
     initial = rng.normal(size=(3, 3, 5, d))
     composed = rng.normal(size=(3, 3, 5, 7))
     assert spatial_filters.outside_span(initial, composed) == pytest.approx(
-        _lstsq_outside(initial, composed), rel=1e-9
+        conftest.lstsq_outside(initial, composed), rel=1e-9
     )
 
 
@@ -237,7 +224,7 @@ def test_unreachable_shares_rebuild_the_initial_filters_of_each_layer():
     shares = spatial_filters.unreachable_shares(trained)
     assert set(shares) == {"fixed"}  # a stock initializer is not rebuilt
     assert shares["fixed"] == pytest.approx(
-        _lstsq_outside(initial, composed), rel=1e-5
+        conftest.lstsq_outside(initial, composed), rel=1e-5
     )
     assert shares["fixed"] > 0.05
     # Unmoved filters (Chans) reach everything the layer computes.

@@ -259,6 +259,7 @@ def _panels_report(figure, ylabel, value, key, xlabel, fig_dir, runs, scale):
     axis_label, tick, networks = _axis(figure, fig_dir, runs, xlabel)
     panels = list(dict.fromkeys(r.meta.get("panel", "") for r in runs))
     accuracy = "accuracy" in value
+    chance = 100 / _num_classes(fig_dir, runs) if accuracy else None
     fig, axes = plt.subplots(
         1, len(panels), figsize=(5 * len(panels), 3.5), dpi=120
     )
@@ -282,7 +283,6 @@ def _panels_report(figure, ylabel, value, key, xlabel, fig_dir, runs, scale):
         ax.set_xlabel(axis_label)
         ax.set_ylabel(f"{ylabel} (%)" if accuracy else ylabel)
         if accuracy:
-            chance = 100 / _num_classes(fig_dir, runs)
             ax.axhline(chance, color="gray", ls=":", label="chance")
         if accuracy and scale == "smoke":
             ax.set_ylim(0, 100)  # no zoom into chance-level noise
