@@ -13,11 +13,13 @@ finished yet are counted as missing; a verdict waits for two pairs.
 (`--copy_from` first copies each finished run's `config.json`,
 `history.json` and `metrics.json` from the campaign's work directory into
 `--runs`, and each finished robustness study's `robustness.json`, `.md`
-and `.png` into `<output>/robustness/`; both are committed. With
-`--exports=$HOME/campaigns/long/exports` it also measures each finished
-Full separable ResNet's exported model once, into its run's `reach.json`:
-per layer, the share of what the layer computes that the same layer with
-its initial spatial filters frozen could not represent,
+and `.png` into `<output>/robustness/`; both are committed. The studies of
+one attack setting on two or more seeds are merged into
+`<output>/robustness_merged/<setting>/`, with one verdict over the paired
+seeds. With `--exports=$HOME/campaigns/long/exports` it also measures each
+finished Full separable ResNet's exported model once, into its run's
+`reach.json`: per layer, the share of what the layer computes that the
+same layer with its initial spatial filters frozen could not represent,
 `spatial_filters.unreachable_shares`.)
 
 Rules: `experiments/reproduce/verdicts.py` (close_and_far for claim (a),
@@ -35,7 +37,7 @@ import shutil
 from absl import app, flags
 
 from experiments import long_study
-from experiments.reproduce import verdicts
+from experiments.reproduce import robustness_report, verdicts
 from spatialmix_keras import stats
 
 # resnet8_d9_chans_e50_s0, resnet8_standard_full_e50_s1, convmixer_...
@@ -44,6 +46,7 @@ _NAME = re.compile(
 )
 LABELS = {"full": "Full", "chans": "Chans", "space": "Space"}
 ROBUSTNESS = "robustness"  # the studies' folder inside the report's
+ROBUSTNESS_MERGED = "robustness_merged"  # their merges across seeds
 ROBUSTNESS_FILES = ("robustness.json", "robustness.md", "robustness.png")
 REACH = "reach.json"  # a Full run's unreachable shares, by layer
 
@@ -365,7 +368,7 @@ def report(runs_root: str, output: str) -> str:
         *training_length(runs),
         "",
         *reach(runs_root),
-        *robustness_studies(os.path.join(output, ROBUSTNESS)),
+        *robustness_studies(output),
     ]
     os.makedirs(output, exist_ok=True)
     if any(("resnet8_d" + str(d), 50) in runs for d in (1, 3)):
@@ -377,9 +380,13 @@ def report(runs_root: str, output: str) -> str:
     return path
 
 
-def robustness_studies(root: str) -> list[str]:
-    """A section listing the finished robustness studies under `root`,
-    each with its verdict as its own report words it."""
+def robustness_studies(output: str) -> list[str]:
+    """Sections on the finished robustness studies under
+    `<output>/robustness/`: the studies of one setting run on two or more
+    seeds merged into `<output>/robustness_merged/<setting>/` (one report,
+    one verdict over the paired seeds), then each study as run, each with
+    its verdict as its report words it."""
+    root = os.path.join(output, ROBUSTNESS)
     names = sorted(
         n
         for n in (os.listdir(root) if os.path.isdir(root) else ())
@@ -387,25 +394,63 @@ def robustness_studies(root: str) -> list[str]:
     )
     if not names:
         return []
-    lines = [
+    lines = []
+    merged = merge_robustness(root, os.path.join(output, ROBUSTNESS_MERGED))
+    if merged:
+        lines += ["## Robustness, seeds merged", ""]
+        lines += [
+            _study_line(
+                os.path.join(output, ROBUSTNESS_MERGED), ROBUSTNESS_MERGED, n
+            )
+            for n in merged
+        ]
+        lines.append("")
+    lines += [
         "## Robustness, seed by seed",
         "",
         f"{len(names)} of {len(long_study.robustness_runs())} attack studies "
-        "finished; one seed is an anecdote, and seeds merge into one report "
-        "with `apps.robustness --merge` once there are two.",
+        "finished; one seed is an anecdote: the studies of one setting merge "
+        "above once two seeds have finished.",
         "",
     ]
-    for name in names:
-        with open(os.path.join(root, name, "robustness.json")) as f:
-            verdict = json.load(f).get("verdict")
-        said = (
-            f": {verdict['claim']}: **{verdict['verdict']}** "
-            f"({verdict['reason']})"
-            if verdict
-            else ""
-        )
-        lines.append(f"- [{name}]({ROBUSTNESS}/{name}/robustness.md){said}")
+    lines += [_study_line(root, ROBUSTNESS, n) for n in names]
     return [*lines, ""]
+
+
+def _study_line(root: str, folder: str, name: str) -> str:
+    with open(os.path.join(root, name, "robustness.json")) as f:
+        verdict = json.load(f).get("verdict")
+    said = (
+        f": {verdict['claim']}: **{verdict['verdict']}** ({verdict['reason']})"
+        if verdict
+        else ""
+    )
+    return f"- [{name}]({folder}/{name}/robustness.md){said}"
+
+
+def merge_robustness(root: str, target: str) -> list[str]:
+    """Merges the studies under `root` named `<setting>_s<seed>` into
+    `target/<setting>/` for each setting with two or more seeds (replacing
+    an earlier merge); returns the settings merged."""
+    by_setting = {}
+    for name in sorted(os.listdir(root)):
+        match = re.fullmatch(r"(.+)_s(\d+)", name)
+        if match and os.path.exists(
+            os.path.join(root, name, "robustness.json")
+        ):
+            by_setting.setdefault(match[1], []).append(int(match[2]))
+    merged = []
+    for setting, seeds in sorted(by_setting.items()):
+        if len(seeds) < 2:
+            continue
+        robustness_report.merge(
+            [os.path.join(root, f"{setting}_s{s}") for s in sorted(seeds)],
+            title=f"{setting.removeprefix('robustness_')}, seeds "
+            + ", ".join(map(str, sorted(seeds))),
+            output_dir=os.path.join(target, setting),
+        )
+        merged.append(setting)
+    return merged
 
 
 def copy_robustness(source: str, target: str) -> list[str]:

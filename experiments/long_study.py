@@ -25,7 +25,8 @@ seed, Full, Chans and Space attacked together, at 50 and at 10 epochs
 first 2,000, whose images are also scored on the other two models
 (transfer). For seed 0 at 50 epochs, PGD-100 with 5 restarts on the first
 500, beside PGD-20 on the same 500, tells whether PGD-20 has converged.
-Seeds merge into one report with `apps.robustness --merge`.
+The long report merges the seeds of each setting into one report and
+verdict (`robustness.merge`).
 
 Write the queues, then run them (see `experiments/campaign.py`):
 

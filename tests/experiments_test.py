@@ -158,6 +158,70 @@ def test_long_report_copies_and_lists_the_finished_robustness_studies(
     ) in text
 
 
+def _study(folder, seed, fgsm_gain, pgd_gain):
+    """A finished per-seed study of Full and Chans: Chans robust scores
+    above Full's by `fgsm_gain` and `pgd_gain` at every epsilon."""
+    settings = {
+        "fgsm_eps": [1 / 255, 2 / 255], "pgd_eps": [1 / 255], "pgd_steps": 20,
+        "pgd_step_size": "2.5 * eps / steps", "pgd_random_start": True,
+        "pgd_examples": 50, "examples": 100, "seed": 0,
+        "high_frequency_cutoff": 0.25,
+    }  # fmt: skip
+    subjects = []
+    for label, up in (("Full", 0.0), ("Chans", 1.0)):
+        name = f"resnet8_d9_{label.lower()}_e50_s{seed}"
+        other = f"resnet8_d9_{'full' if up else 'chans'}_e50_s{seed}"
+        fgsm, pgd = 0.3 + up * fgsm_gain, 0.1 + up * pgd_gain
+        subjects.append({
+            "name": name, "label": label, "seed": seed,
+            "white_box": {"clean_accuracy": 0.8, "fgsm": [fgsm, fgsm],
+                          "examples": 100},
+            "subset": {"clean_accuracy": 0.8, "fgsm": [fgsm], "pgd": [pgd],
+                       "examples": 50},
+            "transfer": {a: [{other: 0.5}] for a in ("fgsm", "pgd")},
+            "masking": [], "warnings": [],
+            "epochs": [{"epoch": 50, "final": True, "filter_movement": None,
+                        "high_frequency_share": 0.8}],
+        })  # fmt: skip
+    folder.mkdir(parents=True)
+    (folder / "robustness.json").write_text(
+        json.dumps({"settings": settings, "subjects": subjects})
+    )
+
+
+def test_long_report_merges_a_settings_studies_once_two_seeds_finished(
+    tmp_path,
+):
+    from experiments import long_report
+
+    out = tmp_path / "out"
+    studies = out / "robustness"
+    _study(studies / "robustness_resnet8_d9_e50_s0", 0, 0.02, 0.04)
+    _study(studies / "robustness_resnet8_d9_e50_s4", 4, 0.04, 0.06)
+    _study(studies / "robustness_resnet8_d9_e10_s0", 0, 0.01, 0.01)
+    runs = tmp_path / "runs"
+    _finished(runs, "resnet8_d9_full_e50_s0", 0.87)
+    text = open(long_report.report(str(runs), str(out))).read()
+    merged = out / "robustness_merged" / "robustness_resnet8_d9_e50"
+    with open(merged / "robustness.json") as f:
+        assert json.load(f)["studies"] == 2
+    assert not (
+        out / "robustness_merged" / "robustness_resnet8_d9_e10"
+    ).exists()
+    # Paired over seeds 0 and 4: FGSM gains 2 and 4 points, PGD 4 and 6;
+    # each sd is sqrt(2), so the half-width is t(1) = 12.706 itself.
+    assert (
+        "- [robustness_resnet8_d9_e50](robustness_merged/robustness_resnet8_"
+        "d9_e50/robustness.md): Chans is more robust than Full: **not shown** "
+        "(Chans - Full robust score, FGSM +3.0 [-9.7, +15.7] points (n=2), "
+        "PGD +5.0 [-7.7, +17.7] points (n=2))"
+    ) in text
+    assert text.index("## Robustness, seeds merged") < text.index(
+        "## Robustness, seed by seed"
+    )
+    assert "3 of 12 attack studies finished" in text
+
+
 def test_precision_study_pairs_each_seed_in_both_precisions(tmp_path):
     import ast
 
