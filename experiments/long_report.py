@@ -16,11 +16,12 @@ finished yet are counted as missing; a verdict waits for two pairs.
 and `.png` into `<output>/robustness/`; both are committed. The studies of
 one attack setting on two or more seeds are merged into
 `<output>/robustness_merged/<setting>/`, with one verdict over the paired
-seeds. With `--exports=$HOME/campaigns/long/exports` it also measures each
-finished Full separable ResNet's exported model once, into its run's
-`reach.json`: per layer, the share of what the layer computes that the
-same layer with its initial spatial filters frozen could not represent,
-`spatial_filters.unreachable_shares`.)
+seeds (`experiments.long_robustness`). With
+`--exports=$HOME/campaigns/long/exports` it also measures each finished
+Full separable ResNet's exported model once, into its run's `reach.json`:
+per layer, the share of what the layer computes that the same layer with
+its initial spatial filters frozen could not represent
+(`experiments.long_reach`).)
 
 Rules: `experiments/reproduce/verdicts.py` (close_and_far for claim (a),
 close for the ConvMixers, widens for the mechanism).
@@ -31,24 +32,15 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import re
 import shutil
 
 from absl import app, flags
 
-from experiments import long_study
-from experiments.reproduce import robustness_report, verdicts
+from experiments import long_reach, long_robustness, long_study
+from experiments.reproduce import verdicts
 from spatialmix_keras import stats
 
-# resnet8_d9_chans_e50_s0, resnet8_standard_full_e50_s1, convmixer_...
-_NAME = re.compile(
-    r"^(?P<model>.+)_(?P<mode>full|chans|space)_e(?P<epochs>\d+)_s(?P<seed>\d+)$"
-)
 LABELS = {"full": "Full", "chans": "Chans", "space": "Space"}
-ROBUSTNESS = "robustness"  # the studies' folder inside the report's
-ROBUSTNESS_MERGED = "robustness_merged"  # their merges across seeds
-ROBUSTNESS_FILES = ("robustness.json", "robustness.md", "robustness.png")
-REACH = "reach.json"  # a Full run's unreachable shares, by layer
 
 
 def read_runs(root: str) -> dict:
@@ -56,7 +48,7 @@ def read_runs(root: str) -> dict:
     finished runs under `root`."""
     found = {}
     for name in sorted(os.listdir(root)) if os.path.isdir(root) else ():
-        match = _NAME.match(name)
+        match = long_study.RUN_NAME.match(name)
         path = os.path.join(root, name, "metrics.json")
         if not match or not os.path.exists(path):
             continue
@@ -73,7 +65,7 @@ def planned() -> dict:
     """`{(model, epochs): runs planned}` of the study's queue."""
     counts = {}
     for entry in long_study.runs():
-        match = _NAME.match(entry["name"])
+        match = long_study.RUN_NAME.match(entry["name"])
         key = (match["model"], int(match["epochs"]))
         counts[key] = counts.get(key, 0) + 1
     return counts
@@ -247,97 +239,6 @@ def d_sweep_plot(runs, path):
     plt.close(fig)
 
 
-def measure_reach(exports: str, runs_root: str) -> list[str]:
-    """Writes `reach.json` (`spatial_filters.unreachable_shares` of the
-    exported model) into the folder of each finished Full separable run
-    under `runs_root` that has none yet; returns the runs measured."""
-    import keras
-
-    import spatialmix_keras
-    from spatialmix_keras import files, spatial_filters
-
-    spatialmix_keras.register()
-    measured = []
-    for name in sorted(os.listdir(runs_root)):
-        match = _NAME.match(name)
-        folder = os.path.join(runs_root, name)
-        model_path = os.path.join(exports, name, "model.keras")
-        if (
-            not match
-            or match["mode"] != "full"
-            or not os.path.exists(os.path.join(folder, "metrics.json"))
-            or os.path.exists(os.path.join(folder, REACH))
-            or not os.path.exists(model_path)
-        ):
-            continue
-        model = keras.models.load_model(model_path, safe_mode=True)
-        shares = spatial_filters.unreachable_shares(model)
-        if shares:
-            files.write_json(os.path.join(folder, REACH), shares)
-            measured.append(name)
-    return measured
-
-
-# The models whose Full runs `reach` shows: the share outside for a kernel
-# unrelated to the initial filters (1 - d / (k * k); ConvMixer-128/4's
-# kernel-8 depthwise filters one at a time).
-_REACH_ROWS = (
-    ("resnet8_d1", "separable ResNet-8, d = 1", 1 - 1 / 9),
-    ("resnet8_d3", "separable ResNet-8, d = 3", 1 - 3 / 9),
-    ("resnet8_d9", "separable ResNet-8, d = 9", 0.0),
-    ("convmixer_128_4", "ConvMixer-128/4 (depthwise, k = 8)", 1 - 1 / 64),
-)
-
-
-def reach(runs_root: str) -> list[str]:
-    """The mechanism measured on the trained models: for each Full model of
-    `_REACH_ROWS`, the mean over layers of the share a frozen-filter twin
-    cannot reach, mean over seeds with its interval."""
-    found = {}  # model -> [mean over layers of each seed's run]
-    for name in sorted(os.listdir(runs_root)):
-        match = _NAME.match(name)
-        path = os.path.join(runs_root, name, REACH)
-        if match and match["epochs"] == "50" and os.path.exists(path):
-            with open(path) as f:
-                by_layer = json.load(f)
-            found.setdefault(match["model"], []).append(
-                sum(by_layer.values()) / len(by_layer)
-            )
-    rows = []
-    for model, label, unrelated in _REACH_ROWS:
-        shares = found.get(model)
-        if shares:
-            mean, low, high = stats.mean_ci(shares)
-            ci = "" if low != low else f" [{low:.3f}, {high:.3f}]"
-            rows.append(
-                f"| {label} | {len(shares)} | {mean:.3f}{ci} | "
-                f"{unrelated:.3f} |"
-            )
-    if not rows:
-        return []
-    return [
-        "## The mechanism, measured on the trained models",
-        "",
-        "Each separable layer of a trained Full ResNet-8 equals one "
-        "convolution W = D.P. The share of W's energy outside what the same "
-        "layer with its initial spatial filters D0 frozen (Chans) can "
-        "represent (per input channel, outside the span of D0's d "
-        "filters), mean over the layers, 50 epochs. A ConvMixer's frozen "
-        "depthwise filter is used as drawn (GELU follows it, nothing "
-        "combines it with others first): the share of each learned "
-        "filter's energy off the line of its initial one. "
-        "`spatial_filters.unreachable_shares`. A kernel unrelated to D0 "
-        "leaves about 1 - d/(k*k) outside; 0 at d = 9 = k*k, where D0 "
-        "spans every 3x3 filter.",
-        "",
-        "| Full model | seeds | share outside D0's reach, mean [95% CI] | "
-        "unrelated kernel |",
-        "| --- | --- | --- | --- |",
-        *rows,
-        "",
-    ]
-
-
 def report(runs_root: str, output: str) -> str:
     runs = read_runs(runs_root)
     counts = planned()
@@ -367,8 +268,8 @@ def report(runs_root: str, output: str) -> str:
         "",
         *training_length(runs),
         "",
-        *reach(runs_root),
-        *robustness_studies(output),
+        *long_reach.section(runs_root),
+        *long_robustness.sections(output),
     ]
     os.makedirs(output, exist_ok=True)
     if any(("resnet8_d" + str(d), 50) in runs for d in (1, 3)):
@@ -380,83 +281,12 @@ def report(runs_root: str, output: str) -> str:
     return path
 
 
-def robustness_studies(output: str) -> list[str]:
-    """Sections on the finished robustness studies under
-    `<output>/robustness/`: the studies of one setting run on two or more
-    seeds merged into `<output>/robustness_merged/<setting>/` (one report,
-    one verdict over the paired seeds), then each study as run, each with
-    its verdict as its report words it."""
-    root = os.path.join(output, ROBUSTNESS)
-    names = sorted(
-        n
-        for n in (os.listdir(root) if os.path.isdir(root) else ())
-        if os.path.exists(os.path.join(root, n, "robustness.json"))
-    )
-    if not names:
-        return []
-    lines = []
-    merged = merge_robustness(root, os.path.join(output, ROBUSTNESS_MERGED))
-    if merged:
-        lines += ["## Robustness, seeds merged", ""]
-        lines += [
-            _study_line(
-                os.path.join(output, ROBUSTNESS_MERGED), ROBUSTNESS_MERGED, n
-            )
-            for n in merged
-        ]
-        lines.append("")
-    lines += [
-        "## Robustness, seed by seed",
-        "",
-        f"{len(names)} of {len(long_study.robustness_runs())} attack studies "
-        "finished; one seed is an anecdote: the studies of one setting merge "
-        "above once two seeds have finished.",
-        "",
-    ]
-    lines += [_study_line(root, ROBUSTNESS, n) for n in names]
-    return [*lines, ""]
-
-
-def _study_line(root: str, folder: str, name: str) -> str:
-    with open(os.path.join(root, name, "robustness.json")) as f:
-        verdict = json.load(f).get("verdict")
-    said = (
-        f": {verdict['claim']}: **{verdict['verdict']}** ({verdict['reason']})"
-        if verdict
-        else ""
-    )
-    return f"- [{name}]({folder}/{name}/robustness.md){said}"
-
-
-def merge_robustness(root: str, target: str) -> list[str]:
-    """Merges the studies under `root` named `<setting>_s<seed>` into
-    `target/<setting>/` for each setting with two or more seeds (replacing
-    an earlier merge); returns the settings merged."""
-    by_setting = {}
-    for name in sorted(os.listdir(root)):
-        match = re.fullmatch(r"(.+)_s(\d+)", name)
-        if match and os.path.exists(
-            os.path.join(root, name, "robustness.json")
-        ):
-            by_setting.setdefault(match[1], []).append(int(match[2]))
-    merged = []
-    for setting, seeds in sorted(by_setting.items()):
-        if len(seeds) < 2:
-            continue
-        robustness_report.merge(
-            [os.path.join(root, f"{setting}_s{s}") for s in sorted(seeds)],
-            title=f"{setting.removeprefix('robustness_')}, seeds "
-            + ", ".join(map(str, sorted(seeds))),
-            output_dir=os.path.join(target, setting),
-        )
-        merged.append(setting)
-    return merged
-
-
 def copy_robustness(source: str, target: str) -> list[str]:
     """Copies each finished robustness study (a `robustness.json`) under
     `source` into `target`; returns the studies copied."""
-    return _copy_marked(source, target, "robustness.json", ROBUSTNESS_FILES)
+    return _copy_marked(
+        source, target, "robustness.json", long_robustness.FILES
+    )
 
 
 def _copy_marked(source, target, marker, names) -> list[str]:
@@ -491,10 +321,10 @@ def main(argv):
         copy_finished(flags.FLAGS.copy_from, flags.FLAGS.runs)
         copy_robustness(
             flags.FLAGS.copy_from,
-            os.path.join(flags.FLAGS.output, ROBUSTNESS),
+            os.path.join(flags.FLAGS.output, long_robustness.FOLDER),
         )
     if flags.FLAGS.exports:
-        measure_reach(flags.FLAGS.exports, flags.FLAGS.runs)
+        long_reach.measure(flags.FLAGS.exports, flags.FLAGS.runs)
     print(report(flags.FLAGS.runs, flags.FLAGS.output))
 
 

@@ -38,6 +38,7 @@ Write the queues, then run them (see `experiments/campaign.py`):
 from __future__ import annotations
 
 import json
+import re
 
 from absl import app, flags
 
@@ -46,6 +47,10 @@ SEEDS = (0, 1, 2, 3, 4)
 CONTROL_SEEDS = (0, 1, 2)
 RESNET = "configs/resnet_cifar10.py"
 CONVMIXER = "configs/convmixer_cifar10.py"
+# resnet8_d9_chans_e50_s0, resnet8_standard_full_e50_s1, convmixer_...
+RUN_NAME = re.compile(
+    r"^(?P<model>.+)_(?P<mode>full|chans|space)_e(?P<epochs>\d+)_s(?P<seed>\d+)$"
+)
 CONVMIXER_SHAPE = {
     "model.name": "convmixer_128_4",
     "model.dim": 128,

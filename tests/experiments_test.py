@@ -308,7 +308,7 @@ def test_long_report_measures_what_frozen_filters_cannot_reach(tmp_path):
     import keras
     import numpy as np
 
-    from experiments import long_report
+    from experiments import long_reach, long_report
     from spatialmix_keras import get_model, layers
 
     name = "resnet8_d1_full_e50_s0"
@@ -331,12 +331,12 @@ def test_long_report_measures_what_frozen_filters_cannot_reach(tmp_path):
     trained.save(exports / name / "model.keras")
     _finished(runs, name, 0.8)
     _finished(runs, "resnet8_d1_chans_e50_s0", 0.7)  # Chans: not measured
-    assert long_report.measure_reach(str(exports), str(runs)) == [name]
+    assert long_reach.measure(str(exports), str(runs)) == [name]
     shares = json.loads((runs / name / "reach.json").read_text())
     assert set(shares) == set(expected)
     for layer, share in shares.items():
         assert abs(share - expected[layer]) < 1e-4 * expected[layer]
-    assert long_report.measure_reach(str(exports), str(runs)) == []  # once
+    assert long_reach.measure(str(exports), str(runs)) == []  # once
     text = open(long_report.report(str(runs), str(tmp_path / "out"))).read()
     mean = sum(shares.values()) / len(shares)
     assert f"| separable ResNet-8, d = 1 | 1 | {mean:.3f} | 0.889 |" in text

@@ -1,0 +1,85 @@
+"""The long study's robustness studies in its report: each seed's study as
+run, and the studies of one attack setting merged across seeds."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from experiments import long_study
+from experiments.reproduce import robustness_report
+
+FOLDER = "robustness"  # the studies' folder inside the report's
+MERGED = "robustness_merged"  # their merges across seeds
+FILES = ("robustness.json", "robustness.md", "robustness.png")
+
+
+def sections(output: str) -> list[str]:
+    """Sections on the finished robustness studies under
+    `<output>/robustness/`: the studies of one setting run on two or more
+    seeds merged into `<output>/robustness_merged/<setting>/` (one report,
+    one verdict over the paired seeds), then each study as run, each with
+    its verdict as its report words it."""
+    root = os.path.join(output, FOLDER)
+    names = sorted(
+        n
+        for n in (os.listdir(root) if os.path.isdir(root) else ())
+        if os.path.exists(os.path.join(root, n, "robustness.json"))
+    )
+    if not names:
+        return []
+    lines = []
+    merged = merge(root, os.path.join(output, MERGED))
+    if merged:
+        lines += ["## Robustness, seeds merged", ""]
+        lines += [
+            _study_line(os.path.join(output, MERGED), MERGED, n) for n in merged
+        ]
+        lines.append("")
+    lines += [
+        "## Robustness, seed by seed",
+        "",
+        f"{len(names)} of {len(long_study.robustness_runs())} attack studies "
+        "finished; one seed is an anecdote: the studies of one setting merge "
+        "above once two seeds have finished.",
+        "",
+    ]
+    lines += [_study_line(root, FOLDER, n) for n in names]
+    return [*lines, ""]
+
+
+def _study_line(root: str, folder: str, name: str) -> str:
+    with open(os.path.join(root, name, "robustness.json")) as f:
+        verdict = json.load(f).get("verdict")
+    said = (
+        f": {verdict['claim']}: **{verdict['verdict']}** ({verdict['reason']})"
+        if verdict
+        else ""
+    )
+    return f"- [{name}]({folder}/{name}/robustness.md){said}"
+
+
+def merge(root: str, target: str) -> list[str]:
+    """Merges the studies under `root` named `<setting>_s<seed>` into
+    `target/<setting>/` for each setting with two or more seeds (replacing
+    an earlier merge); returns the settings merged."""
+    by_setting = {}
+    for name in sorted(os.listdir(root)):
+        match = re.fullmatch(r"(.+)_s(\d+)", name)
+        if match and os.path.exists(
+            os.path.join(root, name, "robustness.json")
+        ):
+            by_setting.setdefault(match[1], []).append(int(match[2]))
+    merged = []
+    for setting, seeds in sorted(by_setting.items()):
+        if len(seeds) < 2:
+            continue
+        robustness_report.merge(
+            [os.path.join(root, f"{setting}_s{s}") for s in sorted(seeds)],
+            title=f"{setting.removeprefix('robustness_')}, seeds "
+            + ", ".join(map(str, sorted(seeds))),
+            output_dir=os.path.join(target, setting),
+        )
+        merged.append(setting)
+    return merged
