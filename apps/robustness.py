@@ -14,8 +14,8 @@ robustness-against-training-length study. Attacks: FGSM at `--fgsm_eps` on
 all test images; PGD (random start, `--pgd_steps`) at `--pgd_eps` on the
 first `--pgd_examples`, and their images scored on every other model
 (transfer). Writes `robustness.json`, `robustness.md` (tables, transfer
-matrices, masking flags, the verdict), `robustness.png` and
-`training_length.png` into `--output_dir`.
+matrices, masking flags, the verdict), `robustness.png` and, with
+`--weights_dir`, `training_length.png` into `--output_dir`.
 
 Studies run apart with the same settings (one per seed, as the cifar sweeps
 of Figs. 8 and 9 run them, or copies kept from lost work directories) merge

@@ -267,6 +267,7 @@ def report(runs_root: str, output: str) -> str:
         "## What changed with training (10 to 50 epochs)",
         "",
         *training_length(runs),
+        *long_robustness.training_length(output),
         "",
         *long_reach.section(runs_root),
         *long_robustness.sections(output),

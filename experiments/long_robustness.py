@@ -8,7 +8,8 @@ import os
 import re
 
 from experiments import long_study
-from experiments.reproduce import robustness_report
+from experiments.reproduce import robustness_report, verdicts
+from spatialmix_keras import stats
 
 FOLDER = "robustness"  # the studies' folder inside the report's
 MERGED = "robustness_merged"  # their merges across seeds
@@ -83,3 +84,46 @@ def merge(root: str, target: str) -> list[str]:
         )
         merged.append(setting)
     return merged
+
+
+def training_length(output: str) -> list[str]:
+    """How Chans - Full robust scores changed from 10 to 50 epochs
+    (descriptive, no verdict): each at both lengths over the seeds studied,
+    and the change paired by seed, from the per-seed studies under
+    `<output>/robustness/`."""
+    root = os.path.join(output, FOLDER)
+    gaps = {10: {}, 50: {}}  # epochs -> seed -> {"fgsm", "pgd"} gaps
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else ():
+        match = re.fullmatch(r"robustness_resnet8_d9_e(10|50)_s(\d+)", name)
+        path = os.path.join(root, name, "robustness.json")
+        if not match or not os.path.exists(path):
+            continue
+        with open(path) as f:
+            subjects = json.load(f)["subjects"]
+        score = {e["label"]: verdicts.scores(e) for e in subjects}
+        gaps[int(match[1])][int(match[2])] = {
+            m: score["Chans"][m] - score["Full"][m] for m in ("fgsm", "pgd")
+        }
+    lines = []
+    for measure, words in (("fgsm", "FGSM"), ("pgd", "PGD-20")):
+        at = {
+            e: stats.format_ci(*stats.mean_ci([g[measure] for g in s.values()]))
+            + f" points (n={len(s)})"
+            if s
+            else "no study (n=0)"
+            for e, s in gaps.items()
+        }
+        change = stats.paired_difference(
+            {k: g[measure] for k, g in gaps[50].items()},
+            {k: g[measure] for k, g in gaps[10].items()},
+        )
+        changed = (
+            f"{stats.format_ci(*change[:3])} points (n={change[3]})"
+            if change[3]
+            else "no seed studied at both lengths yet"
+        )
+        lines.append(
+            f"- Chans - Full {words} robust score: {at[10]} at 10 epochs, "
+            f"{at[50]} at 50; change: {changed}."
+        )
+    return lines if gaps[10] or gaps[50] else []

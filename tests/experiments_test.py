@@ -127,37 +127,6 @@ def test_long_report_says_how_the_gaps_changed_from_10_to_50_epochs(tmp_path):
     assert "- Space - Full: no pair at 10 epochs (n=0)" in text
 
 
-def test_long_report_copies_and_lists_the_finished_robustness_studies(
-    tmp_path,
-):
-    from experiments import long_report
-
-    source = tmp_path / "campaign"
-    study = source / "robustness_resnet8_d9_e50_s0"
-    study.mkdir(parents=True)
-    verdict = {
-        "claim": "Chans more robust",
-        "verdict": "not shown",
-        "reason": "fewer than 2 paired seeds",
-    }
-    (study / "robustness.json").write_text(json.dumps({"verdict": verdict}))
-    (study / "robustness.md").write_text("# study")
-    (source / "robustness_resnet8_d9_e10_s0").mkdir()  # running: no JSON
-    out = tmp_path / "out"
-    copied = long_report.copy_robustness(str(source), str(out / "robustness"))
-    assert copied == ["robustness_resnet8_d9_e50_s0"]
-    assert (out / "robustness" / copied[0] / "robustness.md").exists()
-    runs = tmp_path / "runs"
-    _finished(runs, "resnet8_d9_full_e50_s0", 0.87)
-    text = open(long_report.report(str(runs), str(out))).read()
-    assert "1 of 12 attack studies finished" in text
-    assert (
-        "- [robustness_resnet8_d9_e50_s0](robustness/robustness_resnet8_d9_"
-        "e50_s0/robustness.md): Chans more robust: **not shown** (fewer "
-        "than 2 paired seeds)"
-    ) in text
-
-
 def _study(folder, seed, fgsm_gain, pgd_gain):
     """A finished per-seed study of Full and Chans: Chans robust scores
     above Full's by `fgsm_gain` and `pgd_gain` at every epsilon."""
@@ -189,6 +158,40 @@ def _study(folder, seed, fgsm_gain, pgd_gain):
     )
 
 
+def test_long_report_copies_and_lists_the_finished_robustness_studies(
+    tmp_path,
+):
+    from experiments import long_report
+
+    source = tmp_path / "campaign"
+    study = source / "robustness_resnet8_d9_e50_s0"
+    _study(study, 0, 0.02, 0.04)
+    verdict = {
+        "claim": "Chans more robust",
+        "verdict": "not shown",
+        "reason": "fewer than 2 paired seeds",
+    }
+    results = json.loads((study / "robustness.json").read_text())
+    (study / "robustness.json").write_text(
+        json.dumps({**results, "verdict": verdict})
+    )
+    (study / "robustness.md").write_text("# study")
+    (source / "robustness_resnet8_d9_e10_s0").mkdir()  # running: no JSON
+    out = tmp_path / "out"
+    copied = long_report.copy_robustness(str(source), str(out / "robustness"))
+    assert copied == ["robustness_resnet8_d9_e50_s0"]
+    assert (out / "robustness" / copied[0] / "robustness.md").exists()
+    runs = tmp_path / "runs"
+    _finished(runs, "resnet8_d9_full_e50_s0", 0.87)
+    text = open(long_report.report(str(runs), str(out))).read()
+    assert "1 of 12 attack studies finished" in text
+    assert (
+        "- [robustness_resnet8_d9_e50_s0](robustness/robustness_resnet8_d9_"
+        "e50_s0/robustness.md): Chans more robust: **not shown** (fewer "
+        "than 2 paired seeds)"
+    ) in text
+
+
 def test_long_report_merges_a_settings_studies_once_two_seeds_finished(
     tmp_path,
 ):
@@ -201,8 +204,14 @@ def test_long_report_merges_a_settings_studies_once_two_seeds_finished(
     _study(studies / "robustness_resnet8_d9_e10_s0", 0, 0.01, 0.01)
     runs = tmp_path / "runs"
     _finished(runs, "resnet8_d9_full_e50_s0", 0.87)
-    text = open(long_report.report(str(runs), str(out))).read()
     merged = out / "robustness_merged" / "robustness_resnet8_d9_e50"
+    merged.mkdir(parents=True)
+    (merged / "training_length.png").write_bytes(b"an earlier merge's")
+    text = open(long_report.report(str(runs), str(out))).read()
+    # No model was attacked at a kept epoch: no training-length figure,
+    # and the earlier merge's is gone with the rest of it.
+    assert (merged / "robustness.png").exists()
+    assert not (merged / "training_length.png").exists()
     with open(merged / "robustness.json") as f:
         assert json.load(f)["studies"] == 2
     assert not (
@@ -220,6 +229,15 @@ def test_long_report_merges_a_settings_studies_once_two_seeds_finished(
         "## Robustness, seed by seed"
     )
     assert "3 of 12 attack studies finished" in text
+    # 10 epochs: seed 0 alone (+1 and +1); the change pairs seed 0 only.
+    assert (
+        "- Chans - Full FGSM robust score: 1.0 points (n=1) at 10 epochs, "
+        "3.0 [-9.7, 15.7] points (n=2) at 50; change: 1.0 points (n=1)."
+    ) in text
+    assert (
+        "- Chans - Full PGD-20 robust score: 1.0 points (n=1) at 10 epochs, "
+        "5.0 [-7.7, 17.7] points (n=2) at 50; change: 3.0 points (n=1)."
+    ) in text
 
 
 def test_precision_study_pairs_each_seed_in_both_precisions(tmp_path):

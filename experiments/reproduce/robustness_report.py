@@ -4,8 +4,8 @@ claim it decides and how, in Markdown, JSON and plots.
 `run` (what `apps.robustness` and the sweeps of Figs. 8 and 9 call) loads
 the models and the test images and runs `robustness.study`, which measures;
 `claim_verdict` applies the pre-set rule of `verdicts.py`; `write` puts
-`robustness.json`, `robustness.md`, `robustness.png` and
-`training_length.png` into a directory.
+`robustness.json`, `robustness.md`, `robustness.png` and, when some model
+was attacked at kept epochs, `training_length.png` into a directory.
 """
 
 from __future__ import annotations
@@ -219,7 +219,9 @@ def _merged_note(results):
 
 
 def write(results: dict, verdict, out: str, title: str) -> None:
-    """Writes `OUTPUTS` into `out` (each file atomically); `verdict` (from
+    """Writes `OUTPUTS` into `out` (each file atomically;
+    `training_length.png` only when some model was attacked at a kept
+    epoch, else an earlier one is removed); `verdict` (from
     `claim_verdict`, or None) is added to the JSON."""
     if verdict:
         results["verdict"] = dict(
@@ -231,9 +233,11 @@ def write(results: dict, verdict, out: str, title: str) -> None:
         os.path.join(out, "robustness.md"), markdown(results, verdict, title)
     )
     plots.plot_robustness(results, os.path.join(out, "robustness.png"), title)
-    plots.plot_training_length(
-        results, os.path.join(out, "training_length.png"), title
-    )
+    length = os.path.join(out, "training_length.png")
+    if any(len(e["epochs"]) > 1 for e in results["subjects"]):
+        plots.plot_training_length(results, length, title)
+    elif os.path.exists(length):  # an earlier study's, replaced
+        os.remove(length)
 
 
 def _default_reference(labels):
