@@ -212,6 +212,12 @@ def test_long_report_merges_a_settings_studies_once_two_seeds_finished(
     # and the earlier merge's is gone with the rest of it.
     assert (merged / "robustness.png").exists()
     assert not (merged / "training_length.png").exists()
+    merged_text = (merged / "robustness.md").read_text()
+    assert "## Robustness against training length" not in merged_text
+    assert (
+        "| model | high-freq. share |\n| --- | --- |\n"
+        "| resnet8_d9_full_e50_s0 | 0.800 |"
+    ) in merged_text
     with open(merged / "robustness.json") as f:
         assert json.load(f)["studies"] == 2
     assert not (

@@ -140,9 +140,45 @@ def _masking_section(results):
     ]
 
 
+_MOVEMENT_NOTE = (
+    "Filter movement: ||D - D0|| / ||D0|| over all depthwise kernels (0 for "
+    "frozen ones). "
+)
+
+
+def _share_note(s) -> str:
+    return (
+        f"High-frequency share: energy above {s['high_frequency_cutoff']} "
+        "cycles/pixel of the zero-padded spectrum (white noise: ~0.80)."
+    )
+
+
+def _final_filters_section(results):
+    """When no kept epoch was attacked: the high-frequency share of each
+    model's trained filters (their movement needs the kept epoch 0)."""
+    s = results["settings"]
+    return [
+        "## The trained filters",
+        "",
+        "No weights kept during training were attacked.",
+        "",
+        "| model | high-freq. share |",
+        "| --- | --- |",
+        *(
+            f"| {e['name']} | {_length_row(e['name'], e['epochs'][0], s)[-1]} |"
+            for e in results["subjects"]
+        ),
+        "",
+        _share_note(s),
+        "",
+    ]
+
+
 def _length_section(results):
     """One row per model and saved epoch: accuracies under attack, how far
     the depthwise filters moved and their high-frequency share."""
+    if all(len(e["epochs"]) == 1 for e in results["subjects"]):
+        return _final_filters_section(results)
     s = results["settings"]
     lines = [
         "## Robustness against training length",
@@ -157,15 +193,7 @@ def _length_section(results):
     for e in results["subjects"]:
         for p in e["epochs"]:
             lines.append("| " + " | ".join(_length_row(e["name"], p, s)) + " |")
-    return [
-        *lines,
-        "",
-        f"Filter movement: ||D - D0|| / ||D0|| over all depthwise kernels "
-        "(0 for frozen ones). High-frequency share: energy above "
-        f"{s['high_frequency_cutoff']} cycles/pixel of the zero-padded "
-        "spectrum (white noise: ~0.80).",
-        "",
-    ]
+    return [*lines, "", _MOVEMENT_NOTE + _share_note(s), ""]
 
 
 def _length_row(name, p, s):
