@@ -16,6 +16,15 @@ MERGED = "robustness_merged"  # their merges across seeds
 FILES = ("robustness.json", "robustness.md", "robustness.png")
 
 
+def _finished(root: str) -> list[str]:
+    """The studies under `root` that finished (hold `robustness.json`)."""
+    return sorted(
+        n
+        for n in (os.listdir(root) if os.path.isdir(root) else ())
+        if os.path.exists(os.path.join(root, n, "robustness.json"))
+    )
+
+
 def sections(output: str) -> list[str]:
     """Sections on the finished robustness studies under
     `<output>/robustness/`: the studies of one setting run on two or more
@@ -23,11 +32,7 @@ def sections(output: str) -> list[str]:
     one verdict over the paired seeds), then each study as run, each with
     its verdict as its report words it."""
     root = os.path.join(output, FOLDER)
-    names = sorted(
-        n
-        for n in (os.listdir(root) if os.path.isdir(root) else ())
-        if os.path.exists(os.path.join(root, n, "robustness.json"))
-    )
+    names = _finished(root)
     if not names:
         return []
     lines = []
@@ -66,11 +71,9 @@ def merge(root: str, target: str) -> list[str]:
     `target/<setting>/` for each setting with two or more seeds (replacing
     an earlier merge); returns the settings merged."""
     by_setting = {}
-    for name in sorted(os.listdir(root)):
+    for name in _finished(root):
         match = re.fullmatch(r"(.+)_s(\d+)", name)
-        if match and os.path.exists(
-            os.path.join(root, name, "robustness.json")
-        ):
+        if match:
             by_setting.setdefault(match[1], []).append(int(match[2]))
     merged = []
     for setting, seeds in sorted(by_setting.items()):
@@ -93,12 +96,11 @@ def training_length(output: str) -> list[str]:
     `<output>/robustness/`."""
     root = os.path.join(output, FOLDER)
     gaps = {10: {}, 50: {}}  # epochs -> seed -> {"fgsm", "pgd"} gaps
-    for name in sorted(os.listdir(root)) if os.path.isdir(root) else ():
+    for name in _finished(root):
         match = re.fullmatch(r"robustness_resnet8_d9_e(10|50)_s(\d+)", name)
-        path = os.path.join(root, name, "robustness.json")
-        if not match or not os.path.exists(path):
+        if not match:
             continue
-        with open(path) as f:
+        with open(os.path.join(root, name, "robustness.json")) as f:
             subjects = json.load(f)["subjects"]
         score = {e["label"]: verdicts.scores(e) for e in subjects}
         gaps[int(match[1])][int(match[2])] = {

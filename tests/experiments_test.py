@@ -130,12 +130,7 @@ def test_long_report_says_how_the_gaps_changed_from_10_to_50_epochs(tmp_path):
 def _study(folder, seed, fgsm_gain, pgd_gain):
     """A finished per-seed study of Full and Chans: Chans robust scores
     above Full's by `fgsm_gain` and `pgd_gain` at every epsilon."""
-    settings = {
-        "fgsm_eps": [1 / 255, 2 / 255], "pgd_eps": [1 / 255], "pgd_steps": 20,
-        "pgd_step_size": "2.5 * eps / steps", "pgd_random_start": True,
-        "pgd_examples": 50, "examples": 100, "seed": 0,
-        "high_frequency_cutoff": 0.25,
-    }  # fmt: skip
+    settings = conftest.study_settings(pgd_eps=[1 / 255])
     subjects = []
     for label, up in (("Full", 0.0), ("Chans", 1.0)):
         name = f"resnet8_d9_{label.lower()}_e50_s{seed}"

@@ -298,12 +298,7 @@ def test_per_seed_studies_merge_into_the_figures_verdict(tmp_path):
     workdir = str(tmp_path)
     runs = reproduce.figure_runs("fig9", "cifar", workdir)
     fig_dir = reproduce.figure_dir(workdir, "fig9")
-    settings = {
-        "fgsm_eps": [1 / 255, 2 / 255], "pgd_eps": [2 / 255], "pgd_steps": 20,
-        "pgd_step_size": "2.5 * eps / steps", "pgd_random_start": True,
-        "pgd_examples": 50, "examples": 100, "seed": 0,
-        "high_frequency_cutoff": 0.25,
-    }  # fmt: skip
+    settings = conftest.study_settings(pgd_eps=[2 / 255])
     # sigma=1.0 gains 5 +- 1 FGSM points on every seed, and costs nothing
     # clean; PGD is the same for all.
     gain = {0: 0.05, 1: 0.06, 2: 0.04}

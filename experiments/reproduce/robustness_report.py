@@ -153,6 +153,11 @@ def _share_note(s) -> str:
     )
 
 
+def _kept_epochs_attacked(results) -> bool:
+    """Whether some model was attacked at a kept epoch besides its last."""
+    return any(len(e["epochs"]) > 1 for e in results["subjects"])
+
+
 def _final_filters_section(results):
     """When no kept epoch was attacked: the high-frequency share of each
     model's trained filters (their movement needs the kept epoch 0)."""
@@ -177,7 +182,7 @@ def _final_filters_section(results):
 def _length_section(results):
     """One row per model and saved epoch: accuracies under attack, how far
     the depthwise filters moved and their high-frequency share."""
-    if all(len(e["epochs"]) == 1 for e in results["subjects"]):
+    if not _kept_epochs_attacked(results):
         return _final_filters_section(results)
     s = results["settings"]
     lines = [
@@ -262,7 +267,7 @@ def write(results: dict, verdict, out: str, title: str) -> None:
     )
     plots.plot_robustness(results, os.path.join(out, "robustness.png"), title)
     length = os.path.join(out, "training_length.png")
-    if any(len(e["epochs"]) > 1 for e in results["subjects"]):
+    if _kept_epochs_attacked(results):
         plots.plot_training_length(results, length, title)
     elif os.path.exists(length):  # an earlier study's, replaced
         os.remove(length)
