@@ -31,6 +31,12 @@ starts nothing: it prints where each run of the queue stands and what is
 left, in core-hours at the epoch times the finished runs measured:
 
     python -m experiments.campaign --queue=$W/queue.jsonl --workdir=$W --status
+
+On a new machine whose work directory is lost, `--adopt=<dir>,...` first
+takes the finished runs committed under those folders (`<dir>/<name>`,
+e.g. `docs/results/long/runs`) into the work directory, marked done on the
+machine their metrics name; a group they leave unfinished is then trained
+again here as a whole.
 """
 
 from __future__ import annotations
@@ -126,6 +132,56 @@ def retrain_split_groups(entries, workdir, here) -> None:
                     shutil.move(path, target)
 
 
+def _finished_file(entry):
+    """The file a finished run leaves in its run folder."""
+    if entry["app"] == "classify":
+        return "metrics.json"
+    return f"{entry['app']}.json"
+
+
+def _machine_of(run_dir):
+    """The fingerprint a committed run records, or None if it names none."""
+    metrics = _read(os.path.join(run_dir, "metrics.json")) or {}
+    if "cpu_model" not in metrics:
+        return None
+    onednn = metrics.get("versions", {}).get("onednn")
+    return {
+        "cpu_model": metrics["cpu_model"],
+        "cpu_flags": metrics.get("cpu_flags"),
+        "onednn": None if onednn is None else str(int(onednn)),
+    }
+
+
+def adopt(entries, workdir, sources) -> list[str]:
+    """Copies each queued run finished under one of `sources` (a folder of
+    run folders) into `workdir/runs` and marks it started and done on the
+    machine its metrics name; runs already marked done are left alone.
+    Returns the names adopted."""
+    adopted = []
+    for entry in entries:
+        name = entry["name"]
+        if os.path.exists(_marker(workdir, "done", name)):
+            continue
+        for source in sources:
+            run_dir = os.path.join(source, name)
+            if os.path.exists(os.path.join(run_dir, _finished_file(entry))):
+                break
+        else:
+            continue
+        target = os.path.join(workdir, "runs", name)
+        if os.path.exists(target):
+            raise FileExistsError(
+                f"--adopt: {target} exists but is not marked done; move it "
+                "aside first"
+            )
+        shutil.copytree(run_dir, target)
+        where = {"machine": _machine_of(run_dir), "adopted_from": run_dir}
+        _write(_marker(workdir, "started", name), {**where, "at": now()})
+        _write(_marker(workdir, "done", name), {**where, "at": now()})
+        adopted.append(name)
+    return adopted
+
+
 def _command(entry, workdir, core, extra=()):
     command = [
         sys.executable,
@@ -156,7 +212,7 @@ def _outputs(entry, workdir):
                 os.path.join(workdir, "exports", entry["name"]),
             ],
         )
-    return [f"--output_dir={run}"], [os.path.join(run, f"{entry['app']}.json")]
+    return [f"--output_dir={run}"], [os.path.join(run, _finished_file(entry))]
 
 
 def _environment():
@@ -328,6 +384,9 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     workdir = os.path.abspath(flags.FLAGS.workdir)
     entries = read_queue(flags.FLAGS.queue)
+    if flags.FLAGS.adopt:
+        names = adopt(entries, workdir, flags.FLAGS.adopt)
+        say(f"adopted {len(names)} finished runs: {', '.join(names)}")
     if flags.FLAGS.status:
         print("\n".join(status(entries, workdir)))
         return
@@ -368,6 +427,9 @@ if __name__ == "__main__":
     flags.DEFINE_bool("only_measure", False, "Print the cost and stop.")
     flags.DEFINE_bool(
         "status", False, "Print where each run stands and what is left."
+    )
+    flags.DEFINE_list(
+        "adopt", [], "Folders of finished runs to take in (new machine)."
     )
     flags.mark_flags_as_required(["queue", "workdir"])
     app.run(main)

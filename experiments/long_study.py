@@ -2,10 +2,16 @@ r"""The `long` study: CIFAR-10 at 50 epochs, same-machine pairs, controls.
 
 All 50,000 / 10,000 images, float32, per-image crop and flip, the ResNet
 recipe of `configs/resnet_cifar10.py` and the ConvMixer recipe of
-`configs/convmixer_cifar10.py`. Runs of one seed form a group that one
-machine trains from start to end (`experiments.campaign` retrains a group
-split by a machine change), so that every pair shares CPU, flags, oneDNN
-setting, library versions and commit.
+`configs/convmixer_cifar10.py`. The runs compared with one another form a
+group that one machine trains from start to end (`experiments.campaign`
+retrains a group split by a machine change), so that every pair shares
+CPU, flags, oneDNN setting, library versions and commit. A seed has a
+group per model: its d = 9 ResNets at both lengths (the three modes, and
+the change from 10 to 50 epochs), its d = 1 pair, its d = 3 pair, its
+standard-convolution run and its ConvMixer pair, each small enough for a
+machine to finish. Comparisons across groups (whether Chans - Full widens
+from d = 9 to d = 1) keep only the seeds whose runs share a machine, as
+the long report checks for every pair.
 
 - Separable ResNet-8 (d = 9), Full / Chans / Space, seeds 0-4, 50 epochs;
   the same at 10 epochs (the training-length axis).
@@ -33,6 +39,9 @@ Write the queues, then run them (see `experiments/campaign.py`):
     W=$HOME/campaigns/long
     python -m experiments.long_study --output=$W/queue.jsonl
     python -m experiments.long_study --robustness --output=$W/robustness.jsonl
+
+`--groups=seed1_d9,seed1_d1` writes only those groups: a queue per core,
+so that two workers never share a group.
 """
 
 from __future__ import annotations
@@ -60,14 +69,16 @@ CONVMIXER_SHAPE = {
 }
 
 
-def _entry(name, seed, config, overrides):
+def _entry(name, seed, config, overrides, model=None):
+    """A queued `classify` run; its group is the seed, or the seed and
+    `model` where a seed's runs split into groups."""
     args = [f"--config={config}"] + [
         f"--config.{key}={value}"
         for key, value in {**overrides, "seed": seed, "run_name": name}.items()
     ]
     return {
         "name": name,
-        "group": f"seed{seed}",
+        "group": f"seed{seed}" + (f"_{model}" if model else ""),
         "app": "classify",
         "args": args,
     }
@@ -89,6 +100,7 @@ def runs() -> list[dict]:
                             "freeze": freeze,
                             "epochs": epochs,
                         },
+                        "d9",
                     )
                 )
         queue.append(
@@ -101,6 +113,7 @@ def runs() -> list[dict]:
                     "model.conv": "standard",
                     "epochs": 50,
                 },
+                "standard",
             )
         )
         if seed not in CONTROL_SEEDS:
@@ -118,6 +131,7 @@ def runs() -> list[dict]:
                             "freeze": freeze,
                             "epochs": 50,
                         },
+                        f"d{d}",
                     )
                 )
         for freeze in ("none", "spatial"):
@@ -127,6 +141,7 @@ def runs() -> list[dict]:
                     seed,
                     CONVMIXER,
                     {**CONVMIXER_SHAPE, "freeze": freeze, "epochs": 50},
+                    "convmixer",
                 )
             )
     return queue
@@ -192,6 +207,11 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     entries = robustness_runs() if flags.FLAGS.robustness else runs()
+    if flags.FLAGS.groups:
+        unknown = set(flags.FLAGS.groups) - {e["group"] for e in entries}
+        if unknown:
+            raise app.UsageError(f"--groups: no such group {sorted(unknown)}")
+        entries = [e for e in entries if e["group"] in flags.FLAGS.groups]
     with open(flags.FLAGS.output, "x") as f:
         for entry in entries:
             f.write(json.dumps(entry) + "\n")
@@ -202,6 +222,9 @@ if __name__ == "__main__":
     flags.DEFINE_string("output", None, "Queue file to write (JSON lines).")
     flags.DEFINE_bool(
         "robustness", False, "Write the attacks' queue instead of training's."
+    )
+    flags.DEFINE_list(
+        "groups", [], "Write only these groups (e.g. a queue for one core)."
     )
     flags.mark_flag_as_required("output")
     app.run(main)

@@ -25,6 +25,13 @@ def test_long_study_trains_each_seed_back_to_back_and_names_what_differs():
     assert "resnet8_d9_chans_e50_s4" in names
     assert "resnet8_d1_full_e50_s2" in names
     assert "resnet8_d1_full_e50_s3" not in names  # controls: 3 seeds
+    # A group per seed and model: a pair, or the d = 9 modes at both lengths.
+    by_name = {r["name"]: r["group"] for r in runs}
+    assert by_name["convmixer_128_4_chans_e50_s1"] == "seed1_convmixer"
+    assert by_name["resnet8_d1_chans_e50_s1"] == "seed1_d1"
+    assert by_name["resnet8_d9_space_e10_s1"] == "seed1_d9"
+    assert by_name["resnet8_d9_full_e50_s1"] == "seed1_d9"
+    assert by_name["resnet8_standard_full_e50_s3"] == "seed3_standard"
     chans = next(r for r in runs if r["name"] == "resnet8_d3_chans_e50_s0")
     assert "--config.model.depth_multiplier=3" in chans["args"]
     assert "--config.freeze=spatial" in chans["args"]
@@ -54,6 +61,46 @@ def test_a_group_split_by_a_machine_change_is_trained_again(tmp_path):
     for name in ("a1", "b1"):
         with open(campaign._marker(workdir, "done", name)) as f:
             assert json.load(f)["machine"] == THERE
+
+
+def test_adopted_runs_keep_their_machine_and_a_split_group_retrains(tmp_path):
+    """A lost work directory rebuilt from committed runs: finished runs are
+    taken in as done on the machine their metrics name; a group with a run
+    missing is then trained again here as a whole, a finished one is kept."""
+    committed, workdir = tmp_path / "committed", str(tmp_path / "work")
+    entries = [
+        {"name": n, "group": g, "app": "classify", "args": []}
+        for n, g in [("a0", "s0"), ("b0", "s0"), ("a1", "s1"), ("b1", "s1")]
+    ]
+    entries.append(
+        {"name": "r1", "group": "r", "app": "robustness", "args": []}
+    )
+    for name in ("a0", "a1", "b1"):
+        (committed / name).mkdir(parents=True)
+        (committed / name / "metrics.json").write_text(
+            json.dumps(
+                {
+                    "cpu_model": THERE["cpu_model"],
+                    "cpu_flags": THERE["cpu_flags"],
+                    "versions": {"onednn": True},
+                }
+            )
+        )
+    (committed / "r1").mkdir()
+    (committed / "r1" / "robustness.json").write_text("{}")
+    (committed / "b0").mkdir()  # unfinished: no metrics
+    adopted = campaign.adopt(entries, workdir, [str(committed)])
+    assert adopted == ["a0", "a1", "b1", "r1"]
+    with open(campaign._marker(workdir, "done", "a1")) as f:
+        assert json.load(f)["machine"] == THERE
+    with open(campaign._marker(workdir, "done", "r1")) as f:
+        assert json.load(f)["machine"] is None  # names none: foreign
+    assert os.path.exists(os.path.join(workdir, "runs", "a1", "metrics.json"))
+    assert campaign.adopt(entries, workdir, [str(committed)]) == []
+    campaign.retrain_split_groups(entries, workdir, HERE)
+    assert not os.path.exists(campaign._marker(workdir, "done", "a0"))
+    for name in ("a1", "b1", "r1"):
+        assert os.path.exists(campaign._marker(workdir, "done", name))
 
 
 MACHINE = {
