@@ -25,6 +25,19 @@ outside the checkout, for example:
       nohup python -m experiments.campaign --queue=$W/queue.jsonl \
       --workdir=$W --core=1 --measure >> $W/campaign.log 2>&1 &
 
+Two workers (one per core) may run one queue: each claims the run it
+takes (`<workdir>/claims/<name>.json`, created exclusively, naming its
+process), and the other takes the next unclaimed one; a claim whose
+process has gone is dropped. So a group's runs are spread over the cores
+of one machine, and the group is finished sooner. `--source=<checkout>`
+runs the apps from that checkout (the pinned worktree) while the driver
+itself may be newer, e.g. from a second worktree:
+
+    for core in 0 1; do (cd $HOME/campaigns/src-driver && nohup \
+      python -m experiments.campaign --queue=$W/queue.jsonl --workdir=$W \
+      --source=$HOME/campaigns/src-long --core=$core \
+      >> $W/campaign_$core.log 2>&1 &); sleep 5; done
+
 `--measure` first times two short epochs of each distinct model on the core
 and prints the queue's cost in core-hours before it starts. `--status`
 starts nothing: it prints where each run of the queue stands and what is
@@ -182,6 +195,49 @@ def adopt(entries, workdir, sources) -> list[str]:
     return adopted
 
 
+def _boot_id():
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        return f.read().strip()
+
+
+def _alive(claim) -> bool:
+    """Whether the process that made `claim` still runs."""
+    if claim.get("boot_id") != _boot_id():
+        return False
+    try:
+        os.kill(claim["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim(workdir, name) -> bool:
+    """Claims run `name` for this process; False if a live one holds it."""
+    path = _marker(workdir, "claims", name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            held = _read(path)
+            if held is None or _alive(held):  # None: being written
+                return False
+            os.remove(path)  # its process has gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump({"pid": os.getpid(), "boot_id": _boot_id()}, f)
+        return True
+    return False
+
+
+def release(workdir, name) -> None:
+    path = _marker(workdir, "claims", name)
+    if os.path.exists(path) and (_read(path) or {}).get("pid") == os.getpid():
+        os.remove(path)
+
+
 def _command(entry, workdir, core, extra=()):
     command = [
         sys.executable,
@@ -228,7 +284,9 @@ def _needs(entry, workdir):
     return [n.replace("{workdir}", workdir) for n in entry.get("needs", ())]
 
 
-def perform(entry, workdir, core, here) -> bool:
+def perform(entry, workdir, core, here, source=None) -> bool:
+    """Runs one entry (from checkout `source`, default the current
+    directory) and marks it done; False if it failed or cannot start."""
     name = entry["name"]
     extra, finished = _outputs(entry, workdir)
     if all(map(os.path.exists, finished)):  # stopped before its marker
@@ -248,6 +306,7 @@ def perform(entry, workdir, core, here) -> bool:
             stdout=f,
             stderr=subprocess.STDOUT,
             env=_environment(),
+            cwd=source,
         )
     if rc != 0:
         say(f"{name} exited {rc} (log: {log}); the campaign stops")
@@ -276,7 +335,7 @@ def _epochs(entry):
     raise ValueError(f"{entry['name']}: no --config.epochs in its args")
 
 
-def measure(entries, workdir, core) -> dict:
+def measure(entries, workdir, core, source=None) -> dict:
     """Images/s of each distinct model: two epochs of 30 steps on the core,
     the second (compiled) one timed."""
     rates = {}
@@ -298,6 +357,7 @@ def measure(entries, workdir, core) -> dict:
             check=True,
             capture_output=True,
             env=_environment(),
+            cwd=source,
         )
         with open(os.path.join(probe, "history.json")) as f:
             rates[key] = json.load(f)[-1]["images_per_s"]
@@ -383,6 +443,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     workdir = os.path.abspath(flags.FLAGS.workdir)
+    source = flags.FLAGS.source and os.path.abspath(flags.FLAGS.source)
     entries = read_queue(flags.FLAGS.queue)
     if flags.FLAGS.adopt:
         names = adopt(entries, workdir, flags.FLAGS.adopt)
@@ -401,7 +462,7 @@ def main(argv):
     say(f"{len(entries) - len(todo)} of {len(entries)} runs done")
     if flags.FLAGS.measure or flags.FLAGS.only_measure:
         training = [e for e in todo if e["app"] == "classify"]
-        rates = measure(training, workdir, flags.FLAGS.core)
+        rates = measure(training, workdir, flags.FLAGS.core, source)
         say(
             f"cost of the {len(training)} training runs to do: "
             f"{cost_hours(training, rates):.1f} core-hours "
@@ -411,8 +472,17 @@ def main(argv):
             return
     start = time.monotonic()
     for entry in todo:
-        if not perform(entry, workdir, flags.FLAGS.core, here):
-            sys.exit(1)
+        name = entry["name"]
+        if not claim(workdir, name):
+            say(f"{name}: another worker has it")
+            continue
+        try:
+            if os.path.exists(_marker(workdir, "done", name)):
+                continue  # finished by another worker meanwhile
+            if not perform(entry, workdir, flags.FLAGS.core, here, source):
+                sys.exit(1)
+        finally:
+            release(workdir, name)
     say(f"queue finished in {(time.monotonic() - start) / 3600:.1f} h")
 
 
@@ -427,6 +497,9 @@ if __name__ == "__main__":
     flags.DEFINE_bool("only_measure", False, "Print the cost and stop.")
     flags.DEFINE_bool(
         "status", False, "Print where each run stands and what is left."
+    )
+    flags.DEFINE_string(
+        "source", None, "Checkout whose apps run (default: this directory)."
     )
     flags.DEFINE_list(
         "adopt", [], "Folders of finished runs to take in (new machine)."

@@ -103,6 +103,95 @@ def test_adopted_runs_keep_their_machine_and_a_split_group_retrains(tmp_path):
         assert os.path.exists(campaign._marker(workdir, "done", name))
 
 
+def test_two_workers_never_take_the_same_run(tmp_path):
+    import subprocess
+    import sys
+
+    workdir = str(tmp_path)
+    assert campaign.claim(workdir, "a")
+    assert not campaign.claim(workdir, "a")  # held by a live process
+    assert campaign.claim(workdir, "b")
+    campaign.release(workdir, "a")
+    assert campaign.claim(workdir, "a")
+    # A claim left by a process that has gone is dropped.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    campaign._write(
+        campaign._marker(workdir, "claims", "c"),
+        {"pid": gone.pid, "boot_id": campaign._boot_id()},
+    )
+    assert campaign.claim(workdir, "c")
+    campaign._write(  # made before a reboot: gone too
+        campaign._marker(workdir, "claims", "d"),
+        {"pid": os.getpid(), "boot_id": "another boot"},
+    )
+    assert campaign.claim(workdir, "d")
+
+
+def _echo_checkout(root):
+    """A checkout whose one app, `echo`, takes a moment and writes its
+    working directory into `<output_dir>/echo.json`."""
+    (root / "apps").mkdir(parents=True)
+    (root / "apps" / "__init__.py").write_text("")
+    (root / "apps" / "echo.py").write_text(
+        "import json, os, sys, time\n"
+        "time.sleep(0.3)\n"
+        "out = sys.argv[1].split('=', 1)[1]\n"
+        "os.makedirs(out)\n"
+        "json.dump(os.getcwd(), open(os.path.join(out, 'echo.json'), 'w'))\n"
+    )
+    return str(root)
+
+
+def test_two_workers_share_one_queue(tmp_path):
+    import subprocess
+    import sys
+
+    source = _echo_checkout(tmp_path / "pinned")
+    workdir, queue = tmp_path / "work", tmp_path / "queue.jsonl"
+    names = [f"e{i}" for i in range(6)]
+    queue.write_text(
+        "".join(
+            json.dumps({"name": n, "group": "g", "app": "echo", "args": []})
+            + "\n"
+            for n in names
+        )
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "experiments.campaign",
+        f"--queue={queue}",
+        f"--workdir={workdir}",
+        f"--source={source}",
+    ]
+    workers = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    logs = [w.communicate(timeout=120)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0]
+    started = [
+        line.split()[-1] for log in logs for line in log.splitlines()
+        if " start " in line
+    ]  # fmt: skip
+    assert sorted(started) == names  # each run once, by one worker
+    assert all(" start " in log for log in logs)  # both worked
+    assert not os.listdir(workdir / "claims")
+
+
+def test_runs_come_from_the_source_checkout(tmp_path):
+    """The driver may be newer than the pinned checkout whose apps run."""
+    source = _echo_checkout(tmp_path / "pinned")
+    workdir = str(tmp_path / "work")
+    entry = {"name": "e", "group": "g", "app": "echo", "args": []}
+    assert campaign.perform(entry, workdir, None, HERE, str(source))
+    with open(os.path.join(workdir, "runs", "e", "echo.json")) as f:
+        assert json.load(f) == source
+    with open(campaign._marker(workdir, "done", "e")) as f:
+        assert json.load(f)["machine"] == HERE
+
+
 MACHINE = {
     "cpu_model": "Intel Xeon",
     "cpu_flags": ["amx_bf16", "avx512f"],
