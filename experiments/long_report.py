@@ -30,6 +30,7 @@ close for the ConvMixers, widens for the mechanism).
 from __future__ import annotations
 
 import datetime
+import filecmp
 import json
 import os
 import shutil
@@ -292,11 +293,19 @@ def copy_robustness(source: str, target: str) -> list[str]:
 
 def _copy_marked(source, target, marker, names) -> list[str]:
     """Copies the files `names` of each folder of `source` that holds
-    `marker` into a folder of the same name in `target`."""
+    `marker` into a folder of the same name in `target`, replacing that
+    folder whole where its `marker` differs."""
     copied = []
     for folder in sorted(os.listdir(source)):
         if not os.path.exists(os.path.join(source, folder, marker)):
             continue
+        kept = os.path.join(target, folder, marker)
+        if os.path.exists(kept) and not filecmp.cmp(
+            kept, os.path.join(source, folder, marker), shallow=False
+        ):
+            # Another run of that name (retrained on another machine):
+            # what was measured on the old one (reach.json) goes with it.
+            shutil.rmtree(os.path.join(target, folder))
         os.makedirs(os.path.join(target, folder), exist_ok=True)
         for name in names:
             path = os.path.join(source, folder, name)

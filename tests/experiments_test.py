@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import conftest
 
@@ -321,6 +322,32 @@ def test_long_report_copies_and_lists_the_finished_robustness_studies(
         "e50_s0/robustness.md): Chans more robust: **not shown** (fewer "
         "than 2 paired seeds)"
     ) in text
+
+
+def test_a_retrained_run_replaces_the_committed_one_and_its_measures(
+    tmp_path,
+):
+    from experiments import long_report
+
+    campaign_runs, committed = tmp_path / "campaign", tmp_path / "committed"
+    _finished(committed, "convmixer_128_4_full_e50_s0", 0.83)
+    _finished(committed, "resnet8_d9_full_e50_s0", 0.87)
+    for name in ("convmixer_128_4_full_e50_s0", "resnet8_d9_full_e50_s0"):
+        (committed / name / "reach.json").write_text("{}")
+    # Retrained on another machine: another run of the same name.
+    _finished(campaign_runs, "convmixer_128_4_full_e50_s0", 0.84)
+    shutil.copytree(
+        committed / "resnet8_d9_full_e50_s0",
+        campaign_runs / "resnet8_d9_full_e50_s0",
+    )  # the same run again
+    copied = long_report.copy_finished(str(campaign_runs), str(committed))
+    assert copied == ["convmixer_128_4_full_e50_s0", "resnet8_d9_full_e50_s0"]
+    retrained = committed / "convmixer_128_4_full_e50_s0"
+    assert json.loads((retrained / "metrics.json").read_text()) == json.loads(
+        (campaign_runs / retrained.name / "metrics.json").read_text()
+    )
+    assert not (retrained / "reach.json").exists()
+    assert (committed / "resnet8_d9_full_e50_s0" / "reach.json").exists()
 
 
 def test_long_report_merges_a_settings_studies_once_two_seeds_finished(
