@@ -54,6 +54,7 @@ again here as a whole.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -221,10 +222,18 @@ def claim(workdir, name) -> bool:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            held = _read(path)
-            if held is None or _alive(held):  # None: being written
+            try:
+                held = _read(path)
+            except json.JSONDecodeError:  # being written, or left half so
+                if time.time() - os.path.getmtime(path) < 60:
+                    return False
+                held = {}
+            if held is None:
+                continue  # released meanwhile
+            if held and _alive(held):
                 return False
-            os.remove(path)  # its process has gone
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)  # its process has gone
             continue
         with os.fdopen(fd, "w") as f:
             json.dump({"pid": os.getpid(), "boot_id": _boot_id()}, f)

@@ -127,6 +127,13 @@ def test_two_workers_never_take_the_same_run(tmp_path):
         {"pid": os.getpid(), "boot_id": "another boot"},
     )
     assert campaign.claim(workdir, "d")
+    # Created but not yet written by its claimant: held; left so for a
+    # minute (its writer died between the two): taken.
+    empty = campaign._marker(workdir, "claims", "e")
+    open(empty, "w").close()
+    assert not campaign.claim(workdir, "e")
+    os.utime(empty, (os.path.getmtime(empty) - 120,) * 2)
+    assert campaign.claim(workdir, "e")
 
 
 def _echo_checkout(root):
