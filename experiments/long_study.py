@@ -40,8 +40,8 @@ Write the queues, then run them (see `experiments/campaign.py`):
     python -m experiments.long_study --output=$W/queue.jsonl
     python -m experiments.long_study --robustness --output=$W/robustness.jsonl
 
-`--groups=seed1_d9,seed1_d1` writes only those groups: a queue per core,
-so that two workers never share a group.
+`--groups=seed1_d9,seed1_d1` writes only those groups (the part of the
+study one machine is to train; its two workers share that queue).
 """
 
 from __future__ import annotations
