@@ -11,10 +11,11 @@ checkpoint). Other apps (`robustness`) get `--output_dir=<workdir>/runs/
 entry's optional `needs` (paths) must exist before it starts, else the
 campaign stops there and says what it waits for.
 
-Pairs never cross machines: the runs of one `group` (a seed) are trained on
-one machine. When this machine differs from the one that trained part of an
-unfinished group, that group's runs are moved aside to
-`<workdir>/superseded/` and trained again here; a finished group stays.
+Pairs never cross machines: the runs of one `group` (one seed's runs of
+one model, say) are trained on one machine. When this machine differs from
+the one that trained part of an unfinished group, that group's runs are
+moved aside to `<workdir>/superseded/` and trained again here; a finished
+group stays (`experiments.campaign_workdir` keeps these records).
 
 Run it from a `git worktree` pinned at a commit, with the work directory
 outside the checkout, for example:
@@ -54,8 +55,6 @@ again here as a whole.
 
 from __future__ import annotations
 
-import contextlib
-import datetime
 import json
 import os
 import shutil
@@ -65,17 +64,14 @@ import time
 
 from absl import app, flags
 
+from experiments import campaign_workdir as workdirs
 from spatialmix_keras import machine
 
 TRAIN_IMAGES = 50_000
 
 
-def now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def say(message: str) -> None:
-    print(f"{now()} {message}", flush=True)
+    print(f"{workdirs.now()} {message}", flush=True)
 
 
 def fingerprint() -> dict:
@@ -97,154 +93,6 @@ def read_queue(path: str) -> list[dict]:
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: run names repeat.")
     return entries
-
-
-def _marker(workdir, kind, name):
-    return os.path.join(workdir, kind, f"{name}.json")
-
-
-def _read(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-
-
-def _write(path, value):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(path + ".tmp", path)
-
-
-def retrain_split_groups(entries, workdir, here) -> None:
-    """Moves aside the runs of every unfinished group that another machine
-    started, so that this one trains the whole group."""
-    groups = {}
-    for entry in entries:
-        groups.setdefault(entry["group"], []).append(entry["name"])
-    stamp = now().replace(":", "")
-    for group, names in groups.items():
-        started = {n: _read(_marker(workdir, "started", n)) for n in names}
-        done = [n for n in names if os.path.exists(_marker(workdir, "done", n))]
-        foreign = [n for n, s in started.items() if s and s["machine"] != here]
-        if not foreign or len(done) == len(names):
-            continue
-        say(f"group {group}: started on another machine; retraining it here")
-        for name in names:
-            for kind in ("runs", "exports", "done", "started", "logs"):
-                suffix = "" if kind in ("runs", "exports") else ".json"
-                if kind == "logs":
-                    suffix = ".log"
-                path = os.path.join(workdir, kind, name + suffix)
-                if os.path.exists(path):
-                    target = os.path.join(
-                        workdir, "superseded", stamp, kind, name + suffix
-                    )
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    shutil.move(path, target)
-
-
-def _finished_file(entry):
-    """The file a finished run leaves in its run folder."""
-    if entry["app"] == "classify":
-        return "metrics.json"
-    return f"{entry['app']}.json"
-
-
-def _machine_of(run_dir):
-    """The fingerprint a committed run records, or None if it names none."""
-    metrics = _read(os.path.join(run_dir, "metrics.json")) or {}
-    if "cpu_model" not in metrics:
-        return None
-    onednn = metrics.get("versions", {}).get("onednn")
-    return {
-        "cpu_model": metrics["cpu_model"],
-        "cpu_flags": metrics.get("cpu_flags"),
-        "onednn": None if onednn is None else str(int(onednn)),
-    }
-
-
-def adopt(entries, workdir, sources) -> list[str]:
-    """Copies each queued run finished under one of `sources` (a folder of
-    run folders) into `workdir/runs` and marks it started and done on the
-    machine its metrics name; runs already marked done are left alone.
-    Returns the names adopted."""
-    adopted = []
-    for entry in entries:
-        name = entry["name"]
-        if os.path.exists(_marker(workdir, "done", name)):
-            continue
-        for source in sources:
-            run_dir = os.path.join(source, name)
-            if os.path.exists(os.path.join(run_dir, _finished_file(entry))):
-                break
-        else:
-            continue
-        target = os.path.join(workdir, "runs", name)
-        if os.path.exists(target):
-            raise FileExistsError(
-                f"--adopt: {target} exists but is not marked done; move it "
-                "aside first"
-            )
-        shutil.copytree(run_dir, target)
-        where = {"machine": _machine_of(run_dir), "adopted_from": run_dir}
-        _write(_marker(workdir, "started", name), {**where, "at": now()})
-        _write(_marker(workdir, "done", name), {**where, "at": now()})
-        adopted.append(name)
-    return adopted
-
-
-def _boot_id():
-    with open("/proc/sys/kernel/random/boot_id") as f:
-        return f.read().strip()
-
-
-def _alive(claim) -> bool:
-    """Whether the process that made `claim` still runs."""
-    if claim.get("boot_id") != _boot_id():
-        return False
-    try:
-        os.kill(claim["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def claim(workdir, name) -> bool:
-    """Claims run `name` for this process; False if a live one holds it."""
-    path = _marker(workdir, "claims", name)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                held = _read(path)
-            except json.JSONDecodeError:  # being written, or left half so
-                if time.time() - os.path.getmtime(path) < 60:
-                    return False
-                held = {}
-            if held is None:
-                continue  # released meanwhile
-            if held and _alive(held):
-                return False
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)  # its process has gone
-            continue
-        with os.fdopen(fd, "w") as f:
-            json.dump({"pid": os.getpid(), "boot_id": _boot_id()}, f)
-        return True
-    return False
-
-
-def release(workdir, name) -> None:
-    path = _marker(workdir, "claims", name)
-    if os.path.exists(path) and (_read(path) or {}).get("pid") == os.getpid():
-        os.remove(path)
 
 
 def _command(entry, workdir, core, extra=()):
@@ -277,7 +125,9 @@ def _outputs(entry, workdir):
                 os.path.join(workdir, "exports", entry["name"]),
             ],
         )
-    return [f"--output_dir={run}"], [os.path.join(run, _finished_file(entry))]
+    return [f"--output_dir={run}"], [
+        os.path.join(run, workdirs.finished_file(entry))
+    ]
 
 
 def _environment():
@@ -299,13 +149,13 @@ def perform(entry, workdir, core, here, source=None) -> bool:
     name = entry["name"]
     extra, finished = _outputs(entry, workdir)
     if all(map(os.path.exists, finished)):  # stopped before its marker
-        _write(_marker(workdir, "done", name), {"machine": here, "at": now()})
+        workdirs.mark(workdir, "done", name, here)
         return True
     missing = [n for n in _needs(entry, workdir) if not os.path.exists(n)]
     if missing:
         say(f"{name} waits for {', '.join(missing)}; the campaign stops")
         return False
-    _write(_marker(workdir, "started", name), {"machine": here, "at": now()})
+    workdirs.mark(workdir, "started", name, here)
     log = os.path.join(workdir, "logs", f"{name}.log")
     os.makedirs(os.path.dirname(log), exist_ok=True)
     say(f"start {name}")
@@ -320,7 +170,7 @@ def perform(entry, workdir, core, here, source=None) -> bool:
     if rc != 0:
         say(f"{name} exited {rc} (log: {log}); the campaign stops")
         return False
-    _write(_marker(workdir, "done", name), {"machine": here, "at": now()})
+    workdirs.mark(workdir, "done", name, here)
     say(f"done {name}")
     return True
 
@@ -381,7 +231,7 @@ def cost_hours(entries, rates) -> float:
 
 
 def _epochs_done(entry, workdir):
-    history = _read(
+    history = workdirs.read(
         os.path.join(workdir, "runs", entry["name"], "history.json")
     )
     return len(history or [])
@@ -397,8 +247,8 @@ def status(entries, workdir) -> list[str]:
     lines, done_count = [], 0
     for entry in entries:
         name = entry["name"]
-        done = _read(_marker(workdir, "done", name))
-        started = os.path.exists(_marker(workdir, "started", name))
+        done = workdirs.read(workdirs.marker(workdir, "done", name))
+        started = os.path.exists(workdirs.marker(workdir, "started", name))
         done_count += done is not None
         if entry["app"] != "classify":
             needs = _needs(entry, workdir)
@@ -414,7 +264,9 @@ def status(entries, workdir) -> list[str]:
             )
             lines.append(f"{name}: {state}")
             continue
-        metrics = _read(os.path.join(workdir, "runs", name, "metrics.json"))
+        metrics = workdirs.read(
+            os.path.join(workdir, "runs", name, "metrics.json")
+        )
         if done and metrics:
             per_epoch = metrics["train_time_s"] / metrics["epochs"]
             seconds.setdefault(_model_key(entry), []).append(per_epoch)
@@ -455,18 +307,19 @@ def main(argv):
     source = flags.FLAGS.source and os.path.abspath(flags.FLAGS.source)
     entries = read_queue(flags.FLAGS.queue)
     if flags.FLAGS.adopt:
-        names = adopt(entries, workdir, flags.FLAGS.adopt)
+        names = workdirs.adopt(entries, workdir, flags.FLAGS.adopt)
         say(f"adopted {len(names)} finished runs: {', '.join(names)}")
     if flags.FLAGS.status:
         print("\n".join(status(entries, workdir)))
         return
     here = fingerprint()
     say(f"machine: {here['cpu_model']}, oneDNN {here['onednn']}")
-    retrain_split_groups(entries, workdir, here)
+    for group in workdirs.retrain_split_groups(entries, workdir, here):
+        say(f"group {group}: started on another machine; retraining it here")
     todo = [
         e
         for e in entries
-        if not os.path.exists(_marker(workdir, "done", e["name"]))
+        if not os.path.exists(workdirs.marker(workdir, "done", e["name"]))
     ]
     say(f"{len(entries) - len(todo)} of {len(entries)} runs done")
     if flags.FLAGS.measure or flags.FLAGS.only_measure:
@@ -482,16 +335,16 @@ def main(argv):
     start = time.monotonic()
     for entry in todo:
         name = entry["name"]
-        if not claim(workdir, name):
+        if not workdirs.claim(workdir, name):
             say(f"{name}: another worker has it")
             continue
         try:
-            if os.path.exists(_marker(workdir, "done", name)):
+            if os.path.exists(workdirs.marker(workdir, "done", name)):
                 continue  # finished by another worker meanwhile
             if not perform(entry, workdir, flags.FLAGS.core, here, source):
                 sys.exit(1)
         finally:
-            release(workdir, name)
+            workdirs.release(workdir, name)
     say(f"queue finished in {(time.monotonic() - start) / 3600:.1f} h")
 
 

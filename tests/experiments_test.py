@@ -6,14 +6,9 @@ import shutil
 
 import conftest
 
-from experiments import campaign, long_study
+from experiments import campaign, campaign_workdir, long_study
 
 HERE = {"cpu_model": "Intel Xeon", "cpu_flags": ["amx_bf16"], "onednn": "1"}
-THERE = {**HERE, "cpu_model": "AMD EPYC"}
-
-
-def _mark(workdir, kind, name, where):
-    campaign._write(campaign._marker(workdir, kind, name), {"machine": where})
 
 
 def test_long_study_trains_each_seed_back_to_back_and_names_what_differs():
@@ -36,104 +31,6 @@ def test_long_study_trains_each_seed_back_to_back_and_names_what_differs():
     chans = next(r for r in runs if r["name"] == "resnet8_d3_chans_e50_s0")
     assert "--config.model.depth_multiplier=3" in chans["args"]
     assert "--config.freeze=spatial" in chans["args"]
-
-
-def test_a_group_split_by_a_machine_change_is_trained_again(tmp_path):
-    workdir = str(tmp_path)
-    entries = [
-        {"name": n, "group": g, "app": "classify", "args": []}
-        for n, g in [("a0", "s0"), ("b0", "s0"), ("a1", "s1"), ("b1", "s1")]
-    ]
-    # s0: one run finished elsewhere, its partner not: retrain both here.
-    _mark(workdir, "started", "a0", THERE)
-    _mark(workdir, "done", "a0", THERE)
-    os.makedirs(os.path.join(workdir, "runs", "a0"))
-    # s1: finished elsewhere as a whole: kept.
-    for name in ("a1", "b1"):
-        _mark(workdir, "started", name, THERE)
-        _mark(workdir, "done", name, THERE)
-    campaign.retrain_split_groups(entries, workdir, HERE)
-    assert not os.path.exists(campaign._marker(workdir, "done", "a0"))
-    assert not os.path.exists(os.path.join(workdir, "runs", "a0"))
-    (moved,) = os.listdir(os.path.join(workdir, "superseded"))
-    assert os.path.isdir(
-        os.path.join(workdir, "superseded", moved, "runs", "a0")
-    )
-    for name in ("a1", "b1"):
-        with open(campaign._marker(workdir, "done", name)) as f:
-            assert json.load(f)["machine"] == THERE
-
-
-def test_adopted_runs_keep_their_machine_and_a_split_group_retrains(tmp_path):
-    """A lost work directory rebuilt from committed runs: finished runs are
-    taken in as done on the machine their metrics name; a group with a run
-    missing is then trained again here as a whole, a finished one is kept."""
-    committed, workdir = tmp_path / "committed", str(tmp_path / "work")
-    entries = [
-        {"name": n, "group": g, "app": "classify", "args": []}
-        for n, g in [("a0", "s0"), ("b0", "s0"), ("a1", "s1"), ("b1", "s1")]
-    ]
-    entries.append(
-        {"name": "r1", "group": "r", "app": "robustness", "args": []}
-    )
-    for name in ("a0", "a1", "b1"):
-        (committed / name).mkdir(parents=True)
-        (committed / name / "metrics.json").write_text(
-            json.dumps(
-                {
-                    "cpu_model": THERE["cpu_model"],
-                    "cpu_flags": THERE["cpu_flags"],
-                    "versions": {"onednn": True},
-                }
-            )
-        )
-    (committed / "r1").mkdir()
-    (committed / "r1" / "robustness.json").write_text("{}")
-    (committed / "b0").mkdir()  # unfinished: no metrics
-    adopted = campaign.adopt(entries, workdir, [str(committed)])
-    assert adopted == ["a0", "a1", "b1", "r1"]
-    with open(campaign._marker(workdir, "done", "a1")) as f:
-        assert json.load(f)["machine"] == THERE
-    with open(campaign._marker(workdir, "done", "r1")) as f:
-        assert json.load(f)["machine"] is None  # names none: foreign
-    assert os.path.exists(os.path.join(workdir, "runs", "a1", "metrics.json"))
-    assert campaign.adopt(entries, workdir, [str(committed)]) == []
-    campaign.retrain_split_groups(entries, workdir, HERE)
-    assert not os.path.exists(campaign._marker(workdir, "done", "a0"))
-    for name in ("a1", "b1", "r1"):
-        assert os.path.exists(campaign._marker(workdir, "done", name))
-
-
-def test_two_workers_never_take_the_same_run(tmp_path):
-    import subprocess
-    import sys
-
-    workdir = str(tmp_path)
-    assert campaign.claim(workdir, "a")
-    assert not campaign.claim(workdir, "a")  # held by a live process
-    assert campaign.claim(workdir, "b")
-    campaign.release(workdir, "a")
-    assert campaign.claim(workdir, "a")
-    # A claim left by a process that has gone is dropped.
-    gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()
-    campaign._write(
-        campaign._marker(workdir, "claims", "c"),
-        {"pid": gone.pid, "boot_id": campaign._boot_id()},
-    )
-    assert campaign.claim(workdir, "c")
-    campaign._write(  # made before a reboot: gone too
-        campaign._marker(workdir, "claims", "d"),
-        {"pid": os.getpid(), "boot_id": "another boot"},
-    )
-    assert campaign.claim(workdir, "d")
-    # Created but not yet written by its claimant: held; left so for a
-    # minute (its writer died between the two): taken.
-    empty = campaign._marker(workdir, "claims", "e")
-    open(empty, "w").close()
-    assert not campaign.claim(workdir, "e")
-    os.utime(empty, (os.path.getmtime(empty) - 120,) * 2)
-    assert campaign.claim(workdir, "e")
 
 
 def _echo_checkout(root):
@@ -196,7 +93,7 @@ def test_runs_come_from_the_source_checkout(tmp_path):
     assert campaign.perform(entry, workdir, None, HERE, str(source))
     with open(os.path.join(workdir, "runs", "e", "echo.json")) as f:
         assert json.load(f) == source
-    with open(campaign._marker(workdir, "done", "e")) as f:
+    with open(campaign_workdir.marker(workdir, "done", "e")) as f:
         assert json.load(f)["machine"] == HERE
 
 
@@ -482,7 +379,7 @@ def test_robustness_queue_attacks_each_seeds_models_with_known_flags(tmp_path):
     workdir = str(tmp_path)
     assert not campaign.perform(first, workdir, None, HERE)
     assert not os.path.exists(
-        campaign._marker(workdir, "started", first["name"])
+        campaign_workdir.marker(workdir, "started", first["name"])
     )
     flags, finished = campaign._outputs(first, workdir)
     assert flags == [f"--output_dir={workdir}/runs/{first['name']}"]
@@ -551,15 +448,15 @@ def test_campaign_status_says_where_each_run_stands_and_what_is_left(tmp_path):
             "needs": ["{workdir}/exports/a_done", "{workdir}/exports/b_new"],
         },
     ]
-    _mark(workdir, "started", "a_done", HERE)
-    _mark(workdir, "done", "a_done", HERE)
+    campaign_workdir.mark(workdir, "started", "a_done", HERE)
+    campaign_workdir.mark(workdir, "done", "a_done", HERE)
     runs = tmp_path / "runs"
     (runs / "a_done").mkdir(parents=True)
     (runs / "a_done" / "metrics.json").write_text(
         json.dumps({"train_time_s": 3600.0, "epochs": 2})
     )
     (tmp_path / "exports" / "a_done").mkdir(parents=True)
-    _mark(workdir, "started", "a_half", HERE)
+    campaign_workdir.mark(workdir, "started", "a_half", HERE)
     (runs / "a_half").mkdir()
     (runs / "a_half" / "history.json").write_text(json.dumps([{}] * 4))
     lines = campaign.status(entries, workdir)
