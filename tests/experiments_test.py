@@ -140,6 +140,8 @@ def test_long_report_pairs_on_one_machine_and_judges_by_the_rules(tmp_path):
         "resnet8_d9 50 epochs Chans - Full, seed 3: differ in cpu_model" in text
     )
     assert "- (a) separable ResNet-8 (d = 9), 50 epochs: **holds**." in text
+    # Three same-machine pairs of the five seeds planned: said so.
+    assert "So far: 3 of the 5 planned seeds paired" in text
     assert "- (a) separable ResNet-8 (d = 9), 10 epochs: **not shown**." in text
     # d = 1: Chans - Full -10, -9.8, -9.6 points; the gap to d = 9 is
     # about +9 points on every seed: the mechanism's prediction holds.
