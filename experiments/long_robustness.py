@@ -40,7 +40,9 @@ def sections(output: str) -> list[str]:
     if merged:
         lines += ["## Robustness, seeds merged", ""]
         lines += [
-            _study_line(os.path.join(output, MERGED), MERGED, n) for n in merged
+            _study_line(os.path.join(output, MERGED), MERGED, n)
+            + _so_far(root, n)
+            for n in merged
         ]
         lines.append("")
     lines += [
@@ -53,6 +55,27 @@ def sections(output: str) -> list[str]:
     ]
     lines += [_study_line(root, FOLDER, n) for n in names]
     return [*lines, ""]
+
+
+def _seeds(names, setting) -> list[int]:
+    """The seeds of the studies `<setting>_s<seed>` among `names`."""
+    found = (re.fullmatch(rf"{re.escape(setting)}_s(\d+)", n) for n in names)
+    return sorted(int(m[1]) for m in found if m)
+
+
+def _so_far(root: str, setting: str) -> str:
+    """What a merged verdict is worth while planned seeds are missing."""
+    done = len(_seeds(_finished(root), setting))
+    wanted = len(
+        _seeds([r["name"] for r in long_study.robustness_runs()], setting)
+    )
+    if done >= wanted:
+        return ""
+    return (
+        f". So far: {done} of the {wanted} planned seeds; every planned "
+        f"study runs whatever this says, and the verdict is the one at "
+        f"n={wanted}."
+    )
 
 
 def _study_line(root: str, folder: str, name: str) -> str:
@@ -70,11 +93,11 @@ def merge(root: str, target: str) -> list[str]:
     """Merges the studies under `root` named `<setting>_s<seed>` into
     `target/<setting>/` for each setting with two or more seeds (replacing
     an earlier merge); returns the settings merged."""
-    by_setting = {}
-    for name in _finished(root):
-        match = re.fullmatch(r"(.+)_s(\d+)", name)
-        if match:
-            by_setting.setdefault(match[1], []).append(int(match[2]))
+    names = _finished(root)
+    settings = {
+        m[1] for m in (re.fullmatch(r"(.+)_s\d+", n) for n in names) if m
+    }
+    by_setting = {setting: _seeds(names, setting) for setting in settings}
     merged = []
     for setting, seeds in sorted(by_setting.items()):
         if len(seeds) < 2:

@@ -293,7 +293,8 @@ def test_long_report_merges_a_settings_studies_once_two_seeds_finished(
         "- [robustness_resnet8_d9_e50](robustness_merged/robustness_resnet8_"
         "d9_e50/robustness.md): Chans is more robust than Full: **not shown** "
         "(Chans - Full robust score, FGSM +3.0 [-9.7, +15.7] points (n=2), "
-        "PGD +5.0 [-7.7, +17.7] points (n=2))"
+        "PGD +5.0 [-7.7, +17.7] points (n=2)). So far: 2 of the 5 planned "
+        "seeds;"
     ) in text
     assert text.index("## Robustness, seeds merged") < text.index(
         "## Robustness, seed by seed"
