@@ -154,7 +154,11 @@ def judged(runs) -> list[str]:
         f"- (b) ConvMixer-128/4, 50 epochs: **{verdict}**. {reason}."
         + _so_far(chans[3], key)
     )
-    lines.append(f"- The mechanism: **{widens(runs)[0]}**. {widens(runs)[1]}.")
+    verdict, reason, pairs = widens(runs)
+    lines.append(
+        f"- The mechanism: **{verdict}**. {reason}."
+        + _so_far(pairs, ("resnet8_d1", 50))
+    )
     return lines
 
 
@@ -212,14 +216,15 @@ def training_length(runs) -> list[str]:
 
 
 def widens(runs) -> tuple:
-    """(Chans - Full at d = 9) - (Chans - Full at d = 1), paired by seed,
-    over seeds whose four runs all share one machine."""
+    """`(verdict, reason, n)` of (Chans - Full at d = 9) - (Chans - Full at
+    d = 1), paired by seed over the n seeds whose four runs all share one
+    machine."""
     _, _, gap = _gap_change(
         runs.get(("resnet8_d9", 50), {}),
         runs.get(("resnet8_d1", 50), {}),
         "chans",
     )
-    return verdicts.widens(gap, 9, 1)
+    return (*verdicts.widens(gap, 9, 1), gap[3])
 
 
 def d_sweep_plot(runs, path):

@@ -146,6 +146,9 @@ def test_long_report_pairs_on_one_machine_and_judges_by_the_rules(tmp_path):
     # d = 1: Chans - Full -10, -9.8, -9.6 points; the gap to d = 9 is
     # about +9 points on every seed: the mechanism's prediction holds.
     assert "- The mechanism: **holds**." in text
+    # d = 1 is planned on three seeds, and all three are paired.
+    (mechanism,) = [x for x in text.splitlines() if "The mechanism" in x]
+    assert "So far" not in mechanism
     assert (tmp_path / "out" / "d_sweep.png").read_bytes()[:4] == b"\x89PNG"
 
 
