@@ -38,10 +38,13 @@ def marker(workdir, kind, name):
     return os.path.join(workdir, kind, f"{name}.json")
 
 
-def mark(workdir, kind, name, machine) -> None:
-    """Writes marker `kind` (`started`, `done`) of run `name`: its machine
-    and the time."""
-    write(marker(workdir, kind, name), {"machine": machine, "at": now()})
+def mark(workdir, kind, name, machine, **extra) -> None:
+    """Writes marker `kind` (`started`, `done`) of run `name`: its machine,
+    the time and any `extra` fields."""
+    write(
+        marker(workdir, kind, name),
+        {"machine": machine, **extra, "at": now()},
+    )
 
 
 def read(path):
@@ -128,9 +131,9 @@ def adopt(entries, workdir, sources) -> list[str]:
                 "aside first"
             )
         shutil.copytree(run_dir, target)
-        where = {"machine": _machine_of(run_dir), "adopted_from": run_dir}
-        write(marker(workdir, "started", name), {**where, "at": now()})
-        write(marker(workdir, "done", name), {**where, "at": now()})
+        machine = _machine_of(run_dir)
+        for kind in ("started", "done"):
+            mark(workdir, kind, name, machine, adopted_from=run_dir)
         adopted.append(name)
     return adopted
 

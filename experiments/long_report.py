@@ -62,16 +62,6 @@ def read_runs(root: str) -> dict:
     return found
 
 
-def planned() -> dict:
-    """`{(model, epochs): runs planned}` of the study's queue."""
-    counts = {}
-    for entry in long_study.runs():
-        match = long_study.RUN_NAME.match(entry["name"])
-        key = (match["model"], int(match["epochs"]))
-        counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
 def planned_seeds() -> dict:
     """`{(model, epochs): number of seeds planned}` of the study's queue."""
     seeds = {}
@@ -82,9 +72,8 @@ def planned_seeds() -> dict:
     return {key: len(s) for key, s in seeds.items()}
 
 
-def _so_far(pairs: int, key) -> str:
+def _so_far(pairs: int, wanted: int) -> str:
     """What a verdict on `pairs` pairs is worth while seeds are missing."""
-    wanted = planned_seeds()[key]
     if pairs >= wanted:
         return ""
     return (
@@ -134,7 +123,7 @@ def table(runs) -> tuple[list[str], list[str]]:
 
 def judged(runs) -> list[str]:
     """One line per verdict of the study."""
-    lines = []
+    lines, wanted = [], planned_seeds()
     for epochs in (10, 50):
         cell = runs.get(("resnet8_d9", epochs), {})
         chans, _ = difference(cell, "chans")
@@ -145,19 +134,20 @@ def judged(runs) -> list[str]:
         pairs = min(chans[3], space[3])
         lines.append(
             f"- (a) separable ResNet-8 (d = 9), {epochs} epochs: "
-            f"**{verdict}**. {reason}." + _so_far(pairs, ("resnet8_d9", epochs))
+            f"**{verdict}**. {reason}."
+            + _so_far(pairs, wanted["resnet8_d9", epochs])
         )
     key = ("convmixer_128_4", 50)
     chans, _ = difference(runs.get(key, {}), "chans")
     verdict, reason = verdicts.close(chans)
     lines.append(
         f"- (b) ConvMixer-128/4, 50 epochs: **{verdict}**. {reason}."
-        + _so_far(chans[3], key)
+        + _so_far(chans[3], wanted[key])
     )
     verdict, reason, pairs = widens(runs)
     lines.append(
         f"- The mechanism: **{verdict}**. {reason}."
-        + _so_far(pairs, ("resnet8_d1", 50))
+        + _so_far(pairs, wanted["resnet8_d1", 50])
     )
     return lines
 
@@ -273,13 +263,12 @@ def d_sweep_plot(runs, path):
 
 def report(runs_root: str, output: str) -> str:
     runs = read_runs(runs_root)
-    counts = planned()
     done = sum(len(s) for cell in runs.values() for s in cell.values())
     rows, left_out = table(runs)
     lines = [
         "# The long study: CIFAR-10 at 50 epochs, same-machine pairs",
         "",
-        f"{done} of {sum(counts.values())} training runs finished "
+        f"{done} of {len(long_study.runs())} training runs finished "
         f"(report drawn {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} "
         "UTC by `python -m experiments.long_report`). What was planned: "
         "`experiments/long_study.py`; where each run was made: "

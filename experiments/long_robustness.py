@@ -41,7 +41,7 @@ def sections(output: str) -> list[str]:
         lines += ["## Robustness, seeds merged", ""]
         lines += [
             _study_line(os.path.join(output, MERGED), MERGED, n)
-            + _so_far(root, n)
+            + _so_far(len(merged[n]), n)
             for n in merged
         ]
         lines.append("")
@@ -57,18 +57,21 @@ def sections(output: str) -> list[str]:
     return [*lines, ""]
 
 
-def _seeds(names, setting) -> list[int]:
-    """The seeds of the studies `<setting>_s<seed>` among `names`."""
-    found = (re.fullmatch(rf"{re.escape(setting)}_s(\d+)", n) for n in names)
-    return sorted(int(m[1]) for m in found if m)
+def _by_setting(names) -> dict[str, list[int]]:
+    """`{setting: seeds}` of the studies `<setting>_s<seed>` among `names`."""
+    by_setting = {}
+    for name in names:
+        match = re.fullmatch(r"(.+)_s(\d+)", name)
+        if match:
+            by_setting.setdefault(match[1], []).append(int(match[2]))
+    return by_setting
 
 
-def _so_far(root: str, setting: str) -> str:
-    """What a merged verdict is worth while planned seeds are missing."""
-    done = len(_seeds(_finished(root), setting))
-    wanted = len(
-        _seeds([r["name"] for r in long_study.robustness_runs()], setting)
-    )
+def _so_far(done: int, setting: str) -> str:
+    """What a merged verdict on `done` seeds is worth while planned seeds
+    are missing."""
+    planned = _by_setting(r["name"] for r in long_study.robustness_runs())
+    wanted = len(planned.get(setting, ()))
     if done >= wanted:
         return ""
     return (
@@ -89,17 +92,12 @@ def _study_line(root: str, folder: str, name: str) -> str:
     return f"- [{name}]({folder}/{name}/robustness.md){said}"
 
 
-def merge(root: str, target: str) -> list[str]:
+def merge(root: str, target: str) -> dict[str, list[int]]:
     """Merges the studies under `root` named `<setting>_s<seed>` into
     `target/<setting>/` for each setting with two or more seeds (replacing
-    an earlier merge); returns the settings merged."""
-    names = _finished(root)
-    settings = {
-        m[1] for m in (re.fullmatch(r"(.+)_s\d+", n) for n in names) if m
-    }
-    by_setting = {setting: _seeds(names, setting) for setting in settings}
-    merged = []
-    for setting, seeds in sorted(by_setting.items()):
+    an earlier merge); returns `{setting merged: its seeds}`."""
+    merged = {}
+    for setting, seeds in sorted(_by_setting(_finished(root)).items()):
         if len(seeds) < 2:
             continue
         robustness_report.merge(
@@ -108,7 +106,7 @@ def merge(root: str, target: str) -> list[str]:
             + ", ".join(map(str, sorted(seeds))),
             output_dir=os.path.join(target, setting),
         )
-        merged.append(setting)
+        merged[setting] = seeds
     return merged
 
 
