@@ -40,7 +40,7 @@ flags.adopt_module_key_flags(common)  # --help lists the data flags too
 
 def main(argv):
     common.load_tensorflow_quietly()
-    from spatialmix_keras import data, export
+    from spatialmix_keras import datasets, export
 
     results = []
     try:
@@ -65,7 +65,7 @@ def main(argv):
                     **metrics,
                 }
             )
-    except (ValueError, OSError, data.DataNotFoundError) as error:
+    except (ValueError, OSError, datasets.DataNotFoundError) as error:
         common.fail("evaluate", error)
     print(f"{'model':60s} {'accuracy':>9s} {'loss':>8s} {'n':>6s}")
     for r in results:

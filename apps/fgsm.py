@@ -49,7 +49,7 @@ _SEED = flags.DEFINE_integer("seed", 0, "PGD random start seed.")
 def main(argv):
     common.load_tensorflow_quietly()
     fgsm_report = common.experiment("reproduce.fgsm_report")
-    from spatialmix_keras import data
+    from spatialmix_keras import datasets
 
     try:
         fgsm_report.run(
@@ -67,7 +67,7 @@ def main(argv):
             trust_saved_model=_TRUST.value,
             **_DATA.values(),
         )
-    except (ValueError, OSError, data.DataNotFoundError) as error:
+    except (ValueError, OSError, datasets.DataNotFoundError) as error:
         common.fail("fgsm", error)
 
 

@@ -101,7 +101,7 @@ _OVERWRITE = flags.DEFINE_bool(
 def main(argv):
     common.load_tensorflow_quietly()
     robustness_report = common.experiment("reproduce.robustness_report")
-    from spatialmix_keras import data
+    from spatialmix_keras import datasets
 
     try:
         if bool(_MODELS.value) == bool(_MERGE.value):
@@ -139,7 +139,7 @@ def main(argv):
             overwrite=_OVERWRITE.value,
             **_DATA.values(),
         )
-    except (ValueError, OSError, data.DataNotFoundError) as error:
+    except (ValueError, OSError, datasets.DataNotFoundError) as error:
         common.fail("robustness", error)
 
 

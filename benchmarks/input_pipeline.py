@@ -15,7 +15,7 @@ import time
 from absl import app, flags
 
 from benchmarks import common
-from spatialmix_keras import data, get_model, schema
+from spatialmix_keras import data, datasets, get_model, schema
 
 _BATCH = flags.DEFINE_integer("batch_size", 128, "Images per batch.")
 _BATCHES = flags.DEFINE_integer("batches", 40, "Pipeline batches to time.")
@@ -69,7 +69,7 @@ def pipeline_images_per_s(augment):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    info = data.dataset_info(_DATASET.value)
+    info = datasets.dataset_info(_DATASET.value)
     batch = common.random_batch(_BATCH.value, info.image_shape)
     results, train_speed = {}, {}
     for name, (augment, model_name) in RECIPES.items():

@@ -3,7 +3,7 @@ r"""Separable pre-activation ResNet-18 on ImageNet (paper Fig. 2, right).
 SGD with momentum 0.9, L2 weight decay 1e-4, learning rate 0.1 per 256
 images (0.05 per 128-image replica batch), step decay x0.1 at epochs 30, 60
 and 80 of 90; Inception crop and flips (in the TFDS pipeline). ImageNet comes
-from TFDS only, prepared by hand (see `spatialmix_keras.data`).
+from TFDS only, prepared by hand (see `spatialmix_keras.datasets`).
 
 Run on all GPUs of a host (batch 128 per GPU):
 

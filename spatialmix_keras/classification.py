@@ -10,13 +10,13 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from spatialmix_keras import data, models
+from spatialmix_keras import data, datasets, models
 from spatialmix_keras import initializers as fixed_initializers
 
 
 def build_model(config, info=None):
     """The configured model for the configured dataset."""
-    info = info or data.dataset_info(config.dataset)
+    info = info or datasets.dataset_info(config.dataset)
     return models.build(
         config.model,
         freeze=config.freeze,

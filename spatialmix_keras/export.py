@@ -452,9 +452,9 @@ def load_models_and_data(
     Checks every model's input shape against the dataset before any data
     is read. Returns `(loaded models, batched tf.data pipeline)`.
     """
-    from spatialmix_keras import data
+    from spatialmix_keras import data, datasets
 
-    info = data.dataset_info(dataset)
+    info = datasets.dataset_info(dataset)
     loaded = [load_for_eval(p, trust_saved_model) for p in paths]
     for model in loaded:
         check_input_shape(model, info.image_shape)

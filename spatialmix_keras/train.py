@@ -39,7 +39,7 @@ from absl import logging
 
 from spatialmix_keras import (
     checkpoints,
-    data,
+    datasets,
     distribute,
     export,
     files,
@@ -129,10 +129,10 @@ def _check_data(config):
     """Reads the run's data before anything is written, so that a run whose
     data is missing or broken leaves no workdir behind (the arrays are
     cached for the pipelines)."""
-    if config.dataset in data.TFDS_ONLY:
+    if config.dataset in datasets.TFDS_ONLY:
         return
-    for split in data.SPLITS:
-        data.load_arrays(
+    for split in datasets.SPLITS:
+        datasets.load_arrays(
             config.dataset,
             split,
             config.data_dir,

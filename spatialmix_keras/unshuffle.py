@@ -22,7 +22,7 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from spatialmix_keras import data, files, models, progress
+from spatialmix_keras import data, datasets, files, models, progress
 from spatialmix_keras import initializers as fixed_initializers
 from spatialmix_keras.schema import unshuffle_config
 
@@ -146,7 +146,7 @@ class PSNR(keras.metrics.MeanMetricWrapper):
 
 def image_shape(config) -> tuple[int, int, int]:
     """The (possibly downsampled) image shape the config trains on."""
-    height, width, channels = data.dataset_info(config.dataset).image_shape
+    height, width, channels = datasets.dataset_info(config.dataset).image_shape
     size = config.unshuffle.image_size
     if size:
         return (size, size, channels)

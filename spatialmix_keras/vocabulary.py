@@ -19,7 +19,7 @@ DATASET_LABELS = {
     "fashion_mnist": "Fashion-MNIST",
     "imagenet2012": "ImageNet",
 }
-DATASETS = tuple(DATASET_LABELS)  # `data.DATASETS` describes each
+DATASETS = tuple(DATASET_LABELS)  # `datasets.DATASETS` describes each
 SPATIAL_INITIALIZERS = (  # `initializers.ALIASES` maps each to its class
     "spatial_random",
     "same_random",

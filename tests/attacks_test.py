@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from spatialmix_keras import attacks, data, export, get_model
+from spatialmix_keras import attacks, data, datasets, export, get_model
 
 EPS = [0.0, 0.02, 0.05, 0.1, 0.2]
 
@@ -65,7 +65,9 @@ def test_eps_zero_returns_the_input_and_adversarials_stay_in_bounds():
 def trained(data_dir, tmp_path_factory):
     """A small ConvMixer trained ~10 s on mnist_small, and its export."""
     keras.utils.set_random_seed(0)
-    images, labels = data.load_arrays("mnist", "train", data_dir, small=True)
+    images, labels = datasets.load_arrays(
+        "mnist", "train", data_dir, small=True
+    )
     model = get_model(
         "convmixer_tiny", input_shape=(28, 28, 1), seed=0, dim=32, kernel_size=5
     )

@@ -100,9 +100,15 @@ def test_model_spec_reads_both_forms_of_a_saved_config():
 def test_the_schema_and_the_library_name_the_same_things():
     """The vocabulary (plain Python, read while flags are parsed) names what
     the library implements: no word without a meaning, none missing."""
-    from spatialmix_keras import data, distribute, models, schedules, vocabulary
+    from spatialmix_keras import (
+        datasets,
+        distribute,
+        models,
+        schedules,
+        vocabulary,
+    )
 
-    assert tuple(data.DATASETS) == vocabulary.DATASETS
+    assert tuple(datasets.DATASETS) == vocabulary.DATASETS
     assert tuple(models.VARIANTS) == vocabulary.MODEL_NAMES
     assert tuple(initializers.ALIASES) == vocabulary.SPATIAL_INITIALIZERS
     assert distribute.STRATEGIES == vocabulary.STRATEGIES

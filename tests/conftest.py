@@ -12,7 +12,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from spatialmix_keras import data  # noqa: E402
+from spatialmix_keras import datasets  # noqa: E402
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,18 +27,18 @@ def _seeded():
 @pytest.fixture(scope="session")
 def data_dir():
     """The data directory by the apps' own rule: `$SPATIALMIX_DATA_DIR`
-    (`data.resolve_data_dir`; `.ci/run` sets it to `../shared/data`).
+    (`datasets.resolve_data_dir`; `.ci/run` sets it to `../shared/data`).
 
     Without it the tests that need real data are skipped on a laptop and fail
     in CI (`CI=true`), where the data must be there.
     """
-    path = data.resolve_data_dir()
+    path = datasets.resolve_data_dir()
     if path is None or not os.path.exists(
         os.path.join(path, "cifar10_small.npz")
     ):
         message = (
             f"cifar10_small.npz not found in {path}: set "
-            f"{data.DATA_DIR_ENV} to the directory of the .npz datasets."
+            f"{datasets.DATA_DIR_ENV} to the directory of the .npz datasets."
         )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
@@ -49,7 +49,9 @@ def data_dir():
 @pytest.fixture(scope="session")
 def cifar_small(data_dir):
     """A few hundred CIFAR-10 images as float32 in [0, 1], and labels."""
-    images, labels = data.load_arrays("cifar10", "train", data_dir, small=True)
+    images, labels = datasets.load_arrays(
+        "cifar10", "train", data_dir, small=True
+    )
     # Every 8th image keeps all ten classes (the file is sorted by class).
     images, labels = images[::8], labels[::8]
     return images.astype(np.float32) / 255.0, labels

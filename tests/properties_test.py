@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from spatialmix_keras import attacks, data
+from spatialmix_keras import attacks, datasets
 
-MNIST = data.dataset_info("mnist")
+MNIST = datasets.dataset_info("mnist")
 _files = itertools.count()
 
 
@@ -63,7 +63,7 @@ def _npz_arrays(draw):
 
 
 def _valid(images, labels):
-    """The contract, stated independently of `data._check_arrays`."""
+    """The contract, stated independently of `datasets._check_arrays`."""
     return (
         images.dtype == np.uint8
         and images.ndim == 4
@@ -91,13 +91,13 @@ def test_npz_loader_returns_valid_arrays_or_one_clear_error(tmp_path, arrays):
     path = str(tmp_path / f"mnist_{next(_files)}.npz")
     np.savez(path, x_train=images, y_train=labels, x_test=images, y_test=labels)
     if _valid(images, labels):
-        got_images, got_labels = data.load_npz(path, "mnist", "train")
+        got_images, got_labels = datasets.load_npz(path, "mnist", "train")
         np.testing.assert_array_equal(got_images, images)
         np.testing.assert_array_equal(got_labels, labels)
         assert got_labels.dtype == np.int32
     else:
         with pytest.raises(ValueError) as raised:
-            data.load_npz(path, "mnist", "train")
+            datasets.load_npz(path, "mnist", "train")
         message = str(raised.value)
         assert message.startswith(path) and "\n" not in message
 

@@ -12,7 +12,7 @@ import pytest
 from experiments.reproduce import verdicts
 from spatialmix_keras import (
     attacks,
-    data,
+    datasets,
     export,
     get_model,
     robustness,
@@ -37,7 +37,9 @@ def trained(data_dir, tmp_path_factory):
     epochs 0 and 1, an identical copy, and a gradient-masked wrapper."""
     keras.utils.set_random_seed(0)
     weights = tmp_path_factory.mktemp("weights")
-    images, labels = data.load_arrays("mnist", "train", data_dir, small=True)
+    images, labels = datasets.load_arrays(
+        "mnist", "train", data_dir, small=True
+    )
     model = get_model(
         "convmixer_tiny", input_shape=(28, 28, 1), seed=0, dim=32, kernel_size=5
     )
@@ -51,7 +53,7 @@ def trained(data_dir, tmp_path_factory):
     model.fit(images / 255.0, labels, batch_size=64, epochs=3, verbose=0)
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    test_images, test_labels = data.load_arrays(
+    test_images, test_labels = datasets.load_arrays(
         "mnist", "test", data_dir, small=True
     )
     return model, copy, str(weights), test_images / 255.0, test_labels

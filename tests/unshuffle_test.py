@@ -91,9 +91,9 @@ def test_pipeline_pairs_shuffled_and_original_images(data_dir):
     assert count == 500 and original.shape == (100, 14, 14, 1)
     np.testing.assert_array_equal(perm.apply(original).numpy(), shuffled)
     # Area downsampling: each pixel is the mean of a 2x2 block.
-    from spatialmix_keras import data
+    from spatialmix_keras import datasets
 
-    images, _ = data.load_arrays("mnist", "test", data_dir, small=True)
+    images, _ = datasets.load_arrays("mnist", "test", data_dir, small=True)
     blocks = images[:100].reshape(100, 14, 2, 14, 2, 1).mean(axis=(2, 4))
     np.testing.assert_allclose(original.numpy(), blocks / 255.0, atol=1e-6)
     perm28 = Permutation.from_seed(28, 28, 0)

@@ -334,7 +334,7 @@ def run(
     Returns:
         `(results, verdict)`.
     """
-    from spatialmix_keras import attacks, data, robustness
+    from spatialmix_keras import attacks, datasets, robustness
 
     weights_dirs = _per_model("weights_dir", weights_dirs, len(models))
     labels = _per_model("label", labels, len(models))
@@ -356,7 +356,7 @@ def run(
         robustness.load_subject(m, label, w)
         for m, label, w in zip(models, labels, weights_dirs, strict=True)
     ]
-    info = data.dataset_info(dataset)
+    info = datasets.dataset_info(dataset)
     for s in subjects:
         if tuple(s.model.input_shape[1:]) != tuple(info.image_shape):
             raise ValueError(
@@ -364,7 +364,7 @@ def run(
                 f"{tuple(s.model.input_shape[1:])}, but "
                 f"{dataset}'s are {tuple(info.image_shape)}."
             )
-    images, targets = data.load_arrays(
+    images, targets = datasets.load_arrays(
         dataset, "test", data_dir, small, tfds_data_dir
     )
     if max_examples:

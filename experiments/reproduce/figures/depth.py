@@ -30,10 +30,10 @@ def _by_freeze_and(fig_dir, runs, key, value):
 
 def _num_classes(fig_dir, runs) -> int:
     """The classes of the runs' dataset (for the chance line)."""
-    from spatialmix_keras import data
+    from spatialmix_keras import datasets
 
     for config in common.configs(fig_dir, runs):
-        return data.dataset_info(config["dataset"]).num_classes
+        return datasets.dataset_info(config["dataset"]).num_classes
     return 10
 
 
