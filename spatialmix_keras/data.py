@@ -13,13 +13,7 @@ from __future__ import annotations
 import ml_collections
 import numpy as np
 
-from spatialmix_keras import schema
-from spatialmix_keras.datasets import (
-    TFDS_ONLY,
-    DataNotFoundError,
-    dataset_info,
-    load_arrays,
-)
+from spatialmix_keras import datasets, schema
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -175,8 +169,8 @@ def input_pipeline(
     """
     import tensorflow as tf
 
-    info = dataset_info(dataset)
-    if dataset in TFDS_ONLY:
+    info = datasets.dataset_info(dataset)
+    if dataset in datasets.TFDS_ONLY:
         ds, num_examples = _tfds_images(
             dataset, split, training, seed, tfds_data_dir
         )
@@ -219,7 +213,7 @@ def _tfds_images(dataset, split, training, seed, tfds_data_dir):
     """`(dataset, num_examples)` of decoded ImageNet images from TFDS."""
     import tensorflow_datasets as tfds
 
-    info = dataset_info(dataset)
+    info = datasets.dataset_info(dataset)
     tfds_split = "validation" if split == "test" else split
     try:
         ds, tfds_info = tfds.load(
@@ -230,7 +224,7 @@ def _tfds_images(dataset, split, training, seed, tfds_data_dir):
             with_info=True,
         )
     except Exception as error:
-        raise DataNotFoundError(
+        raise datasets.DataNotFoundError(
             f"Cannot load {dataset!r} from TFDS ({error}). ImageNet needs "
             "a manual download: put the ILSVRC2012 tars in "
             "<tfds_data_dir>/downloads/manual, run `tfds build "
@@ -250,7 +244,9 @@ def _local_images(
     shuffled and cropped per image for training."""
     import tensorflow as tf
 
-    images, labels = load_arrays(dataset, split, data_dir, small, tfds_data_dir)
+    images, labels = datasets.load_arrays(
+        dataset, split, data_dir, small, tfds_data_dir
+    )
     num_examples = len(images)
     ds = tf.data.Dataset.from_tensor_slices((images, labels))
     if training:

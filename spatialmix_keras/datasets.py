@@ -214,7 +214,7 @@ def load_arrays(
     dataset_info(dataset)
     if dataset in TFDS_ONLY:
         raise ValueError(
-            f"Dataset {dataset!r} streams from TFDS: use `input_pipeline`."
+            f"Dataset {dataset!r} streams from TFDS: use `data.input_pipeline`."
         )
     local_dir = resolve_data_dir(data_dir)
     filename = f"{dataset}_small.npz" if small else f"{dataset}.npz"
