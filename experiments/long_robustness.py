@@ -38,10 +38,11 @@ def sections(output: str) -> list[str]:
     lines = []
     merged = merge(root, os.path.join(output, MERGED))
     if merged:
+        planned = _by_setting(r["name"] for r in long_study.robustness_runs())
         lines += ["## Robustness, seeds merged", ""]
         lines += [
             _study_line(os.path.join(output, MERGED), MERGED, n)
-            + _so_far(len(merged[n]), n)
+            + _so_far(len(merged[n]), len(planned.get(n, ())))
             for n in merged
         ]
         lines.append("")
@@ -67,11 +68,9 @@ def _by_setting(names) -> dict[str, list[int]]:
     return by_setting
 
 
-def _so_far(done: int, setting: str) -> str:
-    """What a merged verdict on `done` seeds is worth while planned seeds
-    are missing."""
-    planned = _by_setting(r["name"] for r in long_study.robustness_runs())
-    wanted = len(planned.get(setting, ()))
+def _so_far(done: int, wanted: int) -> str:
+    """What a merged verdict on `done` of `wanted` planned seeds is worth
+    while seeds are missing."""
     if done >= wanted:
         return ""
     return (
